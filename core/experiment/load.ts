@@ -1,0 +1,120 @@
+/**
+ * Reading an experiment file: parse (YAML with positions), validate against the schema, then
+ * the checks a schema cannot express (referenced files exist, prompts carry `{input}`).
+ * Every problem found is returned in one pass.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { type Diagnostic, type FieldPath, hasErrors } from '../diagnostics.js';
+import { isObject, type JsonObject } from '../json.js';
+import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
+import { validateAgainstSchema } from './validate.js';
+import type { Experiment, ExperimentDocument } from './model.js';
+
+export interface LoadResult {
+  experiment?: Experiment;
+  diagnostics: Diagnostic[];
+}
+
+/** Another reader of experiment files (the earlier toolkit's format): converts to a native document. */
+export interface ForeignFormat {
+  name: 'cruijff';
+  detect(data: JsonObject): boolean;
+  convert(source: SourceFile, projectDir: string): { document?: ExperimentDocument; diagnostics: Diagnostic[] };
+}
+
+/**
+ * The project folder is the nearest ancestor holding a `.git` or a `ckbuild.local.yaml`; paths in
+ * the experiment file are relative to it. Without either, an `experiments/` folder's parent.
+ */
+export function findProjectDir(experimentFile: string): string {
+  const start = dirname(resolve(experimentFile));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.git')) || existsSync(join(dir, 'ckbuild.local.yaml'))) return dir;
+    if (dirname(dir) === dir) break;
+  }
+  return basename(start) === 'experiments' ? dirname(start) : start;
+}
+
+export function resolveProjectPath(projectDir: string, path: string): string {
+  return isAbsolute(path) ? path : join(projectDir, path);
+}
+
+export function loadExperiment(file: string, schema: JsonObject, foreign: ForeignFormat[] = []): LoadResult {
+  const absolute = resolve(file);
+  const loaded = loadSourceFile(absolute);
+  if (!loaded.source) return { diagnostics: loaded.diagnostics };
+  const source = loaded.source;
+  const diagnostics = [...loaded.diagnostics];
+  if (!isObject(source.data)) {
+    diagnostics.push(diagnosticAt(source, [], 'an experiment file must be a YAML mapping (key: value lines)', { code: 'wrong-type' }));
+    return { diagnostics };
+  }
+  const projectDir = findProjectDir(absolute);
+  const reader = foreign.find((format) => format.detect(source.data as JsonObject));
+  let document: ExperimentDocument | undefined;
+  if (reader) {
+    const converted = reader.convert(source, projectDir);
+    diagnostics.push(...converted.diagnostics);
+    document = converted.document;
+    if (!document) return { diagnostics };
+  } else {
+    const schemaProblems = validateAgainstSchema(source, source.data, schema);
+    diagnostics.push(...schemaProblems);
+    if (hasErrors(schemaProblems)) return { diagnostics };
+    document = source.data as unknown as ExperimentDocument;
+  }
+  diagnostics.push(...checkReferences(source, document, projectDir, reader !== undefined));
+  const experiment: Experiment = { file: absolute, projectDir, source, document, format: reader ? reader.name : 'native' };
+  return { experiment, diagnostics };
+}
+
+/** Checks that need the file system or cross-field knowledge. */
+function checkReferences(source: SourceFile, doc: ExperimentDocument, projectDir: string, foreign: boolean): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const requireFile = (path: string, at: FieldPath, what: string): void => {
+    const absolute = resolveProjectPath(projectDir, path);
+    let ok = false;
+    try {
+      ok = statSync(absolute).isFile();
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      const hint = foreign ? '' : ' (paths are relative to the project folder ' + projectDir + '; use `from:` for a file a prepare step makes)';
+      diagnostics.push(diagnosticAt(source, at, `${what} \`${path}\` does not exist${hint}`, { code: 'missing-file' }));
+    }
+  };
+  if (doc.dataset && !doc.dataset.from) requireFile(doc.dataset.path, ['dataset', 'path'], 'dataset file');
+  for (const [name, step] of Object.entries(doc.prepare ?? {})) {
+    (step.inputs ?? []).forEach((path, index) => requireFile(path, ['prepare', name, 'inputs', index], 'input file'));
+    (step.needs ?? []).forEach((need, index) => {
+      if (!doc.prepare?.[need]) diagnostics.push(diagnosticAt(source, ['prepare', name, 'needs', index], `no prepare step named \`${need}\``, { code: 'dangling-reference' }));
+    });
+  }
+  (doc.protocol?.stages ?? []).forEach((stage, index) => {
+    if (!stage.dataset.from) requireFile(stage.dataset.path, ['protocol', 'stages', index, 'dataset', 'path'], 'dataset file');
+  });
+  doc.evaluation?.tasks.forEach((task, index) => {
+    requireFile(task.script, ['evaluation', 'tasks', index, 'script'], 'task script');
+    if (task.dataset && !task.dataset.from) requireFile(task.dataset.path, ['evaluation', 'tasks', index, 'dataset', 'path'], 'dataset file');
+    if (task.prompt !== undefined) checkPrompt(source, task.prompt, ['evaluation', 'tasks', index, 'prompt'], diagnostics);
+  });
+  if (typeof doc.config.prompt === 'string') checkPrompt(source, doc.config.prompt, ['config', 'prompt'], diagnostics);
+  const protocol = doc.protocol;
+  if (protocol) {
+    const type = protocol.type;
+    if (protocol.stages && type !== 'curriculum') diagnostics.push(diagnosticAt(source, ['protocol', 'stages'], `\`stages\` only applies to a curriculum protocol (this one is ${type})`, { code: 'ignored-key', severity: 'warning' }));
+    if (protocol.members !== undefined && type !== 'ensemble') diagnostics.push(diagnosticAt(source, ['protocol', 'members'], `\`members\` only applies to an ensemble protocol (this one is ${type})`, { code: 'ignored-key', severity: 'warning' }));
+    if (protocol.search_space && type !== 'standard') diagnostics.push(diagnosticAt(source, ['protocol', 'search_space'], `\`search_space\` only applies to the standard protocol (this one is ${type})`, { code: 'ignored-key', severity: 'warning' }));
+    if (protocol.vary && (type === 'standard' || type === 'ensemble')) diagnostics.push(diagnosticAt(source, ['protocol', 'vary'], `\`vary\` applies to grid, ablation and curriculum protocols; for ${type} use ${type === 'standard' ? '`search_space`' : '`members`'}`, { code: 'ignored-key', severity: 'warning' }));
+    if (protocol.trials !== undefined && type !== 'standard') diagnostics.push(diagnosticAt(source, ['protocol', 'trials'], `\`trials\` only applies to the standard protocol (this one is ${type})`, { code: 'ignored-key', severity: 'warning' }));
+  }
+  return diagnostics;
+}
+
+export function checkPrompt(source: SourceFile, prompt: string, at: FieldPath, diagnostics: Diagnostic[]): void {
+  const count = prompt.split('{input}').length - 1;
+  if (count === 0) diagnostics.push(diagnosticAt(source, at, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', { code: 'prompt-placeholder' }));
+  else if (count > 1) diagnostics.push(diagnosticAt(source, at, 'the prompt contains `{input}` more than once; use it exactly once', { code: 'prompt-placeholder' }));
+}

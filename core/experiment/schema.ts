@@ -1,0 +1,232 @@
+/**
+ * The JSON Schema of the experiment file. Core owns its shape (protocol, evaluation, prepare,
+ * resources); the fine-tune rules own the `config` section's parameters, so the schema is
+ * composed here from the rule registry. `ckbuild schema --write` saves it to
+ * schema/experiment.schema.json for editors (a test keeps that file in sync).
+ */
+import type { JsonObject } from '../json.js';
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const nonNegativeNumber = { type: 'number', minimum: 0 } as const;
+const memory = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?[KMGT]?B?$', description: 'SLURM memory, e.g. 80G' } as const;
+const wallTime = {
+  type: 'string',
+  pattern: '^([0-9]+-)?[0-9]{1,3}(:[0-5][0-9]){1,2}$',
+  description: 'SLURM time limit, [D-]HH:MM:SS or MM:SS',
+} as const;
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 80 } as const;
+
+export const resourcesSchema: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Scheduling only: not part of any run identity.',
+  properties: {
+    gpus: { type: 'integer', minimum: 0 },
+    cpus_per_task: positiveInt,
+    mem: memory,
+    time: wallTime,
+    partition: { type: 'string' },
+    constraint: { type: 'string' },
+    qos: { type: 'string' },
+  },
+};
+
+const datasetRef: JsonObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: { type: 'string', minLength: 1, description: 'Project-relative path, or a path inside the outputs of the `from` prepare step.' },
+    format: { enum: ['json', 'jsonl', 'json-chat', 'parquet', 'alpaca'], description: 'json: {"train":[…],"validation":[…],"test":[…]} of {input, output}' },
+    from: { ...name, description: 'Name of the prepare step that produces this file.' },
+    split: { type: 'string', description: 'Split to read (train for fine-tunes, test for evaluations).' },
+  },
+};
+
+export function experimentSchema(configProperties: JsonObject, frameworks: string[]): JsonObject {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://ckbuild.dev/schema/experiment.schema.json',
+    title: 'ckbuild experiment',
+    type: 'object',
+    additionalProperties: false,
+    required: ['version', 'experiment_name', 'config'],
+    properties: {
+      $schema: { type: 'string' },
+      version: { type: ['string', 'number'], enum: ['1.0', '1', 1], description: 'Experiment file format version.' },
+      experiment_name: name,
+      project: { type: 'string' },
+      question: { type: 'string' },
+      hypothesis: { type: 'string' },
+      seed: { type: 'integer', minimum: 0, description: 'Seeds the standard protocol’s sampling; the plan is stable for a given seed.' },
+      dataset: datasetRef,
+      config: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['base_model'],
+        properties: { framework: { enum: frameworks }, ...configProperties },
+      },
+      protocol: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          type: { enum: ['standard', 'grid', 'ablation', 'curriculum', 'ensemble'] },
+          trials: { ...positiveInt, description: 'standard: how many trials to draw from the search space.' },
+          vary: {
+            type: 'object',
+            description: 'grid: cartesian product; ablation: one parameter at a time around config.',
+            additionalProperties: { type: 'array', minItems: 1 },
+          },
+          search_space: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              lr_min: { type: 'number', exclusiveMinimum: 0 },
+              lr_max: { type: 'number', exclusiveMinimum: 0 },
+              rank_choices: { type: 'array', minItems: 1, items: positiveInt },
+              choices: { type: 'object', additionalProperties: { type: 'array', minItems: 1 } },
+              log_uniform: { type: 'object', additionalProperties: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', exclusiveMinimum: 0 } } },
+              uniform: { type: 'object', additionalProperties: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number' } } },
+            },
+          },
+          seeds: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } },
+          stages: {
+            type: 'array',
+            minItems: 1,
+            description: 'curriculum: fine-tunes in order, each starting from the previous stage’s checkpoint.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'dataset'],
+              properties: { name, dataset: datasetRef, config: { type: 'object' } },
+            },
+          },
+          members: {
+            description: 'ensemble: a number of adapters differing by seed, or a list of config overrides.',
+            oneOf: [positiveInt, { type: 'array', minItems: 2, items: { type: 'object' } }],
+          },
+          merge: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              method: { enum: ['linear', 'ties', 'dare_linear', 'cat'] },
+              weights: { type: 'array', items: { type: 'number' } },
+              density: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+            },
+          },
+          budget_gpu_hours: nonNegativeNumber,
+          budget_dollars: nonNegativeNumber,
+          early_stop_loss: { type: 'number', exclusiveMinimum: 0, description: 'Stop a fine-tune whose loss exceeds this, or is NaN/Inf.' },
+        },
+      },
+      prepare: {
+        type: 'object',
+        description: 'Data-preparation steps by name: commands with declared inputs and outputs.',
+        propertyNames: name,
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['command', 'outputs'],
+          properties: {
+            command: { type: 'string', minLength: 1 },
+            inputs: { type: 'array', items: { type: 'string', minLength: 1 } },
+            outputs: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            needs: { type: 'array', items: name },
+            requires: { type: 'array', items: { type: 'string' } },
+            params: { type: 'object' },
+          },
+        },
+      },
+      evaluation: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['tasks'],
+        properties: {
+          tasks: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'script'],
+              properties: {
+                name,
+                script: { type: 'string', minLength: 1 },
+                task: { type: 'string', description: 'The @task function; defaults to name.' },
+                dataset: datasetRef,
+                args: { type: 'object', description: 'Extra -T task arguments.' },
+                prompt: { type: 'string' },
+                system_prompt: { type: 'string' },
+                max_tokens: positiveInt,
+              },
+            },
+          },
+          models: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['base', 'finetuned'] } },
+          epochs: {
+            type: 'array',
+            minItems: 1,
+            items: { oneOf: [{ enum: ['last', 'all'] }, { type: 'integer', minimum: 0 }] },
+            description: '0-indexed checkpoint epochs to evaluate, or last / all.',
+          },
+          seed: { type: 'integer', minimum: 0 },
+          max_connections: positiveInt,
+          max_tokens: positiveInt,
+          do_sample: { type: 'boolean' },
+          temperature: { type: 'number', exclusiveMinimum: 0 },
+          limit: positiveInt,
+          scorers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: { name: { type: 'string' }, params: { type: 'object' } },
+            },
+          },
+        },
+      },
+      optimize: {
+        type: 'object',
+        description: 'Prompt/program optimisation runs by name (DSPy): program, LM, teleprompter, datasets.',
+        propertyNames: name,
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['program', 'lm'],
+          properties: {
+            framework: { enum: ['dspy'] },
+            program: { type: 'string', minLength: 1, description: 'Python file defining the DSPy program (a dspy.Module).' },
+            module: { type: 'string', description: 'Name of the dspy.Module class in the program file.' },
+            lm: { type: 'string', minLength: 1, description: 'LiteLLM model id (e.g. openai/gpt-4o-mini), or `base` / `finetuned` for the experiment’s model.' },
+            teleprompter: { enum: ['BootstrapFewShot', 'BootstrapFewShotWithRandomSearch', 'MIPROv2', 'COPRO', 'LabeledFewShot'] },
+            metric: { type: 'string', description: 'exact_match, or module:function in the program file.' },
+            trainset: datasetRef,
+            valset: datasetRef,
+            params: { type: 'object', description: 'Teleprompter arguments (max_bootstrapped_demos, num_candidates, …).' },
+            seed: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+      resources: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          optimize: resourcesSchema,
+          prepare: resourcesSchema,
+          finetune: resourcesSchema,
+          evaluate: resourcesSchema,
+          merge: resourcesSchema,
+          export: resourcesSchema,
+        },
+      },
+      output: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          export_format: { enum: ['gguf', 'safetensors', 'none'] },
+          merge_after: { type: 'boolean' },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Protocols → trials. A trial is one configuration of the fine-tune: the base config plus the
+ * overrides the protocol chose, a seed, and labels naming what varies. Everything here is a
+ * pure function of the experiment file, so the plan never changes between invocations.
+ */
+import { createHash } from 'node:crypto';
+import { type Diagnostic, type FieldPath } from '../diagnostics.js';
+import { canonicalJson, type Json, type JsonObject } from '../json.js';
+import { diagnosticAt, type SourceFile } from '../source.js';
+import type { ExperimentDocument } from './model.js';
+
+export interface Trial {
+  /** 1-based, in expansion order (TrialConfig.trial_id). */
+  trialId: number;
+  /** Short, unique, readable: `lora_rank=8,seed=1`, `trial-03`, `default`. */
+  label: string;
+  overrides: JsonObject;
+  /** Where each override came from in the file. */
+  origins: Record<string, FieldPath>;
+  labels: JsonObject;
+}
+
+/** The seed a trial gets when the protocol lists none: the config's seed, else the earlier toolkit's 14. */
+export const DEFAULT_SEED = 14;
+
+export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Trial[] {
+  const protocol = doc.protocol ?? { type: 'standard' as const };
+  let base: Array<Omit<Trial, 'trialId'>>;
+  switch (protocol.type) {
+    case 'grid':
+    case 'curriculum':
+      base = grid(protocol.vary ?? {});
+      break;
+    case 'ablation':
+      base = ablation(protocol.vary ?? {}, doc.config, source, diagnostics);
+      break;
+    case 'ensemble':
+      base = ensemble(doc, source, diagnostics);
+      break;
+    case 'standard':
+    default:
+      base = standard(doc, source, diagnostics);
+      break;
+  }
+  if (protocol.seeds && protocol.seeds.length > 0) {
+    const seeded: Array<Omit<Trial, 'trialId'>> = [];
+    for (const trial of base) {
+      protocol.seeds.forEach((seed, index) => {
+        seeded.push({
+          label: trial.label === 'default' ? `seed=${seed}` : `${trial.label},seed=${seed}`,
+          overrides: { ...trial.overrides, seed },
+          origins: { ...trial.origins, seed: ['protocol', 'seeds', index] },
+          labels: { ...trial.labels, seed },
+        });
+      });
+    }
+    base = seeded;
+  }
+  return dedupe(base).map((trial, index) => ({ ...trial, trialId: index + 1 }));
+}
+
+function formatValue(value: Json): string {
+  return typeof value === 'string' ? value : canonicalJson(value);
+}
+
+function grid(vary: Record<string, Json[]>): Array<Omit<Trial, 'trialId'>> {
+  let trials: Array<Omit<Trial, 'trialId'>> = [{ label: 'default', overrides: {}, origins: {}, labels: {} }];
+  for (const [param, values] of Object.entries(vary)) {
+    const next: Array<Omit<Trial, 'trialId'>> = [];
+    for (const trial of trials) {
+      values.forEach((value, index) => {
+        const part = `${param}=${formatValue(value)}`;
+        next.push({
+          label: trial.label === 'default' ? part : `${trial.label},${part}`,
+          overrides: { ...trial.overrides, [param]: value },
+          origins: { ...trial.origins, [param]: ['protocol', 'vary', param, index] },
+          labels: { ...trial.labels, [param]: value },
+        });
+      });
+    }
+    trials = next;
+  }
+  return trials;
+}
+
+function ablation(vary: Record<string, Json[]>, config: JsonObject, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+  // The baseline is the config itself; each varied value is one trial with only that parameter changed.
+  const trials: Array<Omit<Trial, 'trialId'>> = [{ label: 'baseline', overrides: {}, origins: {}, labels: {} }];
+  for (const [param, values] of Object.entries(vary)) {
+    values.forEach((value, index) => {
+      if (config[param] !== undefined && canonicalJson(config[param]!) === canonicalJson(value)) return; // the baseline already has it
+      trials.push({
+        label: `${param}=${formatValue(value)}`,
+        overrides: { [param]: value },
+        origins: { [param]: ['protocol', 'vary', param, index] },
+        labels: { [param]: value },
+      });
+    });
+  }
+  if (Object.keys(vary).length === 0) {
+    diagnostics.push(diagnosticAt(source, ['protocol', 'type'], 'an ablation needs `protocol.vary` with at least one parameter to vary around the config', { code: 'ablation-without-vary', severity: 'warning' }));
+  }
+  return trials;
+}
+
+/** A number in [0, 1) derived from a string: independent per (seed, trial, parameter). */
+function unitInterval(text: string): number {
+  const digest = createHash('sha256').update(text).digest();
+  return digest.readUInt32BE(0) / 2 ** 32;
+}
+
+/** Three significant digits keep drawn learning rates readable and exactly reproducible. */
+function roundSignificant(value: number, digits = 3): number {
+  return Number(value.toPrecision(digits));
+}
+
+function standard(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+  const protocol = doc.protocol ?? { type: 'standard' as const };
+  const count = protocol.trials ?? 1;
+  const space = protocol.search_space ?? {};
+  const experimentSeed = doc.seed ?? 0;
+  const logUniform: Record<string, [number, number]> = { ...(space.log_uniform ?? {}) };
+  const uniform: Record<string, [number, number]> = { ...(space.uniform ?? {}) };
+  const choices: Record<string, Json[]> = { ...(space.choices ?? {}) };
+  const origins: Record<string, FieldPath> = {};
+  for (const key of Object.keys(logUniform)) origins[key] = ['protocol', 'search_space', 'log_uniform', key];
+  for (const key of Object.keys(uniform)) origins[key] = ['protocol', 'search_space', 'uniform', key];
+  for (const key of Object.keys(choices)) origins[key] = ['protocol', 'search_space', 'choices', key];
+  if (space.lr_min !== undefined || space.lr_max !== undefined) {
+    if (space.lr_min === undefined || space.lr_max === undefined) {
+      diagnostics.push(diagnosticAt(source, ['protocol', 'search_space'], 'give both `lr_min` and `lr_max` for a log-uniform learning-rate range', { code: 'incomplete-range' }));
+    } else if (space.lr_min > space.lr_max) {
+      diagnostics.push(diagnosticAt(source, ['protocol', 'search_space', 'lr_min'], `lr_min (${space.lr_min}) is above lr_max (${space.lr_max})`, { code: 'bad-range' }));
+    } else {
+      logUniform.learning_rate = [space.lr_min, space.lr_max];
+      origins.learning_rate = ['protocol', 'search_space', 'lr_min'];
+    }
+  }
+  if (space.rank_choices) {
+    choices.lora_rank = space.rank_choices;
+    origins.lora_rank = ['protocol', 'search_space', 'rank_choices'];
+  }
+  const searched = Object.keys(logUniform).length + Object.keys(uniform).length + Object.keys(choices).length > 0;
+  const baseSeed = typeof doc.config.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
+  const width = String(count).length;
+  const trials: Array<Omit<Trial, 'trialId'>> = [];
+  for (let index = 0; index < count; index++) {
+    const overrides: JsonObject = {};
+    const draw = (param: string): number => unitInterval(`${experimentSeed}:${index}:${param}`);
+    for (const [param, [low, high]] of Object.entries(logUniform)) {
+      overrides[param] = roundSignificant(Math.exp(Math.log(low) + draw(param) * (Math.log(high) - Math.log(low))));
+    }
+    for (const [param, [low, high]] of Object.entries(uniform)) overrides[param] = roundSignificant(low + draw(param) * (high - low));
+    for (const [param, values] of Object.entries(choices)) overrides[param] = values[Math.floor(draw(param) * values.length)]!;
+    // Independent trials differ by seed at least; a single trial keeps the config's own seed.
+    if (count > 1 && doc.protocol?.seeds === undefined) overrides.seed = baseSeed + index;
+    const label = count === 1 && !searched ? 'default' : `trial-${String(index + 1).padStart(width, '0')}`;
+    trials.push({ label, overrides, origins: { ...origins, seed: ['protocol', 'trials'] }, labels: { ...overrides } });
+  }
+  return trials;
+}
+
+function ensemble(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+  const members = doc.protocol?.members ?? 3;
+  const baseSeed = typeof doc.config.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
+  if (typeof members === 'number') {
+    if (members < 2) diagnostics.push(diagnosticAt(source, ['protocol', 'members'], 'an ensemble needs at least 2 members', { code: 'too-few' }));
+    return Array.from({ length: members }, (_, index) => ({
+      label: `member-${index + 1}`,
+      overrides: { seed: baseSeed + index },
+      origins: { seed: ['protocol', 'members'] },
+      labels: { member: index + 1, seed: baseSeed + index },
+    }));
+  }
+  return members.map((overrides, index) => {
+    const origins: Record<string, FieldPath> = {};
+    for (const key of Object.keys(overrides)) origins[key] = ['protocol', 'members', index, key];
+    return { label: `member-${index + 1}`, overrides, origins, labels: { member: index + 1, ...overrides } };
+  });
+}
+
+/** Two trials with the same overrides are one trial (an ablation value equal to a grid point, say). */
+function dedupe(trials: Array<Omit<Trial, 'trialId'>>): Array<Omit<Trial, 'trialId'>> {
+  const seen = new Set<string>();
+  return trials.filter((trial) => {
+    const identity = canonicalJson(trial.overrides);
+    if (seen.has(identity)) return false;
+    seen.add(identity);
+    return true;
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * Schema validation with ajv, translated into diagnostics a person can act on: the field,
+ * what is wrong, and what would be right ("unknown key `lora_rnak`; did you mean `lora_rank`?").
+ */
+import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { type Diagnostic, type FieldPath, didYouMean } from '../diagnostics.js';
+import { isObject, type Json, type JsonObject } from '../json.js';
+import { diagnosticAt, type SourceFile } from '../source.js';
+
+// ajv ships CommonJS with a default export; under NodeNext the class sits on `.default`.
+const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+function compile(schema: JsonObject): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+export function validateAgainstSchema(source: SourceFile, data: Json | undefined, schema: JsonObject): Diagnostic[] {
+  const validate = compile(schema);
+  if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  // A oneOf failure also reports every branch's failure; keep only the summary.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const diagnostics: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    if (error.keyword !== 'oneOf' && [...oneOfPaths].some((p) => error.instancePath === p || error.schemaPath.includes('/oneOf/'))) {
+      if (error.schemaPath.includes('/oneOf/')) continue;
+    }
+    if (error.keyword === 'if') continue;
+    const diagnostic = translate(source, error);
+    const identity = `${diagnostic.field}|${diagnostic.message}`;
+    if (seen.has(identity)) continue;
+    seen.add(identity);
+    diagnostics.push(diagnostic);
+  }
+  return diagnostics;
+}
+
+export function pointerToPath(pointer: string): Array<string | number> {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((part) => (/^(0|[1-9][0-9]*)$/.test(part) ? Number(part) : part));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (isObject(value)) return 'a mapping';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function translate(source: SourceFile, error: ErrorObject): Diagnostic {
+  const path: FieldPath = pointerToPath(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  const parentSchema = (error.parentSchema ?? {}) as JsonObject;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = isObject(parentSchema.properties) ? Object.keys(parentSchema.properties) : [];
+      const hint = didYouMean(key, allowed) || (allowed.length > 0 && allowed.length <= 12 ? `; valid keys here: ${allowed.join(', ')}` : '');
+      return diagnosticAt(source, [...path, key], `unknown key \`${key}\`${hint}`, { code: 'unknown-key', at: 'key' });
+    }
+    case 'required': {
+      const key = String(params.missingProperty);
+      return { ...diagnosticAt(source, path, `missing required key \`${key}\``, { code: 'missing-key' }), field: [...fieldOf(path), key].join('.') };
+    }
+    case 'type': {
+      const expected = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
+      const hint = typeof error.data === 'string' && (expected === 'number' || expected === 'integer') && error.data.trim() !== '' && !Number.isNaN(Number(error.data)) ? ' (remove the quotes)' : '';
+      return diagnosticAt(source, path, `expected ${article(expected)}, got ${describe(error.data)}${hint}`, { code: 'wrong-type' });
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map((v) => String(v));
+      const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed) : '';
+      return diagnosticAt(source, path, `${describe(error.data)} is not allowed; expected one of ${allowed.join(', ')}${hint}`, { code: 'bad-value' });
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const comparison = { minimum: '≥', maximum: '≤', exclusiveMinimum: '>', exclusiveMaximum: '<' }[error.keyword];
+      return diagnosticAt(source, path, `must be ${comparison} ${String(params.limit)}, got ${String(error.data)}`, { code: 'out-of-range' });
+    }
+    case 'pattern': {
+      const what = typeof parentSchema.description === 'string' ? ` (${parentSchema.description})` : ` (pattern ${String(params.pattern)})`;
+      return diagnosticAt(source, path, `${describe(error.data)} is not valid here${what}`, { code: 'bad-value' });
+    }
+    case 'minItems':
+      return diagnosticAt(source, path, `needs at least ${String(params.limit)} item(s)`, { code: 'too-few' });
+    case 'maxItems':
+      return diagnosticAt(source, path, `takes at most ${String(params.limit)} item(s)`, { code: 'too-many' });
+    case 'minLength':
+      return diagnosticAt(source, path, 'must not be empty', { code: 'bad-value' });
+    case 'maxLength':
+      return diagnosticAt(source, path, `is longer than ${String(params.limit)} characters`, { code: 'bad-value' });
+    case 'uniqueItems':
+      return diagnosticAt(source, path, 'lists the same value twice', { code: 'duplicate' });
+    case 'oneOf': {
+      const branches = Array.isArray(parentSchema.oneOf) ? parentSchema.oneOf.map(branchSummary).join(' or ') : 'another shape';
+      return diagnosticAt(source, path, `${describe(error.data)} is not valid here; expected ${branches}`, { code: 'bad-value' });
+    }
+    default:
+      return diagnosticAt(source, path, error.message ?? 'is not valid', { code: 'invalid' });
+  }
+}
+
+function fieldOf(path: FieldPath): string[] {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).reduce<string[]>((acc, part) => {
+    if (part.startsWith('[') && acc.length > 0) acc[acc.length - 1] += part;
+    else acc.push(part);
+    return acc;
+  }, []);
+}
+
+function branchSummary(branch: Json): string {
+  if (!isObject(branch)) return 'a value';
+  if (Array.isArray(branch.enum)) return branch.enum.map(String).join(' / ');
+  if (branch.type === 'integer' && typeof branch.minimum === 'number') return `an integer ≥ ${branch.minimum}`;
+  if (typeof branch.type === 'string') return article(branch.type);
+  return 'a value';
+}
+
+function article(type: string): string {
+  if (type === 'array') return 'a list';
+  if (type === 'object') return 'a mapping';
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

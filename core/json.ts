@@ -1,0 +1,65 @@
+/** JSON value types shared by every module, and the canonical form that run keys hash. */
+
+export type Json = null | boolean | number | string | Json[] | JsonObject;
+export interface JsonObject {
+  [key: string]: Json;
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Canonical JSON: object keys sorted, numbers in JavaScript's shortest round-trip form
+ * (so `1e-4`, `0.0001` and `1.0e-4` are one value), `-0` folded into `0`, no whitespace.
+ * Two descriptions that mean the same thing serialise to the same string, which is what
+ * makes a key independent of how the user happened to write the YAML.
+ */
+export function canonicalJson(value: Json): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new Error(`non-finite number in canonical JSON: ${value}`);
+      return Object.is(value, -0) ? '0' : JSON.stringify(value);
+    case 'string':
+      return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  const parts: string[] = [];
+  for (const key of keys) {
+    const item = value[key];
+    if (item === undefined) continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(item)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** Pretty JSON with sorted keys: stable on disk, so git diffs show only what changed. */
+export function stableStringify(value: Json, indent = 2): string {
+  return JSON.stringify(sortKeysDeep(value), null, indent) + '\n';
+}
+
+export function sortKeysDeep(value: Json): Json {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (!isObject(value)) return value;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value).sort()) {
+    const item = value[key];
+    if (item !== undefined) out[key] = sortKeysDeep(item);
+  }
+  return out;
+}
+
+export function deepEqual(a: Json, b: Json): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Removes keys whose value is undefined, so optional fields can be spread into a JsonObject. */
+export function compact(record: Record<string, Json | undefined>): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
+  return out;
+}

@@ -1,0 +1,95 @@
+/**
+ * The git-ignored local config, `ckbuild.local.yaml` in the project folder: everything that
+ * belongs to a cluster or a person rather than to the experiment. None of it is part of any
+ * run's identity.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Diagnostic, hasErrors } from './diagnostics.js';
+import type { JsonObject } from './json.js';
+import { loadSourceFile } from './source.js';
+import { validateAgainstSchema } from './experiment/validate.js';
+
+export const LOCAL_CONFIG_FILE = 'ckbuild.local.yaml';
+
+export interface LocalConfig {
+  executor?: 'local' | 'slurm';
+  runs_root?: string;
+  models_dir?: string;
+  /** Local executor: how many runs at once. */
+  jobs?: number;
+  /** Local executor: GPU indices to hand out, one per GPU job (default: what nvidia-smi lists). */
+  gpus?: number[];
+  commit?: boolean;
+  account?: string;
+  partition?: string;
+  constraint?: string;
+  qos?: string;
+  env?: { conda?: string; venv?: string; modules?: string[]; setup?: string[] };
+  slurm?: { max_queued?: number; submit_rate?: number; array_min?: number; array_throttle?: number; poll_seconds?: number; retries?: number };
+  gpu_hour_cost?: number;
+}
+
+const envSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    conda: { type: 'string', minLength: 1 },
+    venv: { type: 'string', minLength: 1 },
+    modules: { type: 'array', items: { type: 'string', minLength: 1 } },
+    setup: { type: 'array', items: { type: 'string' }, description: 'Extra shell lines run before the framework (e.g. export HF_HOME=…).' },
+  },
+};
+
+export const localConfigSchema: JsonObject = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'ckbuild local config (ckbuild.local.yaml, git-ignored)',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    executor: { enum: ['local', 'slurm'] },
+    runs_root: { type: 'string', minLength: 1 },
+    models_dir: { type: 'string', minLength: 1 },
+    jobs: { type: 'integer', minimum: 1 },
+    gpus: { type: 'array', items: { type: 'integer', minimum: 0 } },
+    commit: { type: 'boolean' },
+    account: { type: 'string', minLength: 1 },
+    partition: { type: 'string', minLength: 1 },
+    constraint: { type: 'string', minLength: 1 },
+    qos: { type: 'string', minLength: 1 },
+    env: envSchema,
+    slurm: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_queued: { type: 'integer', minimum: 1 },
+        submit_rate: { type: 'number', exclusiveMinimum: 0, description: 'sbatch calls per second at most' },
+        array_min: { type: 'integer', minimum: 2, description: 'Submit groups of at least this many independent runs as a job array' },
+        array_throttle: { type: 'integer', minimum: 1 },
+        poll_seconds: { type: 'number', exclusiveMinimum: 0 },
+        retries: { type: 'integer', minimum: 0 },
+      },
+    },
+    gpu_hour_cost: { type: 'number', minimum: 0 },
+  },
+};
+
+export function loadLocalConfig(projectDir: string): { config: LocalConfig; file?: string; diagnostics: Diagnostic[] } {
+  const file = join(projectDir, LOCAL_CONFIG_FILE);
+  if (!existsSync(file)) return { config: {}, diagnostics: [] };
+  const loaded = loadSourceFile(file);
+  if (!loaded.source) return { config: {}, file, diagnostics: loaded.diagnostics };
+  const data = loaded.source.data ?? {};
+  const diagnostics = [...loaded.diagnostics, ...validateAgainstSchema(loaded.source, data, localConfigSchema)];
+  if (hasErrors(diagnostics)) return { config: {}, file, diagnostics };
+  return { config: data as LocalConfig, file, diagnostics };
+}
+
+export function runsRootOf(projectDir: string, config: LocalConfig): string {
+  return resolve(projectDir, config.runs_root ?? 'runs');
+}
+
+export function modelsDirOf(projectDir: string, config: LocalConfig): string {
+  return resolve(projectDir, config.models_dir ?? process.env.CKBUILD_MODELS_DIR ?? 'models');
+}

@@ -1,0 +1,213 @@
+/**
+ * The plan: load → expand → graph → identity → compare with the manifest. Pure apart from
+ * reading files; says for every run whether it is up to date, in progress, or stale and why.
+ * Staleness reasons are data (the CLI words them; watch mode and CI read them as they are).
+ */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { ExpandedRun, Resources } from '../rules/types.js';
+import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
+import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
+import { type ForeignFormat, loadExperiment } from './experiment/load.js';
+import type { Experiment } from './experiment/model.js';
+import { buildGraph, type RunGraph } from './graph.js';
+import { InputHasher } from './hash.js';
+import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './identity.js';
+import { canonicalJson, type Json, type JsonObject } from './json.js';
+import { type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
+import { ACTIVE_STATUSES, FAILED_STATUSES, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
+
+export type Change =
+  | { ingredient: 'param'; name: string; from: Json | undefined; to: Json | undefined }
+  | { ingredient: 'input'; role: string; path: string; from?: string; to?: string }
+  | { ingredient: 'upstream'; role: string; upstream: string; from?: string; to?: string }
+  | { ingredient: 'rule'; from: string; to: string }
+  | { ingredient: 'model'; from: Json | undefined; to: Json | undefined }
+  | { ingredient: 'scheme'; from: number; to: number };
+
+export type StaleReason =
+  | { kind: 'new' }
+  | { kind: 'changed'; previousKey: string; changes: Change[] }
+  | { kind: 'failed'; status: string; detail?: string }
+  | { kind: 'outputs-missing'; paths: string[] }
+  | { kind: 'forced' };
+
+export type RunState = 'up-to-date' | 'in-progress' | 'stale';
+
+export interface PlannedRun extends RunIdentity {
+  labels: JsonObject;
+  resources: Resources;
+  earlyStopLoss?: number;
+  state: RunState;
+  reasons: StaleReason[];
+  /** The manifest record for this key, if any. */
+  record?: RunRecord;
+  runDir: string;
+}
+
+export interface Plan {
+  experiment: Experiment;
+  local: LocalConfig;
+  runs: PlannedRun[];
+  byId: Map<string, PlannedRun>;
+  graph: RunGraph;
+  manifest: Manifest;
+  manifestPath: string;
+  runsRoot: string;
+  /** Every file the plan read: what watch mode watches. */
+  files: string[];
+  diagnostics: Diagnostic[];
+}
+
+export interface PlanOptions {
+  rules: RuleRegistry & { schema(): JsonObject };
+  foreign?: ForeignFormat[];
+  force?: (run: PlannedRun) => boolean;
+}
+
+export type PlanResult = { plan: Plan; diagnostics: Diagnostic[] } | { plan?: undefined; diagnostics: Diagnostic[] };
+
+export function runDirName(key: string, name: string): string {
+  return `${key.slice(0, 16)}-${name}`;
+}
+
+export async function planExperiment(file: string, options: PlanOptions): Promise<PlanResult> {
+  const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? []);
+  if (!loaded.experiment || hasErrors(loaded.diagnostics)) return { diagnostics: sortDiagnostics(loaded.diagnostics) };
+  const experiment = loaded.experiment;
+  const diagnostics = [...loaded.diagnostics];
+  const local = loadLocalConfig(experiment.projectDir);
+  diagnostics.push(...local.diagnostics);
+  const expansion = expandExperiment(experiment, options.rules);
+  diagnostics.push(...expansion.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  const built = buildGraph(expansion.runs, experiment.source);
+  diagnostics.push(...built.diagnostics);
+  if (!built.graph || hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  const graph = built.graph;
+  const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));
+  const hasher = new InputHasher(join(experiment.projectDir, '.ckbuild', 'stat-cache.json'));
+  const identified = await computeIdentities({
+    order: graph.order,
+    runs: runsById,
+    resolved: expansion.resolved,
+    rules: options.rules,
+    hasher,
+    projectDir: experiment.projectDir,
+    source: experiment.source,
+  });
+  hasher.save();
+  diagnostics.push(...identified.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+
+  const manifestPath = manifestPathFor(experiment.file);
+  const name = experiment.document.experiment_name;
+  const read = readManifest(manifestPath, name, experiment.file);
+  diagnostics.push(...read.diagnostics);
+  if (hasErrors(read.diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  const manifest = read.manifest;
+  const latestById = indexLatestById(manifest);
+  const runsRoot = runsRootOf(experiment.projectDir, local.config);
+
+  const runs: PlannedRun[] = [];
+  const byId = new Map<string, PlannedRun>();
+  for (const id of graph.order) {
+    const identity = identified.identities.get(id)!;
+    const expanded = runsById.get(id)!;
+    const record = manifest.runs.get(identity.key);
+    const runDir = join(runsRoot, runDirName(identity.key, identity.name));
+    const planned: PlannedRun = {
+      ...identity,
+      labels: expanded.labels,
+      resources: expanded.resources,
+      earlyStopLoss: expanded.earlyStopLoss,
+      state: 'stale',
+      reasons: [],
+      record,
+      runDir,
+    };
+    classify(planned, record, latestById.get(id));
+    if (options.force?.(planned)) {
+      planned.state = 'stale';
+      planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
+    }
+    runs.push(planned);
+    byId.set(id, planned);
+  }
+  const files = [experiment.file, manifestPath, ...identified.files];
+  if (local.file) files.push(local.file);
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, diagnostics: sortDiagnostics(diagnostics) };
+  return { plan, diagnostics: plan.diagnostics };
+}
+
+function indexLatestById(manifest: Manifest): Map<string, RunRecord> {
+  const latest = new Map<string, RunRecord>();
+  for (const record of manifest.runs.values()) {
+    const current = latest.get(record.id);
+    if (!current || record.recorded_at > current.recorded_at) latest.set(record.id, record);
+  }
+  return latest;
+}
+
+function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRecord | undefined): void {
+  if (record) {
+    if (record.status === 'succeeded') {
+      const missing = (record.outputs ?? []).map((o) => o.path).filter((path) => !existsSync(join(run.runDir, path)));
+      if (missing.length === 0 && existsSync(run.runDir)) {
+        run.state = 'up-to-date';
+        return;
+      }
+      run.reasons.push({ kind: 'outputs-missing', paths: missing.length > 0 ? missing : [relative(process.cwd(), run.runDir) || run.runDir] });
+      return;
+    }
+    if (ACTIVE_STATUSES.has(record.status)) {
+      run.state = 'in-progress';
+      return;
+    }
+    if (FAILED_STATUSES.has(record.status)) {
+      run.reasons.push({ kind: 'failed', status: record.status, detail: record.detail });
+      return;
+    }
+    // planned / skipped: recorded but never ran.
+    run.reasons.push({ kind: 'new' });
+    return;
+  }
+  if (latest && latest.key !== run.key) {
+    run.reasons.push({ kind: 'changed', previousKey: latest.key, changes: diffIdentity(latest, run) });
+    return;
+  }
+  run.reasons.push({ kind: 'new' });
+}
+
+/** Which ingredients of the key differ between a recorded run and the planned one. */
+export function diffIdentity(before: RunRecord, after: RunIdentity): Change[] {
+  const changes: Change[] = [];
+  if ((before.scheme ?? HASH_SCHEME_VERSION) !== HASH_SCHEME_VERSION) changes.push({ ingredient: 'scheme', from: before.scheme, to: HASH_SCHEME_VERSION });
+  if (before.rule !== after.rule || before.rule_version !== after.ruleVersion) {
+    changes.push({ ingredient: 'rule', from: `${before.rule}@${before.rule_version}`, to: `${after.rule}@${after.ruleVersion}` });
+  }
+  if (canonicalJson(before.model ?? null) !== canonicalJson(after.model ?? null)) changes.push({ ingredient: 'model', from: before.model, to: after.model });
+  diffParams('', before.params, after.params, changes);
+  for (const role of new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)])) {
+    const was = before.inputs[role];
+    const now = after.inputs[role];
+    if (was?.sha256 !== now?.sha256) changes.push({ ingredient: 'input', role, path: now?.path ?? was?.path ?? role, from: was?.sha256, to: now?.sha256 });
+  }
+  for (const role of new Set([...Object.keys(before.upstream), ...Object.keys(after.upstream)])) {
+    const was = before.upstream[role];
+    const now = after.upstream[role];
+    if (was?.key !== now?.key) changes.push({ ingredient: 'upstream', role, upstream: now?.id ?? was?.id ?? role, from: was?.key, to: now?.key });
+  }
+  return changes;
+}
+
+function diffParams(prefix: string, before: JsonObject, after: JsonObject, changes: Change[]): void {
+  for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+    const was = before[name];
+    const now = after[name];
+    if (canonicalJson(was ?? null) === canonicalJson(now ?? null)) continue;
+    const isMap = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isMap(was) && isMap(now)) diffParams(`${prefix}${name}.`, was, now, changes);
+    else changes.push({ ingredient: 'param', name: `${prefix}${name}`, from: was, to: now });
+  }
+}

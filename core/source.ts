@@ -1,0 +1,111 @@
+/**
+ * Reads a YAML (or JSON) file into plain data while keeping a map back to positions, so that
+ * every later check can point at the line and column of the field it complains about.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { type Diagnostic, type FieldPath, formatFieldPath } from './diagnostics.js';
+import type { Json } from './json.js';
+
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+export interface SourceFile {
+  file: string;
+  text: string;
+  data: Json | undefined;
+  /** Position of the value at `path`, or of its nearest existing ancestor. */
+  locate(path: FieldPath, which?: 'value' | 'key'): SourcePosition;
+}
+
+export interface LoadedSource {
+  source?: SourceFile;
+  diagnostics: Diagnostic[];
+}
+
+export function loadSourceFile(file: string): LoadedSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String((error as Error).message);
+    return { diagnostics: [{ severity: 'error', code: 'unreadable', file, line: 0, column: 0, field: '', message: `cannot read the file: ${reason}` }] };
+  }
+  return parseSourceText(file, text);
+}
+
+export function parseSourceText(file: string, text: string): LoadedSource {
+  const lineCounter = new LineCounter();
+  // uniqueKeys: a duplicated key is an error, not a silent last-one-wins.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  const diagnostics: Diagnostic[] = [];
+  for (const problem of [...document.errors, ...document.warnings]) {
+    const [offset] = problem.pos;
+    const { line, col } = lineCounter.linePos(offset);
+    diagnostics.push({
+      severity: document.errors.includes(problem as never) ? 'error' : 'warning',
+      code: 'yaml-syntax',
+      file,
+      line,
+      column: col,
+      field: '',
+      message: `YAML: ${firstLine(problem.message)}`,
+    });
+  }
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  const data = document.toJS({ maxAliasCount: 100 }) as Json | undefined;
+  const locate = (path: FieldPath, which: 'value' | 'key' = 'value'): SourcePosition => {
+    let node: unknown = document.contents;
+    let best: unknown = node;
+    let keyNode: unknown;
+    for (const part of path) {
+      keyNode = undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(part));
+        if (!pair) break;
+        keyNode = pair.key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof part === 'number') {
+        node = node.items[part];
+      } else {
+        break;
+      }
+      if (node === null || node === undefined) {
+        best = keyNode ?? best;
+        break;
+      }
+      best = node;
+    }
+    const target = which === 'key' && keyNode ? keyNode : best;
+    const range = (target as Node | undefined)?.range;
+    if (!range) return { line: 1, column: 1 };
+    const { line, col } = lineCounter.linePos(range[0]);
+    return { line, column: col };
+  };
+  return { source: { file, text, data, locate }, diagnostics };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+/** Builds a diagnostic positioned at a field of a source file. */
+export function diagnosticAt(
+  source: SourceFile,
+  path: FieldPath,
+  message: string,
+  options: { code: string; severity?: 'error' | 'warning'; at?: 'value' | 'key' },
+): Diagnostic {
+  const { line, column } = source.locate(path, options.at ?? 'value');
+  return {
+    severity: options.severity ?? 'error',
+    code: options.code,
+    file: source.file,
+    line,
+    column,
+    field: formatFieldPath(path),
+    message,
+  };
+}

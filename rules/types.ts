@@ -1,0 +1,128 @@
+/**
+ * The contract between core and the rules. A rule knows one framework: which parameters it
+ * accepts, their defaults, how to render its artifacts, what it outputs and how to read its
+ * metrics. Core only ever sees these types, so adding a framework touches rules/ and
+ * templates/ alone.
+ */
+import type { Diagnostic, FieldPath } from '../core/diagnostics.js';
+import type { Json, JsonObject } from '../core/json.js';
+
+/** The steps of a pipeline, in the order they usually run. */
+export type StepKind = 'prepare' | 'finetune' | 'evaluate' | 'merge' | 'export' | 'optimize';
+
+/** Scheduling only: never part of a run's identity. */
+export interface Resources {
+  gpus?: number;
+  cpus_per_task?: number;
+  mem?: string;
+  time?: string;
+  partition?: string;
+  constraint?: string;
+  account?: string;
+  qos?: string;
+}
+
+/** A node of the DAG as the expansion produced it, before its rule applied defaults. */
+export interface ExpandedRun {
+  /** Stable logical id inside the experiment, e.g. `finetune/lora_rank=8,seed=1`. */
+  id: string;
+  step: StepKind;
+  rule: string;
+  /** Parameters as written (after protocol expansion), before defaults. */
+  params: JsonObject;
+  /** Input files by role (project-relative or absolute paths); their content goes into the key. */
+  inputs: Record<string, string>;
+  /** Upstream runs by role (e.g. `checkpoint` → a fine-tune's id); their keys go into the key. */
+  needs: Record<string, string>;
+  /** Where each parameter came from in the experiment file, for positioned diagnostics. */
+  origins: Record<string, FieldPath>;
+  /** What varies across the sweep, for display (`lora_rank=8`, `seed=1`); not hashed separately. */
+  labels: JsonObject;
+  resources: Resources;
+  /** Divergence guard enforced by the job wrapper; not part of the key (a failed run reruns anyway). */
+  earlyStopLoss?: number;
+}
+
+export interface ResolveContext {
+  /** Builds a diagnostic positioned at the origin of a parameter (or at `fallback`). */
+  diagnostic(param: string, message: string, options: { code: string; severity?: 'error' | 'warning' }): Diagnostic;
+  /** The expanded runs by id, so a rule can read an upstream's parameters (e.g. its epochs). */
+  runs: ReadonlyMap<string, ExpandedRun>;
+}
+
+export interface ResolvedParams {
+  /** Every parameter with defaults applied and values normalised: this is what the key hashes. */
+  params: JsonObject;
+  /** The identity of the model the run starts from (name, revision), or undefined. */
+  model?: JsonObject;
+  /** Extra input files the rule itself depends on (a task script, a custom recipe). */
+  inputs?: Record<string, string>;
+  diagnostics: Diagnostic[];
+}
+
+/** One upstream run as seen from a downstream rule at render time. */
+export interface UpstreamView {
+  id: string;
+  key: string;
+  rule: string;
+  step: StepKind;
+  params: JsonObject;
+  runDir: string;
+  outputsDir: string;
+}
+
+/** Site settings from the git-ignored local config that rules may use when rendering. */
+export interface RenderSite {
+  modelsDir: string;
+  projectDir: string;
+}
+
+export interface RenderContext {
+  id: string;
+  key: string;
+  name: string;
+  params: JsonObject;
+  model?: JsonObject;
+  /** Absolute paths of the run's input files by role. */
+  inputs: Record<string, string>;
+  upstream: Record<string, UpstreamView>;
+  runDir: string;
+  outputsDir: string;
+  resources: Resources;
+  site: RenderSite;
+  experiment: { name: string; project?: string };
+}
+
+export interface RenderedRun {
+  /** Files to write, by path relative to the run directory (`config/finetune.yaml`). */
+  files: Record<string, string>;
+  /** Shell lines that run the framework, every interpolated value already quoted. */
+  command: string;
+  /** Executables that must be on PATH when the job runs (checked before a local start). */
+  requires: string[];
+  /** Outputs the run must leave, relative to the run directory; checked after success. */
+  outputs: string[];
+  /** A file the job writes its training loss into, watched for divergence (`early_stop_loss`). */
+  lossLog?: string;
+  diagnostics: Diagnostic[];
+}
+
+export interface Rule {
+  name: string;
+  /** Bump when rendering changes in a way that changes results: every key of the rule changes. */
+  version: number;
+  steps: readonly StepKind[];
+  description: string;
+  /** JSON Schema properties of the parameters the rule accepts (used in the experiment schema). */
+  paramsSchema?: JsonObject;
+  resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams;
+  render(context: RenderContext): RenderedRun;
+  /** Resources the rule suggests (memory follows the model); experiment and local config override. */
+  defaultResources?(params: JsonObject): Resources;
+  /** Estimated GPU-hours, for budgets; undefined when the rule cannot tell. */
+  estimateGpuHours?(params: JsonObject, resources: Resources): number | undefined;
+  /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
+  readMetrics?(runDir: string, params: JsonObject): JsonObject | undefined;
+}
+
+export type { Json, JsonObject };
