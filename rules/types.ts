@@ -98,8 +98,10 @@ export interface RenderedRun {
   files: Record<string, string>;
   /** Shell lines that run the framework, every interpolated value already quoted. */
   command: string;
-  /** Executables that must be on PATH when the job runs (checked before a local start). */
+  /** Executables that must be on PATH when the job runs, checked by the job after environment activation. */
   requires: string[];
+  /** How to install each required executable, for the message when it is missing. */
+  install?: Record<string, string>;
   /** Outputs the run must leave, relative to the run directory; checked after success. */
   outputs: string[];
   /** A file the job writes its training loss into, watched for divergence (`early_stop_loss`). */

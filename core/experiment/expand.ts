@@ -56,7 +56,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   };
 
   /** A dataset is either a file in the repository (hashed) or a file produced by a prepare step. */
-  const datasetBinding = (dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string) => {
+  const datasetBinding = (dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string): { inputs: Record<string, string>; needs: Record<string, string>; params: JsonObject | undefined } => {
     if (!dataset) return { inputs: {}, needs: {}, params: undefined };
     const params = compact({ format: dataset.format ?? 'json', split: dataset.split ?? defaultSplit, file: dataset.from ? dataset.path : undefined });
     if (dataset.from) {
@@ -94,9 +94,9 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   }
 
   // Fine-tunes: one per trial, or a chain of stages per trial for a curriculum.
-  const finetuneRule = typeof doc.config.framework === 'string' ? doc.config.framework : rules.defaultFor('finetune');
-  const { framework: _framework, ...config } = doc.config;
-  const trials = expandTrials(doc, source, diagnostics);
+  const finetuneRule = typeof doc.config?.framework === 'string' ? doc.config.framework : rules.defaultFor('finetune');
+  const { framework: _framework, ...config } = doc.config ?? {};
+  const trials = doc.config ? expandTrials(doc, source, diagnostics) : [];
   const configOrigins: Record<string, FieldPath> = { self: ['config'], rule: ['config', 'framework'] };
   for (const key of Object.keys(config)) configOrigins[key] = ['config', key];
   const protocolType = doc.protocol?.type ?? 'standard';
@@ -174,7 +174,9 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       }
       const origins: Record<string, FieldPath> = { self: taskPath, id: taskPath, script: [...taskPath, 'script'], prompt: task.prompt !== undefined ? [...taskPath, 'prompt'] : ['config', 'prompt'], epoch: ['evaluation', 'epochs'] };
       const evalRule = rules.defaultFor('evaluate');
-      if (models.includes('base')) {
+      if (models.includes('base') && config.base_model === undefined) {
+        diagnostics.push(diagnosticAt(source, ['evaluation', 'models'], 'evaluating the base model needs `config.base_model`', { code: 'missing-key' }));
+      } else if (models.includes('base')) {
         add({
           id: `evaluate/${task.name}/base`,
           step: 'evaluate',

@@ -100,7 +100,7 @@ function checkReferences(source: SourceFile, doc: ExperimentDocument, projectDir
     if (task.dataset && !task.dataset.from) requireFile(task.dataset.path, ['evaluation', 'tasks', index, 'dataset', 'path'], 'dataset file');
     if (task.prompt !== undefined) checkPrompt(source, task.prompt, ['evaluation', 'tasks', index, 'prompt'], diagnostics);
   });
-  if (typeof doc.config.prompt === 'string') checkPrompt(source, doc.config.prompt, ['config', 'prompt'], diagnostics);
+  if (typeof doc.config?.prompt === 'string') checkPrompt(source, doc.config.prompt, ['config', 'prompt'], diagnostics);
   const protocol = doc.protocol;
   if (protocol) {
     const type = protocol.type;

@@ -88,7 +88,8 @@ export interface ExperimentDocument {
   hypothesis?: string;
   seed?: number;
   dataset?: DatasetRef;
-  config: JsonObject;
+  /** The fine-tune configuration; absent for an experiment of prepare/command steps only. */
+  config?: JsonObject;
   protocol?: Protocol;
   prepare?: Record<string, PrepareSpec>;
   evaluation?: Evaluation;

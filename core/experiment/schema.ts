@@ -50,7 +50,7 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
     title: 'ckbuild experiment',
     type: 'object',
     additionalProperties: false,
-    required: ['version', 'experiment_name', 'config'],
+    required: ['version', 'experiment_name'],
     properties: {
       $schema: { type: 'string' },
       version: { type: ['string', 'number'], enum: ['1.0', '1', 1], description: 'Experiment file format version.' },

@@ -83,12 +83,12 @@ function grid(vary: Record<string, Json[]>): Array<Omit<Trial, 'trialId'>> {
   return trials;
 }
 
-function ablation(vary: Record<string, Json[]>, config: JsonObject, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+function ablation(vary: Record<string, Json[]>, config: JsonObject | undefined, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
   // The baseline is the config itself; each varied value is one trial with only that parameter changed.
   const trials: Array<Omit<Trial, 'trialId'>> = [{ label: 'baseline', overrides: {}, origins: {}, labels: {} }];
   for (const [param, values] of Object.entries(vary)) {
     values.forEach((value, index) => {
-      if (config[param] !== undefined && canonicalJson(config[param]!) === canonicalJson(value)) return; // the baseline already has it
+      if (config?.[param] !== undefined && canonicalJson(config[param]!) === canonicalJson(value)) return; // the baseline already has it
       trials.push({
         label: `${param}=${formatValue(value)}`,
         overrides: { [param]: value },
@@ -141,7 +141,7 @@ function standard(doc: ExperimentDocument, source: SourceFile, diagnostics: Diag
     origins.lora_rank = ['protocol', 'search_space', 'rank_choices'];
   }
   const searched = Object.keys(logUniform).length + Object.keys(uniform).length + Object.keys(choices).length > 0;
-  const baseSeed = typeof doc.config.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
+  const baseSeed = typeof doc.config?.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
   const width = String(count).length;
   const trials: Array<Omit<Trial, 'trialId'>> = [];
   for (let index = 0; index < count; index++) {
@@ -162,7 +162,7 @@ function standard(doc: ExperimentDocument, source: SourceFile, diagnostics: Diag
 
 function ensemble(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
   const members = doc.protocol?.members ?? 3;
-  const baseSeed = typeof doc.config.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
+  const baseSeed = typeof doc.config?.seed === 'number' ? doc.config.seed : DEFAULT_SEED;
   if (typeof members === 'number') {
     if (members < 2) diagnostics.push(diagnosticAt(source, ['protocol', 'members'], 'an ensemble needs at least 2 members', { code: 'too-few' }));
     return Array.from({ length: members }, (_, index) => ({

@@ -2,13 +2,10 @@
  * Schema validation with ajv, translated into diagnostics a person can act on: the field,
  * what is wrong, and what would be right ("unknown key `lora_rnak`; did you mean `lora_rank`?").
  */
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type Diagnostic, type FieldPath, didYouMean } from '../diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
-
-// ajv ships CommonJS with a default export; under NodeNext the class sits on `.default`.
-const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
 
 const compiled = new WeakMap<object, ValidateFunction>();
 

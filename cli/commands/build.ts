@@ -1,0 +1,174 @@
+/** `ckbuild <experiment>` / `ckbuild build <experiment>`: bring results up to date. */
+import { checkBudget } from '../../core/budget.js';
+import { buildPlan, type BuildResult } from '../../core/build.js';
+import type { BuildEvent } from '../../core/events.js';
+import { chooseExecutor, createExecutor } from '../../core/executors/index.js';
+import { commitPaths } from '../../core/git.js';
+import { acquireLock, lockPathFor } from '../../core/lock.js';
+import type { Plan } from '../../core/plan.js';
+import { ruleRegistry } from '../../rules/index.js';
+import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
+import { planFile } from '../load.js';
+import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
+import { forceSelector, selector } from '../select.js';
+
+export async function buildCommand(args: ParsedArgs): Promise<number> {
+  const [file, ...rest] = args.positionals;
+  if (!file || rest.length > 0) throw new UsageError('usage: ckbuild [build] <experiment.yaml> [--dry-run] [--only RUN]… [--until STEP] [--force] [--keep-going] [-j N] [--executor local|slurm] [--wait] [--no-commit]');
+  const first = await planFile(file);
+  if (!first.plan) {
+    renderDiagnostics(first.diagnostics);
+    return 2;
+  }
+  const only = values(args, '--only');
+  const force = flag(args, '--force') ? forceSelector(first.plan.runs, only.length > 0 ? only : ['true']) : undefined;
+  const select = selector(first.plan.runs, only, value(args, '--until'));
+  const dryRun = flag(args, '--dry-run');
+  const executorName = chooseExecutor(value(args, '--executor'), first.plan.local);
+  const jobs = intValue(args, '-j');
+
+  const lock = dryRun ? undefined : acquireLock(lockPathFor(first.plan.experiment.file), `ckbuild ${process.argv.slice(2).join(' ')}`);
+  if (lock && !lock.acquired) {
+    err(`${red('error')}: another ckbuild is working on ${displayPath(first.plan.experiment.file)}: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}).`);
+    err(`If that process is gone, remove ${displayPath(lock.path)}.`);
+    return 3;
+  }
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) return;
+    err(yellow('\ninterrupted: stopping running jobs and recording them as cancelled…'));
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    // Planned again under the lock: another invocation may have finished runs meanwhile.
+    const result = force || lock ? await planFile(file, force ? { force } : {}) : first;
+    if (!result.plan) {
+      renderDiagnostics(result.diagnostics);
+      return 2;
+    }
+    const plan = result.plan;
+    if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
+    if (!dryRun) {
+      const budget = checkBudget(plan, (run) => run.state === 'stale' && (select?.(run) ?? true), ruleRegistry);
+      if (budget.over && !flag(args, '--force')) {
+        err(`${red('error')}: ${budget.message}`);
+        err('Nothing was submitted. Raise the budget in the experiment, select fewer runs with --only, or pass --force.');
+        return 4;
+      }
+      if (budget.message && budget.over) err(`${yellow('warning')}: ${budget.message} (--force given)`);
+    }
+    const executor = createExecutor(executorName, plan.local, { jobs, experiment: plan.experiment.document.experiment_name });
+    const render = progressRenderer(plan);
+    const outcome = await buildPlan(plan, {
+      executor,
+      rules: ruleRegistry,
+      select,
+      keepGoing: flag(args, '--keep-going'),
+      dryRun,
+      wait: flag(args, '--wait') || executorName === 'local',
+      signal: controller.signal,
+      onEvent: render,
+    });
+    render.finish();
+    if (outcome.diagnostics.length > 0) renderDiagnostics(outcome.diagnostics);
+    summarise(plan, outcome, dryRun, executorName);
+    if (!dryRun) await commitManifest(plan, outcome, flag(args, '--no-commit'));
+    if (outcome.cancelled) return 130;
+    const failed = [...outcome.outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
+    return failed ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (lock?.acquired) lock.release();
+  }
+}
+
+export function commitMessage(plan: Plan, outcomes: Map<string, string>): string {
+  const tally = new Map<string, number>();
+  for (const status of outcomes.values()) tally.set(status, (tally.get(status) ?? 0) + 1);
+  const words = [...tally.entries()].sort().map(([status, count]) => `${count} run${count === 1 ? '' : 's'} ${status}`);
+  return `${plan.experiment.document.experiment_name}: ${words.length > 0 ? words.join(', ') : 'manifest updated'}`;
+}
+
+export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'>, noCommit: boolean): Promise<void> {
+  if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
+  const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, outcome.outcomes));
+  if (result.committed) out(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
+  else if (result.reason === 'not-a-repository') err(`${yellow('warning')}: ${displayPath(plan.experiment.projectDir)} is not a git repository; the manifest was written but not committed`);
+  else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
+}
+
+function summarise(plan: Plan, outcome: BuildResult, dryRun: boolean, executor: string): void {
+  if (dryRun) {
+    out(`${bold('dry run')}: generated ${outcome.generated} run director${outcome.generated === 1 ? 'y' : 'ies'} under ${displayPath(plan.runsRoot)}; nothing was executed`);
+    return;
+  }
+  const counts = new Map<string, number>();
+  for (const status of outcome.outcomes.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
+  const upToDate = plan.runs.filter((run) => run.state === 'up-to-date' && !outcome.outcomes.has(run.id)).length;
+  if (outcome.outcomes.size === 0) {
+    out(`${green('up to date')}: ${plan.runs.length} runs, nothing to do`);
+    return;
+  }
+  const parts = [...counts.entries()].map(([status, n]) => `${n} ${status}`);
+  out(`${bold(plan.experiment.document.experiment_name)} (${executor}): ${parts.join(', ')}${upToDate ? `, ${upToDate} already up to date` : ''}`);
+}
+
+type Renderer = ((event: BuildEvent) => void) & { finish(): void };
+
+function progressRenderer(plan: Plan): Renderer {
+  let line = '';
+  const clear = (): void => {
+    if (isTty && line) process.stdout.write('\r\u001b[2K');
+  };
+  const render = ((event: BuildEvent) => {
+    const label = (id: string, name: string) => `${id} ${dim(name)}`;
+    switch (event.type) {
+      case 'progress':
+        if (!isTty) return;
+        line = `[${formatDuration(event.elapsedS)}] ${event.done} done, ${event.running} running, ${event.queued} queued${event.failed ? `, ${event.failed} not succeeded` : ''} of ${event.total}`;
+        process.stdout.write(`\r\u001b[2K${line}`);
+        return;
+      case 'generated':
+        return;
+      case 'submitted':
+        clear();
+        out(`${cyan('start')}  ${label(event.id, event.name)} ${dim(`(${event.executor} ${event.jobId})`)}`);
+        return;
+      case 'adopted':
+        clear();
+        out(`${cyan('adopt')}  ${label(event.id, event.name)} ${dim(`already running as ${event.jobId}`)}`);
+        return;
+      case 'reconciled':
+        clear();
+        out(`${dim('found')}  ${label(event.id, event.name)} ${event.status}${event.detail ? `: ${event.detail}` : ''}`);
+        return;
+      case 'finished': {
+        clear();
+        const word = event.status === 'succeeded' ? green('done ') : event.status === 'blocked' ? yellow('blocked') : red(event.status);
+        out(`${word}  ${label(event.id, event.name)}${event.elapsedS !== undefined ? ` ${dim(formatDuration(event.elapsedS))}` : ''}${event.detail && event.status !== 'succeeded' ? `: ${event.detail}` : ''}`);
+        return;
+      }
+      case 'skipped':
+        clear();
+        out(`${yellow('skip')}   ${label(event.id, event.name)}: ${event.detail}`);
+        return;
+      case 'cancelling':
+        clear();
+        out(yellow(`cancelling ${event.running} running job(s)…`));
+        return;
+      case 'warning':
+        clear();
+        err(`${yellow('warning')}: ${event.message}`);
+        return;
+    }
+  }) as Renderer;
+  render.finish = () => {
+    clear();
+    line = '';
+  };
+  void plan;
+  return render;
+}

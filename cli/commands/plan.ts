@@ -1,0 +1,74 @@
+/** `ckbuild plan <experiment>`: the runs, their keys and dependencies, and why each stale one is stale. */
+import type { Plan, PlannedRun } from '../../core/plan.js';
+import { type ParsedArgs, flag, UsageError } from '../args.js';
+import { planFile } from '../load.js';
+import { bold, cyan, dim, displayPath, green, out, renderDiagnostics, table, yellow } from '../output.js';
+import { describeReason, describeState } from '../reasons.js';
+
+export function runToJson(run: PlannedRun, plan: Plan) {
+  return {
+    id: run.id,
+    key: run.key,
+    name: run.name,
+    step: run.step,
+    rule: run.rule,
+    needs: Object.fromEntries(Object.entries(run.upstream).map(([role, up]) => [role, up.id])),
+    state: run.state,
+    reasons: run.reasons,
+    status: run.record?.status ?? null,
+    labels: run.labels,
+    params: run.params,
+    inputs: run.inputs,
+    run_dir: displayPath(run.runDir),
+    manifest: displayPath(plan.manifestPath),
+  };
+}
+
+export function counts(runs: readonly PlannedRun[]): Record<string, number> {
+  const result: Record<string, number> = { total: runs.length, stale: 0, 'up-to-date': 0, 'in-progress': 0 };
+  for (const run of runs) result[run.state] = (result[run.state] ?? 0) + 1;
+  return result;
+}
+
+export async function planCommand(args: ParsedArgs): Promise<number> {
+  const [file, ...rest] = args.positionals;
+  if (!file || rest.length > 0) throw new UsageError('usage: ckbuild plan <experiment.yaml> [--json] [--explain]');
+  const result = await planFile(file);
+  const json = flag(args, '--json');
+  if (!result.plan) {
+    if (json) out(JSON.stringify({ file, ok: false, diagnostics: result.diagnostics }, null, 2));
+    else renderDiagnostics(result.diagnostics);
+    return 2;
+  }
+  const plan = result.plan;
+  if (json) {
+    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), runs: plan.runs.map((r) => runToJson(r, plan)), diagnostics: result.diagnostics }, null, 2));
+    return 0;
+  }
+  if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
+  printPlan(plan, flag(args, '--explain'));
+  return 0;
+}
+
+export function printPlan(plan: Plan, explain: boolean): void {
+  const c = counts(plan.runs);
+  out(`${bold(plan.experiment.document.experiment_name)}: ${c.total} runs — ${c.stale} stale, ${c['up-to-date']} up to date${c['in-progress'] ? `, ${c['in-progress']} in progress` : ''}  ${dim(`(${displayPath(plan.experiment.file)})`)}`);
+  out();
+  const rows = plan.runs.map((run) => {
+    const state = run.state === 'up-to-date' ? green('up to date') : run.state === 'in-progress' ? cyan(describeState(run)) : yellow(explain ? 'stale' : truncate(describeState(run), 70));
+    const needs = Object.values(run.upstream).map((u) => u.id);
+    return [run.step, run.id, run.name, run.key.slice(0, 12), needs.length ? needs.join(', ') : '-', state];
+  });
+  for (const line of table(['STEP', 'RUN', 'NAME', 'KEY', 'NEEDS', 'STATE'], rows)) out(line);
+  if (explain) {
+    out();
+    for (const run of plan.runs.filter((r) => r.state === 'stale')) {
+      out(`${bold(run.id)} ${dim(run.key.slice(0, 12))}`);
+      for (const reason of run.reasons) out(`  ${describeReason(reason)}`);
+    }
+  }
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : text.slice(0, width - 1) + '…';
+}

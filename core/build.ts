@@ -1,0 +1,320 @@
+/**
+ * Bringing an experiment up to date: reconcile runs in flight, generate the stale ones, execute
+ * them in dependency order through an executor, and record every transition in the manifest.
+ * Core never prints: progress leaves as events, the outcome as a value.
+ */
+import type { Rule } from '../rules/types.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { EventSink } from './events.js';
+import type { Executor, JobHandle, JobState, SubmitRequest } from './executors/types.js';
+import { generateRun, type GeneratedRun } from './generate.js';
+import { ACTIVE_STATUSES, FAILED_STATUSES, type RunRecord, type RunStatus, writeManifest } from './manifest.js';
+import type { Plan, PlannedRun } from './plan.js';
+import { baseRecord, describeOutputs, gpuHours, readMetricsSafely } from './records.js';
+import { runEnvironment } from './environment.js';
+import { elapsedSeconds, readStatusFile } from './executors/statusFile.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BuildOptions {
+  executor: Executor;
+  rules: { get(name: string): Rule | undefined };
+  /** Which stale runs to bring up to date (their stale upstream runs come along). Default: all. */
+  select?: (run: PlannedRun) => boolean;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  /** Wait for submitted runs to finish (always true for executors that cannot queue). */
+  wait?: boolean;
+  signal?: AbortSignal;
+  onEvent?: EventSink;
+  pollMs?: number;
+  /** Only refresh the state of runs in flight from the executor (`ckbuild status`). */
+  reconcileOnly?: boolean;
+}
+
+export interface BuildResult {
+  /** Final status of every run this build touched. */
+  outcomes: Map<string, RunStatus>;
+  generated: number;
+  manifestChanged: boolean;
+  cancelled: boolean;
+  diagnostics: Diagnostic[];
+}
+
+interface InFlight {
+  run: PlannedRun;
+  handle: JobHandle;
+}
+
+export async function buildPlan(plan: Plan, options: BuildOptions): Promise<BuildResult> {
+  const emit: EventSink = options.onEvent ?? (() => {});
+  const executor = options.executor;
+  const now = (): string => new Date().toISOString();
+  const manifest = plan.manifest;
+  const outcomes = new Map<string, RunStatus>();
+  const diagnostics: Diagnostic[] = [];
+  const inFlight = new Map<string, InFlight>();
+  const generated = new Map<string, GeneratedRun>();
+  let manifestChanged = false;
+  let lastWrite = 0;
+
+  const persist = (force = false): void => {
+    if (options.dryRun) return;
+    // Batched writes keep a 20,000-run build from rewriting the manifest 20,000 times; the run
+    // directories' status files are the ground truth a crashed build is repaired from.
+    if (!force && Date.now() - lastWrite < 250) return;
+    lastWrite = Date.now();
+    if (writeManifest(plan.manifestPath, manifest)) manifestChanged = true;
+  };
+  const update = (run: PlannedRun, patch: Partial<RunRecord>): RunRecord => {
+    const record = { ...baseRecord(run, plan, now()), ...patch };
+    for (const [field, value] of Object.entries(patch)) if (value === undefined) delete (record as unknown as Record<string, unknown>)[field];
+    manifest.runs.set(run.key, record);
+    run.record = record;
+    return record;
+  };
+
+  const applyState = (run: PlannedRun, handle: JobHandle, state: JobState): void => {
+    const record = run.record;
+    if (state.status === record?.status && ACTIVE_STATUSES.has(state.status)) return;
+    const finished = !ACTIVE_STATUSES.has(state.status);
+    const resources = generated.get(run.id)?.resources ?? record?.resources;
+    const patch: Partial<RunRecord> = {
+      status: state.status,
+      detail: state.detail,
+      executor: handle.executor,
+      job_id: handle.jobId,
+      host: handle.host,
+      pid: handle.pid,
+      node: state.node ?? record?.node,
+      started_at: state.startedAt ?? record?.started_at,
+    };
+    if (finished) {
+      patch.finished_at = state.finishedAt ?? now();
+      patch.exit_code = state.exitCode;
+      patch.elapsed_s = state.elapsedS;
+      patch.gpu_hours = state.gpuHours ?? gpuHours(resources, state.elapsedS);
+      const rule = options.rules.get(run.rule);
+      if (state.status === 'succeeded' && rule) {
+        const declared = generated.get(run.id)?.rendered.outputs ?? (record?.outputs ?? []).map((o) => o.path);
+        patch.outputs = describeOutputs(run.runDir, declared);
+        patch.metrics = readMetricsSafely(rule, run.runDir, run.params);
+      }
+      run.state = state.status === 'succeeded' ? 'up-to-date' : 'stale';
+      inFlight.delete(run.id);
+      outcomes.set(run.id, state.status);
+      emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS });
+    }
+    update(run, patch);
+  };
+
+  const pollInFlight = async (): Promise<void> => {
+    if (inFlight.size === 0) return;
+    const jobs = [...inFlight.values()];
+    const states = await executor.poll(jobs);
+    for (const job of jobs) {
+      const state = states.get(job.handle.jobId);
+      if (state) applyState(job.run, job.handle, state);
+    }
+    persist();
+  };
+
+  // 1. Reconcile: runs the manifest says are in flight, and jobs the executor finds on its own
+  //    (a crash between starting a job and recording it must never lead to a second job).
+  for (const run of plan.runs) {
+    const record = run.record;
+    if (run.state === 'in-progress' && record?.job_id) {
+      inFlight.set(run.id, { run, handle: { executor: record.executor ?? executor.name, jobId: record.job_id, host: record.host, pid: record.pid } });
+    }
+  }
+  if (!options.dryRun) {
+    const candidates = plan.runs.filter((run) => run.state !== 'up-to-date' && !inFlight.has(run.id));
+    for (const [key, handle] of await executor.adopt(candidates)) {
+      const run = candidates.find((c) => c.key === key)!;
+      inFlight.set(run.id, { run, handle });
+      run.state = 'in-progress';
+      update(run, { status: 'running', executor: handle.executor, job_id: handle.jobId, host: handle.host, pid: handle.pid });
+      emit({ type: 'adopted', id: run.id, name: run.name, jobId: handle.jobId });
+    }
+    // A run that finished while nobody was watching (a crash, another experiment sharing the key)
+    // left its verdict in its status file: take it instead of running the run again.
+    for (const run of plan.runs) {
+      if (run.state !== 'stale' || inFlight.has(run.id) || run.reasons.some((r) => r.kind === 'forced')) continue;
+      const file = readStatusFile(run.runDir);
+      if (file?.status !== 'succeeded' || run.record?.status === 'succeeded') continue;
+      let declaredKey: string | undefined;
+      try {
+        declaredKey = (JSON.parse(readFileSync(join(run.runDir, 'config', 'run.json'), 'utf8')) as { key?: string }).key;
+      } catch {
+        continue;
+      }
+      if (declaredKey !== run.key) continue;
+      const handle: JobHandle = { executor: run.record?.executor ?? executor.name, jobId: file.job_id || run.record?.job_id || `recovered:${file.pid}`, host: file.host };
+      applyState(run, handle, { status: 'succeeded', exitCode: 0, startedAt: file.started_at, finishedAt: file.finished_at, node: file.host, elapsedS: elapsedSeconds(file.started_at, file.finished_at) });
+    }
+    const before = new Map([...inFlight.values()].map((job) => [job.run.id, job.run.record?.status]));
+    await pollInFlight();
+    for (const [id, status] of before) {
+      const run = plan.byId.get(id)!;
+      if (run.record && run.record.status !== status) emit({ type: 'reconciled', id, name: run.name, status: run.record.status, detail: run.record.detail });
+    }
+    persist(true);
+  }
+
+  if (options.reconcileOnly) {
+    await executor.close();
+    return { outcomes, generated: 0, manifestChanged, cancelled: false, diagnostics };
+  }
+
+  // 2. What to bring up to date: the selected stale runs and the stale runs they need.
+  const selected = plan.runs.filter((run) => run.state === 'stale' && (options.select?.(run) ?? true));
+  const wanted = plan.graph.closureUpstream(selected.map((run) => run.id));
+  const targets = plan.runs.filter((run) => wanted.has(run.id) && run.state === 'stale');
+
+  // 3. Generate their artifacts (a dry run stops here).
+  for (const run of targets) {
+    const rule = options.rules.get(run.rule)!;
+    const result = generateRun(run, plan, rule);
+    generated.set(run.id, result);
+    diagnostics.push(...result.diagnostics);
+    emit({ type: 'generated', id: run.id, name: run.name, runDir: run.runDir, changed: result.changed });
+  }
+  if (options.dryRun) return { outcomes, generated: generated.size, manifestChanged, cancelled: false, diagnostics };
+
+  // 4. Execute in dependency order.
+  const pending = [...targets];
+  const started = Date.now();
+  const wait = options.wait ?? true;
+  let stopSubmitting = false;
+  let cancelled = false;
+  const isDone = (id: string): boolean => plan.byId.get(id)?.state === 'up-to-date';
+  const hasFailed = (id: string): boolean => {
+    const status = outcomes.get(id);
+    return status !== undefined && (FAILED_STATUSES.has(status) || status === 'skipped');
+  };
+  const progress = (): void => {
+    const finished = [...outcomes.values()];
+    emit({
+      type: 'progress',
+      done: finished.filter((s) => s === 'succeeded').length,
+      running: inFlight.size,
+      queued: pending.length,
+      failed: finished.filter((s) => s !== 'succeeded').length,
+      total: targets.length,
+      elapsedS: (Date.now() - started) / 1000,
+    });
+  };
+
+  while (pending.length > 0 || (inFlight.size > 0 && (wait || !executor.handlesDependencies))) {
+    if (options.signal?.aborted) {
+      cancelled = true;
+      break;
+    }
+    let submittedThisPass = 0;
+    // Gather what can start now, then submit it together (an executor may batch it).
+    const batch: SubmitRequest[] = [];
+    for (let index = 0; index < pending.length && !stopSubmitting; ) {
+      if (inFlight.size + batch.length >= executor.capacity) break;
+      const run = pending[index]!;
+      const upstream = Object.values(run.upstream).map((up) => up.id);
+      const failedUpstream = upstream.find((id) => hasFailed(id) || (plan.byId.get(id)?.state === 'stale' && !pending.some((p) => p.id === id) && !inFlight.has(id)));
+      if (failedUpstream) {
+        pending.splice(index, 1);
+        const detail = `upstream run ${failedUpstream} did not succeed`;
+        outcomes.set(run.id, 'skipped');
+        update(run, { status: 'skipped', detail });
+        emit({ type: 'skipped', id: run.id, name: run.name, detail });
+        continue;
+      }
+      const ready = upstream.every((id) => isDone(id) || (executor.handlesDependencies && (inFlight.has(id) || batch.some((b) => b.run.id === id))));
+      if (!ready || upstream.some((id) => batch.some((b) => b.run.id === id))) {
+        index++; // a run whose upstream is in this very batch waits for that one's job id
+        continue;
+      }
+      const dependencies = upstream.filter((id) => inFlight.has(id)).map((id) => inFlight.get(id)!.handle);
+      batch.push({ run, generated: generated.get(run.id)!, dependencies });
+      pending.splice(index, 1);
+    }
+    const results = batch.length === 0 ? [] : executor.submitBatch ? await executor.submitBatch(batch) : await Promise.all(batch.map((request) => executor.submit(request)));
+    batch.forEach((request, position) => {
+      const run = request.run;
+      const result = results[position]!;
+      if ('error' in result) {
+        if (result.status === 'queued') {
+          pending.unshift(run); // a resource (a GPU) is busy: try again after something finishes
+          return;
+        }
+        const status = result.status ?? 'failed';
+        outcomes.set(run.id, status);
+        update(run, { status, detail: result.error, finished_at: now() });
+        emit({ type: 'finished', id: run.id, name: run.name, status, detail: result.error });
+        if (!options.keepGoing && status !== 'blocked') stopSubmitting = true;
+        return;
+      }
+      submittedThisPass++;
+      const attempts = (run.record?.attempts ?? 0) + 1;
+      const initial: RunStatus = executor.handlesDependencies ? 'queued' : 'running';
+      inFlight.set(run.id, { run, handle: result.handle });
+      update(run, {
+        status: initial,
+        detail: undefined,
+        executor: result.handle.executor,
+        job_id: result.handle.jobId,
+        host: result.handle.host,
+        pid: result.handle.pid,
+        submitted_at: now(),
+        started_at: undefined,
+        finished_at: undefined,
+        exit_code: undefined,
+        elapsed_s: undefined,
+        gpu_hours: undefined,
+        outputs: undefined,
+        metrics: undefined,
+        attempts,
+        resources: request.generated.resources,
+        env: runEnvironment(plan.experiment.projectDir),
+      });
+      run.state = 'in-progress';
+      emit({ type: 'submitted', id: run.id, name: run.name, jobId: result.handle.jobId, executor: result.handle.executor });
+    });
+    // Recorded before anything else happens, so a crash right after leaves a findable job.
+    if (batch.length > 0) persist(true);
+    if (batch.length > 0 && submittedThisPass === 0 && inFlight.size === 0 && pending.length > 0 && results.every((r) => 'error' in r && r.status === 'queued')) {
+      await executor.waitForChange(options.pollMs ?? 1000);
+    }
+    if (stopSubmitting && inFlight.size === 0) break;
+    if (pending.length > 0 && inFlight.size === 0 && submittedThisPass === 0) {
+      // Nothing can start and nothing will finish: the rest waits on runs that will not run.
+      for (const run of pending.splice(0)) {
+        const detail = 'its upstream runs did not run';
+        outcomes.set(run.id, 'skipped');
+        update(run, { status: 'skipped', detail });
+        emit({ type: 'skipped', id: run.id, name: run.name, detail });
+      }
+      break;
+    }
+    progress();
+    if (!wait && executor.handlesDependencies && pending.length === 0) break;
+    if (inFlight.size > 0) {
+      await executor.waitForChange(options.pollMs ?? 1000);
+      await pollInFlight();
+      for (const status of outcomes.values()) {
+        if (!options.keepGoing && FAILED_STATUSES.has(status) && status !== 'blocked') stopSubmitting = true;
+      }
+    }
+  }
+
+  if (cancelled) {
+    const running = [...inFlight.values()];
+    emit({ type: 'cancelling', running: running.length });
+    await executor.cancel(running);
+    await pollInFlight();
+    for (const job of [...inFlight.values()]) {
+      applyState(job.run, job.handle, { status: 'cancelled', detail: 'cancelled by the user', finishedAt: now() });
+    }
+  }
+  progress();
+  persist(true);
+  await executor.close();
+  return { outcomes, generated: generated.size, manifestChanged, cancelled, diagnostics };
+}

@@ -1,0 +1,40 @@
+/** Choosing an executor: the flag, else the local config, else SLURM where `sbatch` exists, else local. */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import type { LocalConfig } from '../localConfig.js';
+import { LocalExecutor } from './local.js';
+import { SlurmExecutor } from './slurm.js';
+import type { Executor } from './types.js';
+
+export type ExecutorName = 'local' | 'slurm';
+
+export function onPath(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v "$0"`, command], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function chooseExecutor(requested: string | undefined, local: LocalConfig): ExecutorName {
+  const name = requested ?? local.executor;
+  if (name === 'local' || name === 'slurm') return name;
+  return onPath('sbatch') ? 'slurm' : 'local';
+}
+
+export function detectGpus(local: LocalConfig): number[] {
+  if (local.gpus) return local.gpus;
+  if (!onPath('nvidia-smi')) return [];
+  try {
+    const text = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    return text.split('\n').map((line) => Number(line.trim())).filter((n) => Number.isInteger(n));
+  } catch {
+    return [];
+  }
+}
+
+export function createExecutor(name: ExecutorName, local: LocalConfig, options: { jobs?: number; experiment: string }): Executor {
+  if (name === 'slurm') return new SlurmExecutor({ local, experiment: options.experiment });
+  return new LocalExecutor({ jobs: options.jobs ?? local.jobs ?? Math.max(1, availableParallelism()), gpus: detectGpus(local) });
+}

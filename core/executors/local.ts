@@ -1,0 +1,159 @@
+/**
+ * The local executor: job scripts as child processes of this machine, in dependency order (the
+ * orchestrator only submits runs whose upstream finished), with a concurrency limit and one GPU
+ * per GPU job. Children run in their own process group and survive a crash of ckbuild; the next
+ * invocation finds them through the pid in their status file and waits for them.
+ */
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { isProcessAlive } from '../lock.js';
+import type { PlannedRun } from '../plan.js';
+import { elapsedSeconds, readStatusFile } from './statusFile.js';
+import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from './types.js';
+
+interface Child {
+  process: ResultPromise;
+  gpus: number[];
+  exited: boolean;
+}
+
+export interface LocalExecutorOptions {
+  jobs: number;
+  /** GPU indices to hand out; empty when the machine has none. */
+  gpus: number[];
+}
+
+export class LocalExecutor implements Executor {
+  readonly name = 'local';
+  readonly handlesDependencies = false;
+  readonly capacity: number;
+  private readonly children = new Map<number, Child>();
+  private readonly freeGpus: number[];
+  private wake: (() => void) | undefined;
+  private readonly host = hostname();
+
+  constructor(private readonly options: LocalExecutorOptions) {
+    this.capacity = options.jobs;
+    this.freeGpus = [...options.gpus];
+  }
+
+  async submit({ run, generated }: SubmitRequest): Promise<SubmitResult> {
+    const wanted = generated.resources.gpus ?? 0;
+    const gpus: number[] = [];
+    if (wanted > 0 && this.options.gpus.length > 0) {
+      if (wanted > this.options.gpus.length) return { error: `needs ${wanted} GPU(s) but this machine has ${this.options.gpus.length}`, status: 'blocked' };
+      if (this.freeGpus.length < wanted) return { error: 'deferred: waiting for a free GPU', status: 'queued' };
+      gpus.push(...this.freeGpus.splice(0, wanted));
+    }
+    mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
+    const log = { file: join(run.runDir, 'outputs', 'job.log'), append: true } as const;
+    const env: Record<string, string> = { CK_EXECUTOR: 'local' };
+    if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus.join(',');
+    const child = execa('bash', [generated.jobScript], {
+      cwd: run.runDir,
+      env,
+      stdin: 'ignore',
+      stdout: log,
+      stderr: log,
+      detached: true,
+      reject: false,
+      cleanup: false,
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      this.freeGpus.push(...gpus);
+      return { error: 'could not start bash' };
+    }
+    const entry: Child = { process: child, gpus, exited: false };
+    this.children.set(pid, entry);
+    void child.then(() => {
+      entry.exited = true;
+      this.freeGpus.push(...entry.gpus);
+      entry.gpus = [];
+      this.wake?.();
+    });
+    return { handle: { executor: this.name, jobId: `local:${pid}`, host: this.host, pid } };
+  }
+
+  async poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>> {
+    const states = new Map<string, JobState>();
+    for (const { run, handle } of jobs) {
+      const pid = handle.pid;
+      const child = pid === undefined ? undefined : this.children.get(pid);
+      const alive = child ? !child.exited : pid !== undefined && handle.host === this.host && isProcessAlive(pid);
+      const file = readStatusFile(run.runDir);
+      if (alive) {
+        states.set(handle.jobId, { status: 'running', startedAt: file?.started_at, node: this.host });
+        continue;
+      }
+      if (child) this.children.delete(pid!);
+      if (!file || file.status === 'running') {
+        states.set(handle.jobId, { status: 'interrupted', detail: 'the job process ended without recording an outcome (killed?)', node: this.host });
+        continue;
+      }
+      states.set(handle.jobId, {
+        status: file.status,
+        detail: file.detail || undefined,
+        exitCode: file.exit_code,
+        startedAt: file.started_at,
+        finishedAt: file.finished_at,
+        node: file.host,
+        elapsedS: elapsedSeconds(file.started_at, file.finished_at),
+      });
+    }
+    return states;
+  }
+
+  async cancel(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<void> {
+    for (const { handle } of jobs) {
+      if (handle.pid === undefined || handle.host !== this.host) continue;
+      // The job script traps TERM, stops its framework's process group and records "cancelled".
+      try {
+        process.kill(-handle.pid, 'SIGTERM');
+      } catch {
+        try {
+          process.kill(handle.pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    for (const { handle } of jobs) {
+      const child = handle.pid === undefined ? undefined : this.children.get(handle.pid);
+      while (Date.now() < deadline && handle.pid !== undefined && (child ? !child.exited : isProcessAlive(handle.pid))) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  async adopt(runs: readonly PlannedRun[]): Promise<Map<string, JobHandle>> {
+    const adopted = new Map<string, JobHandle>();
+    for (const run of runs) {
+      const file = readStatusFile(run.runDir);
+      if (file?.status === 'running' && file.host === this.host && file.pid > 0 && isProcessAlive(file.pid)) {
+        adopted.set(run.key, { executor: this.name, jobId: `local:${file.pid}`, host: this.host, pid: file.pid });
+      }
+    }
+    return adopted;
+  }
+
+  waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.wake === done) self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.wake?.();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The executor interface core depends on. Local processes and SLURM implement it; the build
+ * orchestrator (core/build.ts) never knows which one it talks to.
+ */
+import type { GeneratedRun } from '../generate.js';
+import type { RunStatus } from '../manifest.js';
+import type { PlannedRun } from '../plan.js';
+
+export interface JobHandle {
+  executor: string;
+  jobId: string;
+  host?: string;
+  pid?: number;
+}
+
+export interface JobState {
+  status: RunStatus;
+  detail?: string;
+  exitCode?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  node?: string;
+  elapsedS?: number;
+  gpuHours?: number;
+}
+
+export interface SubmitRequest {
+  run: PlannedRun;
+  generated: GeneratedRun;
+  /** Upstream jobs still queued or running (only for executors that handle dependencies). */
+  dependencies: JobHandle[];
+}
+
+export type SubmitResult = { handle: JobHandle } | { error: string; status?: RunStatus };
+
+export interface Executor {
+  readonly name: string;
+  /** SLURM can hold a job until its upstream jobs succeed; the local executor cannot. */
+  readonly handlesDependencies: boolean;
+  /** How many runs may be in flight at once (local -j; SLURM's queue cap). */
+  readonly capacity: number;
+  submit(request: SubmitRequest): Promise<SubmitResult>;
+  /** Several ready runs at once (SLURM groups independent ones into a job array). */
+  submitBatch?(requests: SubmitRequest[]): Promise<SubmitResult[]>;
+  /** Current state of the given jobs; a job absent from the answer is unknown to the executor. */
+  poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>>;
+  cancel(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<void>;
+  /** Jobs already queued or running for these runs, found by the executor itself (after a crash). */
+  adopt(runs: readonly PlannedRun[]): Promise<Map<string, JobHandle>>;
+  /** Resolves when something may have changed (a local child exited), or after `ms`. */
+  waitForChange(ms: number): Promise<void>;
+  close(): Promise<void>;
+}

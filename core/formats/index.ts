@@ -1,0 +1,4 @@
+/** Readers of experiment formats other than ckbuild's own. */
+import type { ForeignFormat } from '../experiment/load.js';
+
+export const foreignFormats: ForeignFormat[] = [];

@@ -1,0 +1,172 @@
+/**
+ * Materialises a planned run into its content-addressed directory:
+ *
+ *   runs/<key16>-<name>/
+ *     config/    run.json (the resolved spec), job.sh, the rule's rendered configs
+ *     inputs/    snapshots of small inputs; a hash reference for large ones
+ *     outputs/   what the framework writes (never touched by generation)
+ *     metadata/  status.json, system.txt, gpu.csv — written by the job
+ *
+ * Idempotent and atomic: a new directory is assembled beside its final name and renamed into
+ * place, so an interrupted generation never leaves a directory that looks complete; an existing
+ * one has each changed file replaced atomically and unchanged files left alone.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Resources, Rule, RenderedRun, UpstreamView } from '../rules/types.js';
+import type { Diagnostic } from './diagnostics.js';
+import { resolveProjectPath } from './experiment/load.js';
+import { HASH_SCHEME_VERSION } from './identity.js';
+import { stableStringify, type Json, type JsonObject } from './json.js';
+import { type LocalConfig, modelsDirOf } from './localConfig.js';
+import { writeFileAtomic } from './manifest.js';
+import type { Plan, PlannedRun } from './plan.js';
+import { renderJobScript } from './jobScript.js';
+import { CKBUILD_VERSION } from './version.js';
+
+/** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
+const SNAPSHOT_LIMIT = 16 * 1024 * 1024;
+/** Roles whose file is code that may import its neighbours: the job uses the original path. */
+const CODE_ROLES = new Set(['script', 'program', 'base_config', 'recipe']);
+
+export interface GeneratedRun {
+  run: PlannedRun;
+  rendered: RenderedRun;
+  resources: Resources;
+  jobScript: string;
+  /** Whether any file was written (false when regeneration found everything identical). */
+  changed: boolean;
+  diagnostics: Diagnostic[];
+}
+
+export function mergedResources(run: PlannedRun, rule: Rule, local: LocalConfig): Resources {
+  const site: Resources = {};
+  if (local.account) site.account = local.account;
+  if (local.partition) site.partition = local.partition;
+  if (local.constraint) site.constraint = local.constraint;
+  if (local.qos) site.qos = local.qos;
+  // Model defaults, then the site, then what the experiment asks for.
+  return { ...(rule.defaultResources?.(run.params) ?? {}), ...site, ...run.resources };
+}
+
+export function upstreamViews(run: PlannedRun, plan: Plan): Record<string, UpstreamView> {
+  const views: Record<string, UpstreamView> = {};
+  for (const [role, up] of Object.entries(run.upstream)) {
+    const upstream = plan.byId.get(up.id)!;
+    views[role] = { id: upstream.id, key: upstream.key, rule: upstream.rule, step: upstream.step, params: upstream.params, runDir: upstream.runDir, outputsDir: join(upstream.runDir, 'outputs') };
+  }
+  return views;
+}
+
+/** The files of a run directory, as path (relative to it) → content. Pure: no writes. */
+export function renderRunFiles(run: PlannedRun, plan: Plan, rule: Rule): { files: Map<string, string>; rendered: RenderedRun; resources: Resources; snapshots: Map<string, string> } {
+  const projectDir = plan.experiment.projectDir;
+  const outputsDir = join(run.runDir, 'outputs');
+  const resources = mergedResources(run, rule, plan.local);
+  const inputs: Record<string, string> = {};
+  const snapshots = new Map<string, string>();
+  const inputManifest: JsonObject = {};
+  for (const [role, input] of Object.entries(run.inputs)) {
+    const original = resolveProjectPath(projectDir, input.path);
+    const snapshot = input.size <= SNAPSHOT_LIMIT ? `inputs/${snapshotName(role, input.path)}` : undefined;
+    if (snapshot) snapshots.set(snapshot, original);
+    inputs[role] = snapshot && !CODE_ROLES.has(role) ? join(run.runDir, snapshot) : original;
+    inputManifest[role] = { path: input.path, sha256: input.sha256, size: input.size, snapshot: snapshot ?? null };
+  }
+  const rendered = rule.render({
+    id: run.id,
+    key: run.key,
+    name: run.name,
+    params: run.params,
+    model: run.model,
+    inputs,
+    upstream: upstreamViews(run, plan),
+    runDir: run.runDir,
+    outputsDir,
+    resources,
+    site: { modelsDir: modelsDirOf(projectDir, plan.local), projectDir },
+    experiment: { name: plan.experiment.document.experiment_name, project: plan.experiment.document.project },
+  });
+  const files = new Map<string, string>();
+  for (const [path, content] of Object.entries(rendered.files)) files.set(path, content);
+  files.set('config/job.sh', renderJobScript({ id: run.id, key: run.key, name: run.name, runDir: run.runDir, outputsDir, projectDir, resources, local: plan.local, rendered, earlyStopLoss: run.earlyStopLoss }));
+  files.set('config/run.json', stableStringify(runSpec(run, resources, plan)));
+  files.set('inputs/inputs.json', stableStringify(inputManifest));
+  return { files, rendered, resources, snapshots };
+}
+
+/** The resolved run spec: everything the artifacts were generated from. */
+export function runSpec(run: PlannedRun, resources: Resources, plan: Plan): JsonObject {
+  return {
+    ckbuild_version: CKBUILD_VERSION,
+    scheme: HASH_SCHEME_VERSION,
+    key: run.key,
+    id: run.id,
+    name: run.name,
+    step: run.step,
+    rule: run.rule,
+    rule_version: run.ruleVersion,
+    params: run.params,
+    model: run.model ?? null,
+    inputs: run.inputs as unknown as Json,
+    upstream: run.upstream as unknown as Json,
+    labels: run.labels,
+    resources: resources as unknown as Json,
+    experiment: plan.experiment.document.experiment_name,
+  };
+}
+
+function snapshotName(role: string, path: string): string {
+  const safeRole = role.replace(/[^A-Za-z0-9_.-]+/g, '_');
+  const file = basename(path);
+  return safeRole === file.replace(/[^A-Za-z0-9_.-]+/g, '_') ? safeRole : `${safeRole}--${file.replace(/[^A-Za-z0-9_.-]+/g, '_')}`;
+}
+
+export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedRun {
+  const { files, rendered, resources, snapshots } = renderRunFiles(run, plan, rule);
+  let changed = false;
+  if (!existsSync(join(run.runDir, 'config', 'run.json'))) {
+    // Assemble beside the final name, then one rename: the directory appears complete or not at all.
+    const staging = `${run.runDir}.partial-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    writeFiles(staging, files, snapshots);
+    mkdirSync(join(staging, 'outputs'), { recursive: true });
+    mkdirSync(join(staging, 'metadata'), { recursive: true });
+    if (existsSync(run.runDir)) {
+      // A directory without run.json is a leftover (say, of a crash mid-rename); keep its outputs.
+      for (const entry of ['outputs', 'metadata']) {
+        if (existsSync(join(run.runDir, entry))) {
+          rmSync(join(staging, entry), { recursive: true, force: true });
+          renameSync(join(run.runDir, entry), join(staging, entry));
+        }
+      }
+      rmSync(run.runDir, { recursive: true, force: true });
+    }
+    mkdirSync(dirname(run.runDir), { recursive: true });
+    renameSync(staging, run.runDir);
+    changed = true;
+  } else {
+    changed = writeFiles(run.runDir, files, snapshots, true);
+  }
+  return { run, rendered, resources, jobScript: join(run.runDir, 'config', 'job.sh'), changed, diagnostics: rendered.diagnostics };
+}
+
+function writeFiles(root: string, files: Map<string, string>, snapshots: Map<string, string>, onlyChanged = false): boolean {
+  let changed = false;
+  for (const [path, content] of files) {
+    const target = join(root, path);
+    if (onlyChanged && existsSync(target) && readFileSync(target, 'utf8') === content) continue;
+    writeFileAtomic(target, content, path.endsWith('.sh') ? 0o755 : 0o644);
+    changed = true;
+  }
+  for (const [path, original] of snapshots) {
+    const target = join(root, path);
+    if (onlyChanged && existsSync(target)) continue; // same key ⇒ same bytes
+    mkdirSync(dirname(target), { recursive: true });
+    const temporary = `${target}.tmp-${process.pid}`;
+    copyFileSync(original, temporary);
+    renameSync(temporary, target);
+    changed = true;
+  }
+  return changed;
+}

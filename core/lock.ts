@@ -1,0 +1,71 @@
+/**
+ * One ckbuild at a time per experiment. The lock is a file created with O_EXCL holding the
+ * owner's pid, host and start time; a lock whose owner is a dead process on this host is stale
+ * and taken over. A live owner is reported by name so the second invocation can say who holds it.
+ */
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  started_at: string;
+  command: string;
+}
+
+export type LockResult = { acquired: true; release: () => void } | { acquired: false; owner: LockOwner; path: string };
+
+export function lockPathFor(experimentFile: string): string {
+  return join(dirname(experimentFile), `.${basename(experimentFile)}.ckbuild-lock`);
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function acquireLock(path: string, command: string): LockResult {
+  const me: LockOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, JSON.stringify(me) + '\n');
+      closeSync(fd);
+      let released = false;
+      return {
+        acquired: true,
+        release: () => {
+          if (released) return;
+          released = true;
+          try {
+            const current = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+            if (current.pid === me.pid && current.host === me.host) rmSync(path, { force: true });
+          } catch {
+            // Already gone.
+          }
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let owner: LockOwner | undefined;
+    try {
+      owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    } catch {
+      owner = undefined; // being written right now, or damaged: treat a damaged one as stale below
+    }
+    if (owner && (owner.host !== me.host || isProcessAlive(owner.pid))) return { acquired: false, owner, path };
+    if (!owner && attempt === 0) {
+      // Give a writer that just created it a moment to fill it in.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      continue;
+    }
+    rmSync(path, { force: true }); // stale: its owner died on this host
+  }
+  throw new Error(`could not acquire ${path}`);
+}

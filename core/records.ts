@@ -1,0 +1,83 @@
+/** Turning planned runs and job outcomes into manifest records. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Resources, Rule } from '../rules/types.js';
+import { sha256 } from './hash.js';
+import { HASH_SCHEME_VERSION } from './identity.js';
+import type { JsonObject } from './json.js';
+import type { RecordedOutput, RunRecord } from './manifest.js';
+import type { Plan, PlannedRun } from './plan.js';
+
+export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord {
+  const existing = plan.manifest.runs.get(run.key);
+  const runDir = relative(plan.experiment.projectDir, run.runDir);
+  const record: RunRecord = {
+    key: run.key,
+    id: run.id,
+    name: run.name,
+    step: run.step,
+    rule: run.rule,
+    rule_version: run.ruleVersion,
+    scheme: HASH_SCHEME_VERSION,
+    params: run.params,
+    inputs: run.inputs,
+    upstream: run.upstream,
+    labels: run.labels,
+    status: existing?.status ?? 'planned',
+    recorded_at: existing?.recorded_at ?? now,
+    run_dir: runDir.startsWith('..') ? run.runDir : runDir,
+  };
+  if (run.model) record.model = run.model;
+  if (existing) {
+    // Keep what earlier attempts learned (attempt count, last job) unless this one overwrites it.
+    for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node'] as const) {
+      if (existing[field] !== undefined) (record as unknown as Record<string, unknown>)[field] = existing[field];
+    }
+  }
+  return record;
+}
+
+/** Declared outputs with their sizes, and hashes for small files (a record, not a copy). */
+export function describeOutputs(runDir: string, declared: readonly string[]): RecordedOutput[] {
+  const outputs: RecordedOutput[] = [];
+  for (const path of declared) {
+    const absolute = join(runDir, path);
+    try {
+      const stat = statSync(absolute);
+      if (stat.isFile()) {
+        const output: RecordedOutput = { path, size: stat.size };
+        if (stat.size <= 1 << 20) output.sha256 = sha256(readFileSync(absolute));
+        outputs.push(output);
+      } else if (stat.isDirectory()) {
+        outputs.push({ path, size: directorySize(absolute) });
+      }
+    } catch {
+      // Missing: the job's own check already failed the run; nothing to record.
+    }
+  }
+  return outputs;
+}
+
+function directorySize(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += directorySize(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+export function readMetricsSafely(rule: Rule, runDir: string, params: JsonObject): JsonObject | undefined {
+  try {
+    return rule.readMetrics?.(runDir, params);
+  } catch {
+    return undefined; // Metrics are a convenience; a malformed log must not fail the build.
+  }
+}
+
+export function gpuHours(resources: Resources | undefined, elapsedS: number | undefined): number | undefined {
+  if (elapsedS === undefined) return undefined;
+  const gpus = resources?.gpus ?? 0;
+  return gpus > 0 ? Number(((elapsedS * gpus) / 3600).toFixed(4)) : 0;
+}

@@ -1,0 +1,205 @@
+/**
+ * `ckbuild <experiment>` end to end: the real CLI, a real git repository, command-rule runs
+ * whose jobs are small shell scripts executed by the local executor.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { exitOf, TempProject, waitFor } from '../helpers/project.js';
+
+const EXPERIMENT = (x: number, cCommand = 'echo c > "$CK_OUTPUTS/c.txt"') => `version: "1.0"
+experiment_name: exp
+prepare:
+  a:
+    command: 'echo "$CK_PARAM_X" > "$CK_OUTPUTS/a.txt"; echo a >> "$CK_PROJECT_DIR/ran.log"; if [ -f "$CK_PROJECT_DIR/slow" ]; then sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi'
+    outputs: [a.txt]
+    params: { x: ${x} }
+  b:
+    command: 'cat "$CK_NEEDS_A/a.txt" > "$CK_OUTPUTS/b.txt"; echo b >> "$CK_PROJECT_DIR/ran.log"'
+    needs: [a]
+    outputs: [b.txt]
+  c:
+    command: '${cCommand.replace(/'/g, "''")}; echo c >> "$CK_PROJECT_DIR/ran.log"'
+    outputs: [c.txt]
+`;
+
+function setup(x = 1, cCommand?: string): TempProject {
+  const project = new TempProject();
+  project.write('.gitignore', 'runs/\n.ckbuild/\n');
+  project.write('experiments/exp.yaml', EXPERIMENT(x, cCommand));
+  project.git('add', '.');
+  project.git('commit', '-qm', 'experiment');
+  return project;
+}
+
+const ranLines = (project: TempProject): string[] => (existsSync(project.path('ran.log')) ? project.read('ran.log').trim().split('\n').filter(Boolean).sort() : []);
+const statuses = (project: TempProject): Record<string, string> => Object.fromEntries(project.manifest().runs.map((r) => [`${r.id}@${r.key.slice(0, 6)}`, r.status]));
+
+test('build, no-op rebuild, one parameter change reruns exactly its dependents, revert reruns nothing', () => {
+  const project = setup(1);
+  const first = project.run(['experiments/exp.yaml']);
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  assert.deepEqual(ranLines(project), ['a', 'b', 'c']);
+  assert.match(first.stdout, /3 succeeded/);
+  assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'));
+  assert.match(project.git('log', '-1', '--format=%s'), /^exp: 3 runs succeeded$/);
+
+  const again = project.run(['experiments/exp.yaml']);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /up to date: 3 runs, nothing to do/);
+  assert.deepEqual(ranLines(project), ['a', 'b', 'c'], 'a no-op rebuild runs nothing');
+
+  project.write('experiments/exp.yaml', EXPERIMENT(2));
+  const plan = project.run(['plan', 'experiments/exp.yaml', '--json']);
+  const planned = JSON.parse(plan.stdout) as { runs: Array<{ id: string; state: string; reasons: Array<{ kind: string; changes?: Array<{ ingredient: string; name?: string; upstream?: string }> }> }> };
+  const stale = planned.runs.filter((r) => r.state === 'stale').map((r) => r.id);
+  assert.deepEqual(stale, ['prepare/a', 'prepare/b']);
+  assert.deepEqual(planned.runs.find((r) => r.id === 'prepare/a')!.reasons[0]!.changes, [{ ingredient: 'param', name: 'params.x', from: 1, to: 2 }]);
+  assert.equal(planned.runs.find((r) => r.id === 'prepare/b')!.reasons[0]!.changes![0]!.ingredient, 'upstream');
+
+  const rebuilt = project.run(['experiments/exp.yaml']);
+  assert.equal(rebuilt.code, 0, rebuilt.stderr);
+  assert.deepEqual(ranLines(project), ['a', 'a', 'b', 'b', 'c']);
+  assert.equal(project.read(`runs/${readdirSync(project.path('runs')).find((d) => existsSync(project.path('runs', d, 'outputs', 'b.txt')) && project.read(`runs/${d}/outputs/b.txt`).trim() === '2')}/outputs/b.txt`).trim(), '2');
+
+  project.write('experiments/exp.yaml', EXPERIMENT(1));
+  const reverted = project.run(['experiments/exp.yaml']);
+  assert.equal(reverted.code, 0);
+  assert.match(reverted.stdout, /up to date/);
+  assert.deepEqual(ranLines(project), ['a', 'a', 'b', 'b', 'c'], 'reverting reuses the old results');
+});
+
+test('a failing run with --keep-going: its dependents are skipped, the rest completes; a rerun retries only those', () => {
+  const project = setup(1, 'exit 7');
+  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('cat "$CK_NEEDS_A/a.txt"', 'exit 5; cat "$CK_NEEDS_A/a.txt"').replace("    outputs: [b.txt]\n", "    outputs: [b.txt]\n  d:\n    command: 'echo d > \"$CK_OUTPUTS/d.txt\"; echo d >> \"$CK_PROJECT_DIR/ran.log\"'\n    needs: [b]\n    outputs: [d.txt]\n"));
+  const result = project.run(['experiments/exp.yaml', '--keep-going', '-j', '1']);
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  const byId = Object.fromEntries(project.manifest().runs.map((r) => [r.id, r]));
+  assert.equal(byId['prepare/a']!.status, 'succeeded');
+  assert.equal(byId['prepare/b']!.status, 'failed');
+  assert.equal(byId['prepare/b']!.exit_code, 5);
+  assert.equal(byId['prepare/d']!.status, 'skipped');
+  assert.match(String(byId['prepare/d']!.detail), /upstream run prepare\/b did not succeed/);
+  assert.equal(byId['prepare/c']!.status, 'succeeded');
+  assert.match(result.stdout, /failed\s+prepare\/b/);
+
+  // Fix b: a rerun runs b and d only.
+  project.write('experiments/exp.yaml', project.read('experiments/exp.yaml').replace('exit 5; ', ''));
+  const before = ranLines(project).length;
+  const retry = project.run(['experiments/exp.yaml']);
+  assert.equal(retry.code, 0, retry.stderr + retry.stdout);
+  assert.deepEqual(ranLines(project).slice(before).length, 2);
+  assert.equal(project.manifest().runs.filter((r) => r.id === 'prepare/d' && r.status === 'succeeded').length, 1);
+});
+
+test('without --keep-going the build stops submitting after the first failure', () => {
+  const project = setup(1);
+  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('echo "$CK_PARAM_X" >', 'exit 9; echo "$CK_PARAM_X" >'));
+  const result = project.run(['experiments/exp.yaml', '-j', '1']);
+  assert.equal(result.code, 1);
+  const byId = Object.fromEntries(project.manifest().runs.map((r) => [r.id, r.status]));
+  assert.equal(byId['prepare/a'], 'failed');
+  assert.equal(byId['prepare/b'], undefined, 'b never started');
+});
+
+test('--dry-run generates every artifact and records nothing', () => {
+  const project = setup(1);
+  const result = project.run(['experiments/exp.yaml', '--dry-run']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /generated 3 run directories/);
+  assert.equal(existsSync(project.path('experiments/exp.manifest.json')), false);
+  const dirs = readdirSync(project.path('runs')).filter((d) => !d.startsWith('.'));
+  assert.equal(dirs.length, 3);
+  for (const dir of dirs) assert.ok(existsSync(project.path('runs', dir, 'config', 'job.sh')));
+  assert.equal(ranLines(project).length, 0);
+});
+
+test('Ctrl-C mid-build cancels the running job, records it, and the next build resumes', async () => {
+  const project = setup(1);
+  project.write('slow', '30');
+  const child = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ranLines(project).includes('a'), 20_000, 'run a to start');
+  child.kill('SIGINT');
+  const code = await exitOf(child);
+  assert.equal(code, 130, child.output());
+  const byId = Object.fromEntries(project.manifest().runs.map((r) => [r.id, r]));
+  assert.equal(byId['prepare/a']!.status, 'cancelled');
+  assert.match(child.output(), /cancelled/);
+
+  project.git('rm', '-q', '--cached', '--ignore-unmatch', 'slow');
+  const { rmSync } = await import('node:fs');
+  rmSync(project.path('slow'));
+  const resumed = project.run(['experiments/exp.yaml']);
+  assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  assert.ok(project.manifest().runs.filter((r) => r.status === 'succeeded').length >= 3);
+});
+
+test('kill -9 of ckbuild mid-build: the next invocation adopts the still-running job instead of starting a second one', async () => {
+  const project = setup(1);
+  project.write('slow', '4');
+  const child = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ranLines(project).includes('a'), 20_000, 'run a to start');
+  child.kill('SIGKILL');
+  await exitOf(child);
+  // The lock's owner is dead: the next invocation takes it over, finds the job and waits for it.
+  const { rmSync } = await import('node:fs');
+  rmSync(project.path('slow')); // does not affect the job already sleeping
+  const resumed = project.run(['experiments/exp.yaml']);
+  assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  assert.match(resumed.stdout, /adopt\s+prepare\/a/);
+  assert.equal(ranLines(project).filter((l) => l === 'a').length, 1, 'run a executed exactly once');
+  assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'));
+});
+
+test('two concurrent invocations: the second says who holds the lock and runs nothing', async () => {
+  const project = setup(1);
+  project.write('slow', '30');
+  const first = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ranLines(project).includes('a'), 20_000, 'first build to start a');
+  const second = project.run(['experiments/exp.yaml']);
+  assert.equal(second.code, 3);
+  assert.match(second.stderr, new RegExp(`another ckbuild is working on experiments/exp.yaml: pid ${first.pid}`));
+  first.kill('SIGINT');
+  await exitOf(first);
+  assert.equal(ranLines(project).filter((l) => l === 'a').length, 1);
+});
+
+test('the manifest commit contains only the manifest while another file stays staged', () => {
+  const project = setup(1);
+  project.write('notes.txt', 'work in progress\n');
+  project.git('add', 'notes.txt');
+  const result = project.run(['experiments/exp.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(project.git('show', '--name-only', '--format=', 'HEAD').trim().split('\n'), ['experiments/exp.manifest.json']);
+  assert.match(project.git('status', '--porcelain'), /^A  notes\.txt$/m, 'the user’s staged file is still staged, uncommitted');
+});
+
+test('works in a repository with no commits yet', () => {
+  const project = new TempProject();
+  project.write('experiments/exp.yaml', EXPERIMENT(1));
+  const result = project.run(['experiments/exp.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(project.git('show', '--name-only', '--format=', 'HEAD').trim().split('\n'), ['experiments/exp.manifest.json']);
+});
+
+test('outside a git repository it warns and does not commit; --no-commit does not commit', () => {
+  const outside = new TempProject({ git: false });
+  outside.write('experiments/exp.yaml', EXPERIMENT(1));
+  const result = outside.run(['experiments/exp.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /not a git repository; the manifest was written but not committed/);
+  assert.ok(existsSync(outside.path('experiments/exp.manifest.json')));
+
+  const inside = setup(1);
+  const head = inside.git('rev-parse', 'HEAD');
+  assert.equal(inside.run(['experiments/exp.yaml', '--no-commit']).code, 0);
+  assert.equal(inside.git('rev-parse', 'HEAD'), head);
+});
+
+test('--only builds the selected runs and the stale runs they need, nothing else', () => {
+  const project = setup(1);
+  const result = project.run(['experiments/exp.yaml', '--only', 'prepare/b']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(ranLines(project), ['a', 'b']);
+  void statuses;
+});

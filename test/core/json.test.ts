@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { canonicalJson, stableStringify } from '../../core/json.js';
+import { computeKey } from '../../core/identity.js';
+import { parseSourceText } from '../../core/source.js';
+
+test('canonical JSON sorts keys at every depth and ignores how numbers were written', () => {
+  const a = parseSourceText('a.yaml', 'lr: 1e-4\nb: {y: 2, x: 1}\n').source!.data!;
+  const b = parseSourceText('b.yaml', 'b: {x: 1, y: 2.0}\nlr: 0.0001\n').source!.data!;
+  assert.equal(canonicalJson(a), canonicalJson(b));
+  assert.equal(canonicalJson({ z: [3, { b: 1, a: -0 }] }), '{"z":[3,{"a":0,"b":1}]}');
+});
+
+test('canonical JSON refuses non-finite numbers: a key must never hash NaN', () => {
+  assert.throws(() => canonicalJson({ x: Number.NaN }));
+});
+
+test('stableStringify is pretty, sorted and newline-terminated', () => {
+  assert.equal(stableStringify({ b: 1, a: { d: 2, c: 3 } }), '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n');
+});
+
+test('keys are stable: same description, same key; any ingredient changed, another key', () => {
+  const base = { rule: 'torchtune', ruleVersion: 1, params: { learning_rate: 0.0001, lora_rank: 8 }, inputs: { dataset: { path: 'd.json', sha256: 'aa', size: 1 } }, upstream: {} };
+  const key = computeKey(base);
+  assert.match(key, /^[0-9a-f]{64}$/);
+  assert.equal(computeKey({ ...base, params: { lora_rank: 8, learning_rate: 1e-4 } }), key);
+  // The path of an input is not part of the key: only its content.
+  assert.equal(computeKey({ ...base, inputs: { dataset: { path: 'moved/d.json', sha256: 'aa', size: 1 } } }), key);
+  assert.notEqual(computeKey({ ...base, params: { ...base.params, lora_rank: 16 } }), key);
+  assert.notEqual(computeKey({ ...base, inputs: { dataset: { path: 'd.json', sha256: 'bb', size: 1 } } }), key);
+  assert.notEqual(computeKey({ ...base, ruleVersion: 2 }), key);
+  assert.notEqual(computeKey({ ...base, upstream: { dataset: { id: 'prepare/x', key: 'k' } } }), key);
+  assert.notEqual(computeKey({ ...base, model: { name: 'Llama-3.2-1B-Instruct' } }), key);
+});
