@@ -129,11 +129,13 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   }
   if (!options.dryRun) {
     const candidates = plan.runs.filter((run) => run.state !== 'up-to-date' && !inFlight.has(run.id));
+    const adoptedNow = new Set<string>();
     for (const [key, handle] of await executor.adopt(candidates)) {
       const run = candidates.find((c) => c.key === key)!;
       inFlight.set(run.id, { run, handle });
       run.state = 'in-progress';
       update(run, { status: 'running', executor: handle.executor, job_id: handle.jobId, host: handle.host, pid: handle.pid });
+      adoptedNow.add(run.id);
       emit({ type: 'adopted', id: run.id, name: run.name, jobId: handle.jobId });
     }
     // A run that finished while nobody was watching (a crash, another experiment sharing the key)
@@ -157,6 +159,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     for (const [id, status] of before) {
       const run = plan.byId.get(id)!;
       if (run.record && run.record.status !== status) emit({ type: 'reconciled', id, name: run.name, status: run.record.status, detail: run.record.detail });
+      const job = inFlight.get(id);
+      if (job && !adoptedNow.has(id)) emit({ type: 'adopted', id, name: run.name, jobId: job.handle.jobId });
     }
     persist(true);
   }
@@ -217,7 +221,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
       if (inFlight.size + batch.length >= executor.capacity) break;
       const run = pending[index]!;
       const upstream = Object.values(run.upstream).map((up) => up.id);
-      const failedUpstream = upstream.find((id) => hasFailed(id) || (plan.byId.get(id)?.state === 'stale' && !pending.some((p) => p.id === id) && !inFlight.has(id)));
+      const inBatch = (id: string): boolean => batch.some((b) => b.run.id === id);
+      const failedUpstream = upstream.find((id) => hasFailed(id) || (plan.byId.get(id)?.state === 'stale' && !pending.some((p) => p.id === id) && !inFlight.has(id) && !inBatch(id)));
       if (failedUpstream) {
         pending.splice(index, 1);
         const detail = `upstream run ${failedUpstream} did not succeed`;
@@ -295,6 +300,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     }
     progress();
     if (!wait && executor.handlesDependencies && pending.length === 0) break;
+    // Their dependents can go out right away: SLURM holds them on the new job ids.
+    if (executor.handlesDependencies && submittedThisPass > 0 && pending.length > 0) continue;
     if (inFlight.size > 0) {
       await executor.waitForChange(options.pollMs ?? 1000);
       await pollInFlight();

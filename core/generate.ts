@@ -22,6 +22,7 @@ import { type LocalConfig, modelsDirOf } from './localConfig.js';
 import { writeFileAtomic } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { renderJobScript } from './jobScript.js';
+import { ensureIgnoredDir } from './ignoredDir.js';
 import { CKBUILD_VERSION } from './version.js';
 
 /** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
@@ -142,7 +143,7 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
       }
       rmSync(run.runDir, { recursive: true, force: true });
     }
-    mkdirSync(dirname(run.runDir), { recursive: true });
+    ensureIgnoredDir(dirname(run.runDir));
     renameSync(staging, run.runDir);
     changed = true;
   } else {

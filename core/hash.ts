@@ -4,8 +4,9 @@
  * hashed is not trusted from the cache (its mtime may not have ticked yet), as git does.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureIgnoredDir } from './ignoredDir.js';
 
 interface CacheEntry {
   size: number;
@@ -65,7 +66,7 @@ export class InputHasher {
   /** Writes the cache atomically; a crash mid-write leaves the previous cache. */
   save(): void {
     if (!this.cacheFile || !this.dirty) return;
-    mkdirSync(dirname(this.cacheFile), { recursive: true });
+    ensureIgnoredDir(dirname(this.cacheFile), dirname(dirname(this.cacheFile)));
     const temporary = `${this.cacheFile}.tmp-${process.pid}`;
     writeFileSync(temporary, JSON.stringify({ version: CACHE_VERSION, entries: Object.fromEntries(this.entries) }));
     renameSync(temporary, this.cacheFile);

@@ -5,7 +5,9 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join, relative } from 'node:path';
+import { findProjectDir } from './experiment/load.js';
+import { ensureIgnoredDir } from './ignoredDir.js';
 
 export interface LockOwner {
   pid: number;
@@ -16,8 +18,12 @@ export interface LockOwner {
 
 export type LockResult = { acquired: true; release: () => void } | { acquired: false; owner: LockOwner; path: string };
 
+/** One lock per experiment file, kept in the project's git-ignored `.ckbuild/` folder. */
 export function lockPathFor(experimentFile: string): string {
-  return join(dirname(experimentFile), `.${basename(experimentFile)}.ckbuild-lock`);
+  const projectDir = findProjectDir(experimentFile);
+  const name = relative(projectDir, experimentFile).replace(/[^A-Za-z0-9_.-]+/g, '_');
+  const dir = ensureIgnoredDir(join(projectDir, '.ckbuild', 'locks'), projectDir);
+  return join(dir, `${name}.lock`);
 }
 
 export function isProcessAlive(pid: number): boolean {

@@ -10,26 +10,20 @@ import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile } from '../load.js';
 import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
-import { forceSelector, selector } from '../select.js';
+import { matches, selector } from '../select.js';
+import { resolve } from 'node:path';
+import type { PlannedRun } from '../../core/plan.js';
 
 export async function buildCommand(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
   if (!file || rest.length > 0) throw new UsageError('usage: ckbuild [build] <experiment.yaml> [--dry-run] [--only RUN]… [--until STEP] [--force] [--keep-going] [-j N] [--executor local|slurm] [--wait] [--no-commit]');
-  const first = await planFile(file);
-  if (!first.plan) {
-    renderDiagnostics(first.diagnostics);
-    return 2;
-  }
   const only = values(args, '--only');
-  const force = flag(args, '--force') ? forceSelector(first.plan.runs, only.length > 0 ? only : ['true']) : undefined;
-  const select = selector(first.plan.runs, only, value(args, '--until'));
   const dryRun = flag(args, '--dry-run');
-  const executorName = chooseExecutor(value(args, '--executor'), first.plan.local);
   const jobs = intValue(args, '-j');
-
-  const lock = dryRun ? undefined : acquireLock(lockPathFor(first.plan.experiment.file), `ckbuild ${process.argv.slice(2).join(' ')}`);
+  // Lock first, then plan once: the plan must see what a previous holder of the lock recorded.
+  const lock = dryRun ? undefined : acquireLock(lockPathFor(resolve(file)), `ckbuild ${process.argv.slice(2).join(' ')}`);
   if (lock && !lock.acquired) {
-    err(`${red('error')}: another ckbuild is working on ${displayPath(first.plan.experiment.file)}: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}).`);
+    err(`${red('error')}: another ckbuild is working on ${displayPath(resolve(file))}: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}).`);
     err(`If that process is gone, remove ${displayPath(lock.path)}.`);
     return 3;
   }
@@ -42,12 +36,14 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    // Planned again under the lock: another invocation may have finished runs meanwhile.
-    const result = force || lock ? await planFile(file, force ? { force } : {}) : first;
+    const forced = flag(args, '--force') ? (run: PlannedRun) => only.length === 0 || only.some((pattern) => matches(run, pattern)) : undefined;
+    const result = await planFile(file, forced ? { force: forced } : {});
     if (!result.plan) {
       renderDiagnostics(result.diagnostics);
       return 2;
     }
+    const select = selector(result.plan.runs, only, value(args, '--until'));
+    const executorName = chooseExecutor(value(args, '--executor'), result.plan.local);
     const plan = result.plan;
     if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
     if (!dryRun) {
@@ -95,7 +91,7 @@ export function commitMessage(plan: Plan, outcomes: Map<string, string>): string
 export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'>, noCommit: boolean): Promise<void> {
   if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
   const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, outcome.outcomes));
-  if (result.committed) out(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
+  if (result.committed) err(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
   else if (result.reason === 'not-a-repository') err(`${yellow('warning')}: ${displayPath(plan.experiment.projectDir)} is not a git repository; the manifest was written but not committed`);
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
 }

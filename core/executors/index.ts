@@ -1,24 +1,19 @@
-/** Choosing an executor: the flag, else the local config, else SLURM where `sbatch` exists, else local. */
+/** Choosing an executor: the flag, else $CKBUILD_EXECUTOR, else the local config, else SLURM where `sbatch` exists, else local. */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { LocalConfig } from '../localConfig.js';
 import { LocalExecutor } from './local.js';
 import { SlurmExecutor } from './slurm.js';
 import type { Executor } from './types.js';
+import { onPath } from './path.js';
+
+export { onPath };
 
 export type ExecutorName = 'local' | 'slurm';
 
-export function onPath(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v "$0"`, command], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function chooseExecutor(requested: string | undefined, local: LocalConfig): ExecutorName {
-  const name = requested ?? local.executor;
+  const name = requested ?? process.env.CKBUILD_EXECUTOR ?? local.executor;
   if (name === 'local' || name === 'slurm') return name;
   return onPath('sbatch') ? 'slurm' : 'local';
 }

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { LocalConfig } from '../localConfig.js';
+import { onPath } from './path.js';
 import type { RunStatus } from '../manifest.js';
 import type { PlannedRun } from '../plan.js';
 import { elapsedSeconds, readStatusFile } from './statusFile.js';
@@ -135,6 +136,7 @@ export class SlurmExecutor implements Executor {
   }
 
   private async sbatch(args: string[]): Promise<SubmitResult> {
+    if (!onPath('sbatch')) return { error: 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local', status: 'failed' };
     let delay = 1000;
     for (let attempt = 0; ; attempt++) {
       const wait = this.lastSubmit + this.minInterval - Date.now();
@@ -147,7 +149,6 @@ export class SlurmExecutor implements Executor {
         return { error: `sbatch printed no job id: ${result.stdout.trim()}` };
       }
       const message = result.stderr.trim() || result.stdout.trim() || 'sbatch failed';
-      if (/ENOENT|not found/i.test(message) && attempt === 0 && !result.stderr.includes('sbatch:')) return { error: `sbatch is not available here: ${message}`, status: 'failed' };
       if (!TRANSIENT.test(message) || attempt >= this.retries) return { error: `sbatch rejected the job: ${message.replace(/^sbatch: error: /gm, '')}`, status: 'failed' };
       await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
@@ -161,7 +162,13 @@ export class SlurmExecutor implements Executor {
     const rows = new Map<string, SlurmRow>();
     for (const row of await this.squeue(ids)) rows.set(row.jobId, row);
     const missing = ids.filter((id) => !rows.has(id) || !ACTIVE_SLURM.has(rows.get(id)!.state));
-    if (missing.length > 0) for (const row of await this.sacct(missing)) rows.set(row.jobId, { ...rows.get(row.jobId), ...row });
+    if (missing.length > 0) {
+      for (const row of await this.sacct(missing)) {
+        const queued = rows.get(row.jobId);
+        // squeue knows the reason (DependencyNeverSatisfied); sacct knows exit code and elapsed time.
+        rows.set(row.jobId, queued ? { ...queued, exitCode: row.exitCode, elapsedS: row.elapsedS, start: queued.start ?? row.start, end: queued.end ?? row.end } : row);
+      }
+    }
     for (const { run, handle } of jobs) {
       const row = rows.get(handle.jobId);
       const file = readStatusFile(run.runDir);

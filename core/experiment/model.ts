@@ -1,9 +1,27 @@
 /** The experiment file as typed data, after schema validation. */
 import type { Resources, StepKind } from '../../rules/types.js';
+import type { FieldPath } from '../diagnostics.js';
 import type { JsonObject } from '../json.js';
 import type { SourceFile } from '../source.js';
 
-export type ProtocolType = 'standard' | 'grid' | 'ablation' | 'curriculum' | 'ensemble';
+export type ProtocolType = 'standard' | 'grid' | 'ablation' | 'curriculum' | 'ensemble' | 'list';
+
+/**
+ * One named fine-tune of a `list` protocol: `name`, its own training/evaluation datasets and
+ * resources, and any config parameter as an override (`{ name: rank4, lora_rank: 4 }`).
+ */
+export interface ListRun {
+  name: string;
+  dataset?: DatasetRef;
+  /** The dataset this run's evaluation cells read when their task names none (default: `dataset`, then the experiment's). */
+  eval_dataset?: DatasetRef;
+  /** Scheduling for this run's fine-tune, over `resources.finetune`; not part of the key. */
+  resources?: Resources;
+  [param: string]: JsonObject[string] | DatasetRef | Resources | undefined;
+}
+
+/** The reserved keys of a list run; every other key is a config override. */
+export const LIST_RUN_KEYS: readonly string[] = ['name', 'dataset', 'eval_dataset', 'resources'];
 
 export interface DatasetRef {
   path: string;
@@ -25,6 +43,8 @@ export interface Protocol {
     uniform?: Record<string, [number, number]>;
   };
   seeds?: number[];
+  /** list: explicit fine-tunes, each a name plus config overrides. */
+  runs?: ListRun[];
   stages?: Array<{ name: string; dataset: DatasetRef; config?: JsonObject }>;
   members?: number | JsonObject[];
   merge?: { method?: string; weights?: number[]; density?: number };
@@ -45,6 +65,7 @@ export interface PrepareSpec {
 export interface EvaluationTask {
   name: string;
   script: string;
+  description?: string;
   task?: string;
   dataset?: DatasetRef;
   args?: JsonObject;
@@ -53,8 +74,37 @@ export interface EvaluationTask {
   max_tokens?: number;
 }
 
+/**
+ * A model the experiment evaluates but does not train: an existing checkpoint (`path`), or the
+ * base model itself when `path` is absent (a control).
+ */
+export interface EvaluationCheckpoint {
+  name: string;
+  base_model: string;
+  path?: string;
+  /** The user prompt of this model's cells when their task sets none (default: `config.prompt`). */
+  prompt?: string;
+  eval_dataset?: DatasetRef;
+}
+
+/** One row of the evaluation matrix: which tasks a run is evaluated on, at which epochs. */
+export interface MatrixEntry {
+  /** A trial label (a list run's name), a checkpoint's name, or `base`. */
+  run: string;
+  /** Task names; default every task. */
+  tasks?: string[];
+  /** 0-indexed checkpoint epochs (or last / all) of a fine-tune; absent or null for a checkpoint or the base model. */
+  epochs?: Array<'last' | 'all' | number> | null;
+  /** Display label of the cells (`"{vis_label} ({task})"` when the row lists several tasks); passed to the task as `vis_label`. */
+  vis_label?: string;
+}
+
 export interface Evaluation {
   tasks: EvaluationTask[];
+  /** Models evaluated that this experiment does not train (controls, existing checkpoints). */
+  checkpoints?: EvaluationCheckpoint[];
+  /** When present, exactly these cells are evaluated (instead of `models` × `epochs`). */
+  matrix?: MatrixEntry[];
   models?: Array<'base' | 'finetuned'>;
   epochs?: Array<'last' | 'all' | number>;
   seed?: number;
@@ -86,6 +136,9 @@ export interface ExperimentDocument {
   project?: string;
   question?: string;
   hypothesis?: string;
+  purpose?: string;
+  /** When the experiment was designed (YYYY-MM-DD); informational. */
+  date?: string;
   seed?: number;
   dataset?: DatasetRef;
   /** The fine-tune configuration; absent for an experiment of prepare/command steps only. */
@@ -95,6 +148,11 @@ export interface ExperimentDocument {
   evaluation?: Evaluation;
   optimize?: Record<string, OptimizeSpec>;
   resources?: Partial<Record<StepKind, Resources>>;
+  /**
+   * Where base models live on the site that wrote the file, by name. Site information: it reaches
+   * the rendered configs (as the run's `site.model_path`) but never a run's key.
+   */
+  models?: Record<string, { path: string }>;
   output?: { export_format?: 'gguf' | 'safetensors' | 'none'; merge_after?: boolean };
 }
 
@@ -108,3 +166,11 @@ export interface Experiment {
   /** Which reader understood the file: the native format or the earlier toolkit's. */
   format: 'native' | 'cruijff';
 }
+
+/**
+ * For a document converted from another format: maps a field path of the native document to the
+ * path of the field it came from in the original file, so that diagnostics raised after
+ * conversion (expansion, rules, identity) point at the line the user wrote. Kept beside the
+ * document, never in it, so it is not written by `ckbuild import`.
+ */
+export const documentOrigins = new WeakMap<ExperimentDocument, (path: FieldPath) => FieldPath>();

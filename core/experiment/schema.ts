@@ -15,6 +15,12 @@ const wallTime = {
   description: 'SLURM time limit, [D-]HH:MM:SS or MM:SS',
 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 80 } as const;
+const epochList = {
+  type: 'array',
+  minItems: 1,
+  items: { oneOf: [{ enum: ['last', 'all'] }, { type: 'integer', minimum: 0 }] },
+  description: '0-indexed checkpoint epochs to evaluate, or last / all.',
+} as const;
 
 export const resourcesSchema: JsonObject = {
   type: 'object',
@@ -58,6 +64,8 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
       project: { type: 'string' },
       question: { type: 'string' },
       hypothesis: { type: 'string' },
+      purpose: { type: 'string' },
+      date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' },
       seed: { type: 'integer', minimum: 0, description: 'Seeds the standard protocol’s sampling; the plan is stable for a given seed.' },
       dataset: datasetRef,
       config: {
@@ -70,7 +78,23 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
         type: 'object',
         additionalProperties: false,
         properties: {
-          type: { enum: ['standard', 'grid', 'ablation', 'curriculum', 'ensemble'] },
+          type: { enum: ['standard', 'grid', 'ablation', 'curriculum', 'ensemble', 'list'] },
+          runs: {
+            type: 'array',
+            description: 'list: explicit fine-tunes by name, each with its config overrides (e.g. {name: rank4, lora_rank: 4}).',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                ...configProperties,
+                name,
+                dataset: datasetRef,
+                eval_dataset: { ...datasetRef, description: 'Dataset of this run’s evaluation cells when their task names none.' },
+                resources: resourcesSchema,
+              },
+            },
+          },
           trials: { ...positiveInt, description: 'standard: how many trials to draw from the search space.' },
           vary: {
             type: 'object',
@@ -152,6 +176,7 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
               properties: {
                 name,
                 script: { type: 'string', minLength: 1 },
+                description: { type: 'string' },
                 task: { type: 'string', description: 'The @task function; defaults to name.' },
                 dataset: datasetRef,
                 args: { type: 'object', description: 'Extra -T task arguments.' },
@@ -162,11 +187,38 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
             },
           },
           models: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['base', 'finetuned'] } },
-          epochs: {
+          epochs: epochList,
+          checkpoints: {
+            type: 'array',
+            description: 'Models evaluated but not trained here: an existing checkpoint (path), or the base model as-is (no path: a control).',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'base_model'],
+              properties: {
+                name,
+                base_model: { type: 'string', minLength: 1 },
+                path: { type: 'string', minLength: 1, description: 'Checkpoint directory (adapter or merged model); identified by this path.' },
+                prompt: { type: 'string' },
+                eval_dataset: datasetRef,
+              },
+            },
+          },
+          matrix: {
             type: 'array',
             minItems: 1,
-            items: { oneOf: [{ enum: ['last', 'all'] }, { type: 'integer', minimum: 0 }] },
-            description: '0-indexed checkpoint epochs to evaluate, or last / all.',
+            description: 'Exactly these cells: run × tasks × epochs (replaces models × epochs).',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['run'],
+              properties: {
+                run: { type: 'string', minLength: 1, description: 'A trial label (a list run’s name), a checkpoint name, or base.' },
+                tasks: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string' } },
+                epochs: { oneOf: [epochList, { type: 'null' }] },
+                vis_label: { type: 'string', minLength: 1 },
+              },
+            },
           },
           seed: { type: 'integer', minimum: 0 },
           max_connections: positiveInt,
@@ -217,6 +269,16 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
           evaluate: resourcesSchema,
           merge: resourcesSchema,
           export: resourcesSchema,
+        },
+      },
+      models: {
+        type: 'object',
+        description: 'Where base models live, by name (site information: never part of a run key).',
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['path'],
+          properties: { path: { type: 'string', minLength: 1 } },
         },
       },
       output: {

@@ -4,10 +4,11 @@
  * pure function of the experiment file, so the plan never changes between invocations.
  */
 import { createHash } from 'node:crypto';
+import type { Resources } from '../../rules/types.js';
 import { type Diagnostic, type FieldPath } from '../diagnostics.js';
 import { canonicalJson, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
-import type { ExperimentDocument } from './model.js';
+import { type DatasetRef, type ExperimentDocument, LIST_RUN_KEYS } from './model.js';
 
 export interface Trial {
   /** 1-based, in expansion order (TrialConfig.trial_id). */
@@ -18,6 +19,11 @@ export interface Trial {
   /** Where each override came from in the file. */
   origins: Record<string, FieldPath>;
   labels: JsonObject;
+  /** list protocol: where the run is written, its own datasets and scheduling. */
+  path?: FieldPath;
+  dataset?: DatasetRef;
+  evalDataset?: DatasetRef;
+  resources?: Resources;
 }
 
 /** The seed a trial gets when the protocol lists none: the config's seed, else the earlier toolkit's 14. */
@@ -37,6 +43,8 @@ export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagno
     case 'ensemble':
       base = ensemble(doc, source, diagnostics);
       break;
+    case 'list':
+      return list(doc, source, diagnostics).map((trial, index) => ({ ...trial, trialId: index + 1 }));
     case 'standard':
     default:
       base = standard(doc, source, diagnostics);
@@ -177,6 +185,65 @@ function ensemble(doc: ExperimentDocument, source: SourceFile, diagnostics: Diag
     for (const key of Object.keys(overrides)) origins[key] = ['protocol', 'members', index, key];
     return { label: `member-${index + 1}`, overrides, origins, labels: { member: index + 1, ...overrides } };
   });
+}
+
+/** Labels worth showing in tables: short scalar overrides, not prompts. */
+function displayable(overrides: JsonObject): JsonObject {
+  const labels: JsonObject = {};
+  for (const [key, value] of Object.entries(overrides)) {
+    if (key === 'prompt' || key === 'system_prompt') continue;
+    if (value === null || typeof value === 'object') continue;
+    if (typeof value === 'string' && value.length > 40) continue;
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/**
+ * list: the runs as written, each its own trial named by the user. Nothing is deduplicated: two
+ * runs that would train the same thing are reported, since both names were meant.
+ */
+function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+  const runs = doc.protocol?.runs ?? [];
+  if (doc.protocol?.seeds !== undefined) {
+    diagnostics.push(diagnosticAt(source, ['protocol', 'seeds'], '`seeds` does not apply to a list protocol: give each run its own `seed`', { code: 'ignored-key', severity: 'warning' }));
+  }
+  const seenNames = new Map<string, number>();
+  const seenConfigs = new Map<string, string>();
+  const trials: Array<Omit<Trial, 'trialId'>> = [];
+  runs.forEach((run, index) => {
+    const path: FieldPath = ['protocol', 'runs', index];
+    if (seenNames.has(run.name)) {
+      diagnostics.push(diagnosticAt(source, [...path, 'name'], `two runs are named \`${run.name}\` (the first is protocol.runs[${seenNames.get(run.name)}])`, { code: 'duplicate-run' }));
+      return;
+    }
+    seenNames.set(run.name, index);
+    const overrides: JsonObject = {};
+    const origins: Record<string, FieldPath> = { self: path, id: [...path, 'name'] };
+    for (const [key, value] of Object.entries(run)) {
+      if (LIST_RUN_KEYS.includes(key) || value === undefined) continue;
+      overrides[key] = value as Json;
+      origins[key] = [...path, key];
+    }
+    const identity = canonicalJson({ overrides, dataset: (run.dataset ?? null) as unknown as Json });
+    const twin = seenConfigs.get(identity);
+    if (twin !== undefined) {
+      diagnostics.push(diagnosticAt(source, [...path, 'name'], `run \`${run.name}\` trains exactly what \`${twin}\` trains (same overrides and dataset): they would be one run`, { code: 'duplicate-run' }));
+      return;
+    }
+    seenConfigs.set(identity, run.name);
+    trials.push({
+      label: run.name,
+      overrides,
+      origins,
+      labels: { run: run.name, ...displayable(overrides) },
+      path,
+      dataset: run.dataset,
+      evalDataset: run.eval_dataset,
+      resources: run.resources,
+    });
+  });
+  return trials;
 }
 
 /** Two trials with the same overrides are one trial (an ablation value equal to a grid point, say). */

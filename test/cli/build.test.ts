@@ -42,7 +42,7 @@ test('build, no-op rebuild, one parameter change reruns exactly its dependents, 
   assert.deepEqual(ranLines(project), ['a', 'b', 'c']);
   assert.match(first.stdout, /3 succeeded/);
   assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'));
-  assert.match(project.git('log', '-1', '--format=%s'), /^exp: 3 runs succeeded$/);
+  assert.match(project.git('log', '-1', '--format=%s'), /^exp: 3 runs succeeded$/m);
 
   const again = project.run(['experiments/exp.yaml']);
   assert.equal(again.code, 0);

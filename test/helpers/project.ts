@@ -50,7 +50,7 @@ export class TempProject {
   run(args: string[], env: Record<string, string> = {}): CliResult {
     const result = spawnSync(process.execPath, [cliEntry, ...args], {
       cwd: this.dir,
-      env: { ...process.env, NO_COLOR: '1', ...env },
+      env: { ...process.env, NO_COLOR: '1', CKBUILD_EXECUTOR: 'local', ...env },
       encoding: 'utf8',
       timeout: 120_000,
     });
@@ -59,7 +59,7 @@ export class TempProject {
 
   /** Starts ckbuild without waiting, for interrupt and concurrency tests. */
   start(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-    const child = spawn(process.execPath, [cliEntry, ...args], { cwd: this.dir, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry, ...args], { cwd: this.dir, env: { ...process.env, NO_COLOR: '1', CKBUILD_EXECUTOR: 'local', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
