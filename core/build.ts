@@ -57,13 +57,15 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   const generated = new Map<string, GeneratedRun>();
   let manifestChanged = false;
   let lastWrite = 0;
+  let dirty = false;
 
   const persist = (force = false): void => {
-    if (options.dryRun) return;
+    if (options.dryRun || !dirty) return;
     // Batched writes keep a 20,000-run build from rewriting the manifest 20,000 times; the run
     // directories' status files are the ground truth a crashed build is repaired from.
     if (!force && Date.now() - lastWrite < 250) return;
     lastWrite = Date.now();
+    dirty = false;
     if (writeManifest(plan.manifestPath, manifest)) manifestChanged = true;
   };
   const update = (run: PlannedRun, patch: Partial<RunRecord>): RunRecord => {
@@ -71,6 +73,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     for (const [field, value] of Object.entries(patch)) if (value === undefined) delete (record as unknown as Record<string, unknown>)[field];
     manifest.runs.set(run.key, record);
     run.record = record;
+    dirty = true;
     return record;
   };
 

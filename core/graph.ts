@@ -65,20 +65,53 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
   };
 }
 
-/** Kahn's algorithm keeping the expansion order among ready runs, so plans read top to bottom. */
+/**
+ * Kahn's algorithm keeping the expansion order among ready runs, so plans read top to bottom.
+ * The ready set is a binary min-heap on expansion position: a sweep has thousands of runs ready
+ * at once, and re-sorting them at every step would be quadratic.
+ */
 function stableTopologicalOrder(ids: string[], graph: Graph): string[] {
   const position = new Map(ids.map((id, index) => [id, index]));
   const remaining = new Map(ids.map((id) => [id, (graph.predecessors(id) ?? []).length]));
-  const ready = ids.filter((id) => remaining.get(id) === 0);
+  const heap: number[] = [];
+  const push = (value: number): void => {
+    heap.push(value);
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! <= heap[i]!) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && heap[left]! < heap[smallest]!) smallest = left;
+        if (right < heap.length && heap[right]! < heap[smallest]!) smallest = right;
+        if (smallest === i) break;
+        [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
+        i = smallest;
+      }
+    }
+    return top;
+  };
+  ids.forEach((id, index) => {
+    if (remaining.get(id) === 0) push(index);
+  });
   const order: string[] = [];
-  while (ready.length > 0) {
-    ready.sort((a, b) => position.get(a)! - position.get(b)!);
-    const id = ready.shift()!;
+  while (heap.length > 0) {
+    const id = ids[pop()]!;
     order.push(id);
     for (const next of (graph.successors(id) ?? []).map(String)) {
       const left = remaining.get(next)! - 1;
       remaining.set(next, left);
-      if (left === 0) ready.push(next);
+      if (left === 0) push(position.get(next)!);
     }
   }
   return order;

@@ -65,6 +65,18 @@ export interface PlanOptions {
   force?: (run: PlannedRun) => boolean;
 }
 
+/** The same problem found by several runs (a config error shared by every trial) is reported once. */
+function finalDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  const unique = diagnostics.filter((d) => {
+    const identity = `${d.severity}|${d.code}|${d.file}|${d.line}|${d.column}|${d.field}|${d.message}`;
+    if (seen.has(identity)) return false;
+    seen.add(identity);
+    return true;
+  });
+  return sortDiagnostics(unique);
+}
+
 export type PlanResult = { plan: Plan; diagnostics: Diagnostic[] } | { plan?: undefined; diagnostics: Diagnostic[] };
 
 export function runDirName(key: string, name: string): string {
@@ -73,17 +85,18 @@ export function runDirName(key: string, name: string): string {
 
 export async function planExperiment(file: string, options: PlanOptions): Promise<PlanResult> {
   const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? []);
-  if (!loaded.experiment || hasErrors(loaded.diagnostics)) return { diagnostics: sortDiagnostics(loaded.diagnostics) };
+  // A schema-valid file with, say, a missing dataset is still expanded: the rules find the rest of
+  // its problems (an unknown model) in the same pass.
+  if (!loaded.experiment) return { diagnostics: finalDiagnostics(loaded.diagnostics) };
   const experiment = loaded.experiment;
   const diagnostics = [...loaded.diagnostics];
   const local = loadLocalConfig(experiment.projectDir);
   diagnostics.push(...local.diagnostics);
   const expansion = expandExperiment(experiment, options.rules);
   diagnostics.push(...expansion.diagnostics);
-  if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
   const built = buildGraph(expansion.runs, experiment.source);
   diagnostics.push(...built.diagnostics);
-  if (!built.graph || hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  if (!built.graph || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const graph = built.graph;
   const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));
   const hasher = new InputHasher(join(experiment.projectDir, '.ckbuild', 'stat-cache.json'));
@@ -98,13 +111,13 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   });
   hasher.save();
   diagnostics.push(...identified.diagnostics);
-  if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  if (hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
 
   const manifestPath = manifestPathFor(experiment.file);
   const name = experiment.document.experiment_name;
   const read = readManifest(manifestPath, name, experiment.file);
   diagnostics.push(...read.diagnostics);
-  if (hasErrors(read.diagnostics)) return { diagnostics: sortDiagnostics(diagnostics) };
+  if (hasErrors(read.diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const manifest = read.manifest;
   const latestById = indexLatestById(manifest);
   const runsRoot = runsRootOf(experiment.projectDir, local.config);
@@ -136,7 +149,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   }
   const files = [experiment.file, manifestPath, ...identified.files];
   if (local.file) files.push(local.file);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, diagnostics: sortDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
 }
 

@@ -1,21 +1,38 @@
 /**
  * Experiment → runs. Prepare steps, fine-tunes (one per trial, chained for a curriculum),
- * ensemble merges, evaluation cells (task × base/fine-tuned × epoch) and exports. Each run's
- * rule resolves its parameters (defaults applied) as soon as it is created, because later runs
- * read them: an evaluation of the `last` epoch needs its fine-tune's resolved epoch count.
+ * ensemble merges, evaluation cells and exports. Each run's rule resolves its parameters
+ * (defaults applied) as soon as it is created, because later runs read them: an evaluation of
+ * the `last` epoch needs its fine-tune's resolved epoch count.
+ *
+ * Evaluation cells are either task × (base model | each result × epochs | each checkpoint), or,
+ * when the experiment has an `evaluation.matrix`, exactly the cells its rows list
+ * (run × tasks × 0-indexed epochs), named like the earlier toolkit named them:
+ * `evaluate/<run>/<task>_epoch<N>` for a fine-tune, `evaluate/<run>/<task>` otherwise.
  */
 import type { ExpandedRun, ResolvedParams, Resources, Rule, StepKind } from '../../rules/types.js';
-import { type Diagnostic, type FieldPath } from '../diagnostics.js';
+import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors } from '../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../json.js';
-import { diagnosticAt } from '../source.js';
-import type { DatasetRef, Experiment, EvaluationTask } from './model.js';
+import { diagnosticAt, type SourceFile } from '../source.js';
+import { type DatasetRef, documentOrigins, type Evaluation, type EvaluationCheckpoint, type EvaluationTask, type Experiment } from './model.js';
 import { expandTrials, type Trial } from './trials.js';
+import { validateAgainstSchema } from './validate.js';
 
 export interface RuleRegistry {
   get(name: string): Rule | undefined;
   names(): string[];
   /** The rule that runs a step when the experiment names none. */
   defaultFor(step: StepKind): string;
+  /** The experiment schema; a document converted from another format is validated against it. */
+  schema?(): JsonObject;
+}
+
+/**
+ * A run plus settings that reach its rendered configs but not its key: where its base model lives
+ * on this site (`model_path`, from the experiment's `models`). Core carries `site` to the rules
+ * once `ExpandedRun`/`RenderContext` declare it; until then it is dropped after expansion.
+ */
+export interface SitedRun extends ExpandedRun {
+  site?: JsonObject;
 }
 
 export interface Expansion {
@@ -26,16 +43,62 @@ export interface Expansion {
 
 const DEFAULT_EVAL_SEED = 14;
 
+/** A result of the experiment: a fine-tune (or a merge) whose checkpoints are evaluated and exported. */
+interface Final {
+  id: string;
+  trial: Trial;
+  kind: 'finetune' | 'merge';
+  /** The config it was trained with: the experiment's, with the trial's (and last stage's) overrides. */
+  config: JsonObject;
+}
+
+type DatasetBinding = { inputs: Record<string, string>; needs: Record<string, string>; params: JsonObject | undefined };
+
+/**
+ * A source whose positions follow a converted document's origins, and a fix for the `field` of the
+ * diagnostics built against it (so they name the field as the user wrote it).
+ */
+function translatingSource(source: SourceFile, translate: (path: FieldPath) => FieldPath): { source: SourceFile; fix: (d: Diagnostic) => Diagnostic } {
+  const fields = new Map<string, string>();
+  const wrapped: SourceFile = {
+    ...source,
+    locate: (path, which) => {
+      const target = translate(path);
+      fields.set(formatFieldPath(path), formatFieldPath(target));
+      return source.locate(target, which);
+    },
+  };
+  return { source: wrapped, fix: (d) => ({ ...d, field: fields.get(d.field) ?? d.field }) };
+}
+
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry): Expansion {
   const doc = experiment.document;
   const source = experiment.source;
+  const translate = documentOrigins.get(doc) ?? ((path: FieldPath) => path);
   const diagnostics: Diagnostic[] = [];
+  const diag = (path: FieldPath, message: string, options: { code: string; severity?: 'error' | 'warning' }): Diagnostic => diagnosticAt(source, translate(path), message, options);
   const runs: ExpandedRun[] = [];
   const byId = new Map<string, ExpandedRun>();
   const resolved = new Map<string, ResolvedParams>();
   const resourcesFor = (step: StepKind): Resources => ({ ...(doc.resources?.[step] ?? {}) });
 
-  const add = (run: ExpandedRun): void => {
+  // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
+  if (experiment.format !== 'native' && rules.schema) {
+    const translating = translatingSource(source, translate);
+    const problems = validateAgainstSchema(translating.source, doc as unknown as Json, rules.schema()).map(translating.fix);
+    diagnostics.push(...problems);
+    if (hasErrors(problems)) return { runs, resolved, diagnostics };
+  }
+
+  /** Where a base model lives on this site, when the experiment says: rendered, never hashed. */
+  const siteOf = (baseModel: Json | undefined): JsonObject | undefined => {
+    const path = typeof baseModel === 'string' ? doc.models?.[baseModel]?.path : undefined;
+    return path === undefined ? undefined : { model_path: path };
+  };
+
+  const add = (run: SitedRun): void => {
+    run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translate(path)]));
+    if (run.site === undefined) delete run.site;
     if (byId.has(run.id)) {
       diagnostics.push(diagnosticAt(source, run.origins.id ?? [], `two runs would share the id \`${run.id}\``, { code: 'duplicate-run' }));
       return;
@@ -56,18 +119,27 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   };
 
   /** A dataset is either a file in the repository (hashed) or a file produced by a prepare step. */
-  const datasetBinding = (dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string): { inputs: Record<string, string>; needs: Record<string, string>; params: JsonObject | undefined } => {
+  const bindings = new Map<string, DatasetBinding>();
+  const datasetBinding = (dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string): DatasetBinding => {
     if (!dataset) return { inputs: {}, needs: {}, params: undefined };
+    // The same dataset field bound twice (one per cell) is checked, and reported, once.
+    const memo = `${formatFieldPath(path)}|${defaultSplit}`;
+    const known = bindings.get(memo);
+    if (known) return known;
     const params = compact({ format: dataset.format ?? 'json', split: dataset.split ?? defaultSplit, file: dataset.from ? dataset.path : undefined });
+    let binding: DatasetBinding;
     if (dataset.from) {
       if (!doc.prepare?.[dataset.from]) {
-        diagnostics.push(diagnosticAt(source, [...path, 'from'], `no prepare step named \`${dataset.from}\`${Object.keys(doc.prepare ?? {}).length ? `; prepare steps: ${Object.keys(doc.prepare ?? {}).join(', ')}` : ''}`, { code: 'dangling-reference' }));
+        diagnostics.push(diag([...path, 'from'], `no prepare step named \`${dataset.from}\`${Object.keys(doc.prepare ?? {}).length ? `; prepare steps: ${Object.keys(doc.prepare ?? {}).join(', ')}` : ''}`, { code: 'dangling-reference' }));
       } else if (!doc.prepare[dataset.from]!.outputs.includes(dataset.path)) {
-        diagnostics.push(diagnosticAt(source, [...path, 'path'], `prepare step \`${dataset.from}\` does not declare \`${dataset.path}\` among its outputs (${doc.prepare[dataset.from]!.outputs.join(', ')})`, { code: 'dangling-reference' }));
+        diagnostics.push(diag([...path, 'path'], `prepare step \`${dataset.from}\` does not declare \`${dataset.path}\` among its outputs (${doc.prepare[dataset.from]!.outputs.join(', ')})`, { code: 'dangling-reference' }));
       }
-      return { inputs: {}, needs: { dataset: `prepare/${dataset.from}` }, params };
+      binding = { inputs: {}, needs: { dataset: `prepare/${dataset.from}` }, params };
+    } else {
+      binding = { inputs: { dataset: dataset.path }, needs: {}, params };
     }
-    return { inputs: { dataset: dataset.path }, needs: {}, params };
+    bindings.set(memo, binding);
+    return binding;
   };
 
   // Prepare steps: commands with declared inputs and outputs.
@@ -96,48 +168,54 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   // Fine-tunes: one per trial, or a chain of stages per trial for a curriculum.
   const finetuneRule = typeof doc.config?.framework === 'string' ? doc.config.framework : rules.defaultFor('finetune');
   const { framework: _framework, ...config } = doc.config ?? {};
-  const trials = doc.config ? expandTrials(doc, source, diagnostics) : [];
+  const translating = translatingSource(source, translate);
+  const trialDiagnostics: Diagnostic[] = [];
+  const trials = doc.config ? expandTrials(doc, translating.source, trialDiagnostics) : [];
+  diagnostics.push(...trialDiagnostics.map(translating.fix));
   const configOrigins: Record<string, FieldPath> = { self: ['config'], rule: ['config', 'framework'] };
   for (const key of Object.keys(config)) configOrigins[key] = ['config', key];
   const protocolType = doc.protocol?.type ?? 'standard';
   /** The fine-tunes whose checkpoints are the experiment's results (evaluated, exported). */
-  const finals: Array<{ id: string; trial: Trial; kind: 'finetune' | 'merge' }> = [];
+  const finals: Final[] = [];
   const members: string[] = [];
 
   for (const trial of trials) {
     const labels: JsonObject = { ...trial.labels, trial_id: trial.trialId };
     const stages = protocolType === 'curriculum' ? doc.protocol?.stages ?? [] : [undefined];
     if (protocolType === 'curriculum' && stages.length === 0) {
-      diagnostics.push(diagnosticAt(source, ['protocol', 'type'], 'a curriculum needs `protocol.stages`: a list of {name, dataset}', { code: 'missing-key' }));
+      diagnostics.push(diag(['protocol', 'type'], 'a curriculum needs `protocol.stages`: a list of {name, dataset}', { code: 'missing-key' }));
     }
     let previous: string | undefined;
+    let trained: JsonObject = config;
     stages.forEach((stage, stageIndex) => {
       const stageOverrides = stage?.config ?? {};
       const origins: Record<string, FieldPath> = { ...configOrigins, ...trial.origins };
       for (const key of Object.keys(stageOverrides)) origins[key] = ['protocol', 'stages', stageIndex, 'config', key];
-      const datasetPath: FieldPath = stage ? ['protocol', 'stages', stageIndex, 'dataset'] : ['dataset'];
-      const dataset = datasetBinding(stage ? stage.dataset : doc.dataset, datasetPath, 'train');
+      const datasetPath: FieldPath = stage ? ['protocol', 'stages', stageIndex, 'dataset'] : trial.dataset && trial.path ? [...trial.path, 'dataset'] : ['dataset'];
+      const dataset = datasetBinding(stage ? stage.dataset : trial.dataset ?? doc.dataset, datasetPath, 'train');
       origins.dataset = datasetPath;
       const id = stage ? `finetune/${trial.label}/${stageIndex + 1}-${stage.name}` : `finetune/${trial.label}`;
       const needs: Record<string, string> = { ...dataset.needs };
       if (previous) needs.init = previous; // start from the previous stage's checkpoint
+      trained = { ...config, ...trial.overrides, ...stageOverrides };
       add({
         id,
         step: 'finetune',
         rule: finetuneRule,
-        params: compact({ ...config, ...trial.overrides, ...stageOverrides, dataset: dataset.params }),
+        params: compact({ ...trained, dataset: dataset.params }),
         inputs: dataset.inputs,
         needs,
         origins,
         labels: stage ? { ...labels, stage: stage.name } : labels,
-        resources: resourcesFor('finetune'),
+        resources: { ...resourcesFor('finetune'), ...(trial.resources ?? {}) },
         earlyStopLoss: doc.protocol?.early_stop_loss,
+        site: siteOf(trained.base_model),
       });
       previous = id;
     });
     if (previous && byId.has(previous)) {
       if (protocolType === 'ensemble') members.push(previous);
-      finals.push({ id: previous, trial, kind: 'finetune' });
+      finals.push({ id: previous, trial, kind: 'finetune', config: trained });
     }
   }
 
@@ -156,64 +234,277 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       origins: { self: ['protocol', 'merge'], id: ['protocol', 'members'] },
       labels: { ensemble: members.length },
       resources: resourcesFor('merge'),
+      site: siteOf(config.base_model),
     });
-    finals.push({ id, trial: { trialId: 0, label: 'ensemble', overrides: {}, origins: {}, labels: {} }, kind: 'merge' });
+    finals.push({ id, trial: { trialId: 0, label: 'ensemble', overrides: {}, origins: {}, labels: {} }, kind: 'merge', config });
   }
 
-  // Evaluation cells: task × (base model | each result × epochs).
+  // Evaluation cells.
   const evaluation = doc.evaluation;
   if (evaluation) {
-    const models = evaluation.models ?? ['base', 'finetuned'];
-    const epochs = evaluation.epochs ?? ['last'];
-    evaluation.tasks.forEach((task, taskIndex) => {
-      const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
-      const common = evalParams(task, evaluation, config);
-      const dataset = datasetBinding(task.dataset ?? doc.dataset, task.dataset ? [...taskPath, 'dataset'] : ['dataset'], 'test');
-      if (!task.dataset && !doc.dataset) {
-        diagnostics.push(diagnosticAt(source, taskPath, `task \`${task.name}\` has no dataset and the experiment has none either`, { code: 'missing-key' }));
+    const evalRule = rules.defaultFor('evaluate');
+    const checkpoints = evaluation.checkpoints ?? [];
+    /** The dataset a cell reads: its task's, else its run's evaluation (or training) dataset, else the experiment's. */
+    const cellDataset = (task: EvaluationTask, taskPath: FieldPath, own: Array<{ ref: DatasetRef | undefined; path: FieldPath }>): { binding: DatasetBinding; missing: boolean } => {
+      const choices = [{ ref: task.dataset, path: [...taskPath, 'dataset'] as FieldPath }, ...own, { ref: doc.dataset, path: ['dataset'] as FieldPath }];
+      const chosen = choices.find((choice) => choice.ref !== undefined);
+      return { binding: datasetBinding(chosen?.ref, chosen?.path ?? taskPath, 'test'), missing: chosen === undefined };
+    };
+    const reportedMissing = new Set<string>();
+    const reportMissingDataset = (task: EvaluationTask, taskPath: FieldPath): void => {
+      if (reportedMissing.has(task.name)) return;
+      reportedMissing.add(task.name);
+      diagnostics.push(diag(taskPath, `task \`${task.name}\` has no dataset and the experiment has none either`, { code: 'missing-key' }));
+    };
+    const promptOrigin = (task: EvaluationTask, taskPath: FieldPath, runPrompt: FieldPath | undefined): FieldPath => (task.prompt !== undefined ? [...taskPath, 'prompt'] : runPrompt ?? ['config', 'prompt']);
+    const checkpointConfig = (checkpoint: EvaluationCheckpoint): JsonObject => compact({ ...config, base_model: checkpoint.base_model, prompt: checkpoint.prompt ?? (config.prompt as Json | undefined) });
+    const checkpointParams = (checkpoint: EvaluationCheckpoint): JsonObject => (checkpoint.path === undefined ? { model_kind: 'base' } : { model_kind: 'checkpoint', checkpoint_path: checkpoint.path });
+
+    // Checkpoint names share the namespace of the runs the matrix refers to.
+    const checkpointsByName = new Map<string, { checkpoint: EvaluationCheckpoint; index: number }>();
+    const finalsByLabel = new Map(finals.map((final) => [final.trial.label, final]));
+    checkpoints.forEach((checkpoint, index) => {
+      const path: FieldPath = ['evaluation', 'checkpoints', index, 'name'];
+      if (checkpointsByName.has(checkpoint.name) || finalsByLabel.has(checkpoint.name)) {
+        diagnostics.push(diag(path, `\`${checkpoint.name}\` already names ${finalsByLabel.has(checkpoint.name) ? 'a fine-tune of this experiment' : 'another checkpoint'}`, { code: 'duplicate-run' }));
+        return;
       }
-      const origins: Record<string, FieldPath> = { self: taskPath, id: taskPath, script: [...taskPath, 'script'], prompt: task.prompt !== undefined ? [...taskPath, 'prompt'] : ['config', 'prompt'], epoch: ['evaluation', 'epochs'] };
-      const evalRule = rules.defaultFor('evaluate');
-      if (models.includes('base') && config.base_model === undefined) {
-        diagnostics.push(diagnosticAt(source, ['evaluation', 'models'], 'evaluating the base model needs `config.base_model`', { code: 'missing-key' }));
-      } else if (models.includes('base')) {
-        add({
-          id: `evaluate/${task.name}/base`,
-          step: 'evaluate',
-          rule: evalRule,
-          params: compact({ ...common, model_kind: 'base', dataset: dataset.params }),
-          inputs: { script: task.script, ...dataset.inputs },
-          needs: { ...dataset.needs },
-          origins,
-          labels: { task: task.name, model: 'base' },
-          resources: resourcesFor('evaluate'),
-        });
-      }
-      if (!models.includes('finetuned')) return;
-      for (const result of finals) {
-        const upstream = resolved.get(result.id)?.params;
-        if (!upstream) continue;
-        const cellEpochs = result.kind === 'merge' ? [null] : checkpointEpochs(epochs, upstream.epochs);
-        for (const epoch of cellEpochs) {
-          if (epoch !== null && typeof upstream.epochs === 'number' && epoch >= upstream.epochs) {
-            diagnostics.push(diagnosticAt(source, ['evaluation', 'epochs'], `epoch ${epoch} does not exist: \`${result.id}\` trains ${upstream.epochs} epoch(s), numbered from 0`, { code: 'out-of-range' }));
-            continue;
-          }
-          const suffix = epoch === null ? '' : `/epoch${epoch}`;
+      checkpointsByName.set(checkpoint.name, { checkpoint, index });
+      if (checkpoint.prompt !== undefined) checkPlaceholder(checkpoint.prompt, ['evaluation', 'checkpoints', index, 'prompt'], diagnostics, diag);
+    });
+    for (const trial of trials) {
+      if (trial.path && typeof trial.overrides.prompt === 'string') checkPlaceholder(trial.overrides.prompt, [...trial.path, 'prompt'], diagnostics, diag);
+    }
+
+    if (evaluation.matrix) {
+      expandMatrix();
+    } else {
+      expandModels();
+    }
+
+    /** Without a matrix: every task × (the base model, every result × epochs, every checkpoint). */
+    function expandModels(): void {
+      const ev = evaluation!;
+      const models = ev.models ?? ['base', 'finetuned'];
+      const epochs = ev.epochs ?? ['last'];
+      ev.tasks.forEach((task, taskIndex) => {
+        const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
+        const origins = (runPrompt?: FieldPath): Record<string, FieldPath> => ({ self: taskPath, id: taskPath, script: [...taskPath, 'script'], prompt: promptOrigin(task, taskPath, runPrompt), epoch: ['evaluation', 'epochs'] });
+        if (models.includes('base') && config.base_model === undefined) {
+          diagnostics.push(diag(['evaluation', 'models'], 'evaluating the base model needs `config.base_model`', { code: 'missing-key' }));
+        } else if (models.includes('base')) {
+          const dataset = cellDataset(task, taskPath, []);
+          if (dataset.missing) reportMissingDataset(task, taskPath);
           add({
-            id: `evaluate/${task.name}/${result.id.slice(result.id.indexOf('/') + 1)}${suffix}`,
+            id: `evaluate/${task.name}/base`,
             step: 'evaluate',
             rule: evalRule,
-            params: compact({ ...common, model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.params }),
-            inputs: { script: task.script, ...dataset.inputs },
-            needs: { ...dataset.needs, checkpoint: result.id },
-            origins,
-            labels: { task: task.name, ...result.trial.labels, ...(epoch === null ? {} : { epoch }) },
+            params: compact({ ...evalParams(task, ev, config), model_kind: 'base', dataset: dataset.binding.params }),
+            inputs: { script: task.script, ...dataset.binding.inputs },
+            needs: { ...dataset.binding.needs },
+            origins: origins(),
+            labels: { task: task.name, model: 'base' },
             resources: resourcesFor('evaluate'),
+            site: siteOf(config.base_model),
           });
         }
+        if (models.includes('finetuned')) {
+          for (const result of finals) {
+            const upstream = resolved.get(result.id)?.params;
+            if (!upstream) continue;
+            const dataset = cellDataset(task, taskPath, ownDatasets(result.trial));
+            if (dataset.missing) reportMissingDataset(task, taskPath);
+            const cellEpochs = result.kind === 'merge' ? [null] : checkpointEpochs(epochs, upstream.epochs);
+            for (const epoch of cellEpochs) {
+              if (epoch !== null && typeof upstream.epochs === 'number' && epoch >= upstream.epochs) {
+                diagnostics.push(diag(['evaluation', 'epochs'], `epoch ${epoch} does not exist: \`${result.id}\` trains ${upstream.epochs} epoch(s), numbered from 0`, { code: 'out-of-range' }));
+                continue;
+              }
+              const suffix = epoch === null ? '' : `/epoch${epoch}`;
+              add({
+                id: `evaluate/${task.name}/${result.id.slice(result.id.indexOf('/') + 1)}${suffix}`,
+                step: 'evaluate',
+                rule: evalRule,
+                params: compact({ ...evalParams(task, ev, result.config), model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.binding.params }),
+                inputs: { script: task.script, ...dataset.binding.inputs },
+                needs: { ...dataset.binding.needs, checkpoint: result.id },
+                origins: origins(runPromptOrigin(result.trial)),
+                labels: { task: task.name, ...result.trial.labels, ...(epoch === null ? {} : { epoch }) },
+                resources: resourcesFor('evaluate'),
+                site: siteOf(result.config.base_model),
+              });
+            }
+          }
+        }
+        for (const { checkpoint, index } of checkpointsByName.values()) {
+          const path: FieldPath = ['evaluation', 'checkpoints', index];
+          const dataset = cellDataset(task, taskPath, [{ ref: checkpoint.eval_dataset, path: [...path, 'eval_dataset'] }]);
+          if (dataset.missing) reportMissingDataset(task, taskPath);
+          add({
+            id: `evaluate/${task.name}/${checkpoint.name}`,
+            step: 'evaluate',
+            rule: evalRule,
+            params: compact({ ...evalParams(task, ev, checkpointConfig(checkpoint)), ...checkpointParams(checkpoint), dataset: dataset.binding.params }),
+            inputs: { script: task.script, ...dataset.binding.inputs },
+            needs: { ...dataset.binding.needs },
+            origins: { ...origins(checkpoint.prompt !== undefined ? [...path, 'prompt'] : undefined), self: path, id: [...path, 'name'], checkpoint_path: [...path, 'path'] },
+            labels: { task: task.name, model: checkpoint.name },
+            resources: resourcesFor('evaluate'),
+            site: siteOf(checkpoint.base_model),
+          });
+        }
+      });
+    }
+
+    /** With a matrix: exactly its rows, run × tasks × epochs. */
+    function expandMatrix(): void {
+      const ev = evaluation!;
+      if (ev.models !== undefined) diagnostics.push(diag(['evaluation', 'models'], '`models` is ignored when `evaluation.matrix` lists the cells', { code: 'ignored-key', severity: 'warning' }));
+      const tasksByName = new Map(ev.tasks.map((task, index) => [task.name, { task, index }]));
+      const evaluated = new Set<string>();
+      ev.matrix!.forEach((entry, row) => {
+        const rowPath: FieldPath = ['evaluation', 'matrix', row];
+        const final = finalsByLabel.get(entry.run);
+        const named = final ? undefined : checkpointsByName.get(entry.run);
+        const isBase = !final && !named && entry.run === 'base';
+        if (!final && !named && !isBase) {
+          // A fine-tune that failed to expand was already reported; anything else is a dangling name.
+          if (trials.some((trial) => trial.label === entry.run)) return;
+          const known = [...finalsByLabel.keys(), ...checkpointsByName.keys()];
+          diagnostics.push(diag([...rowPath, 'run'], `no run named \`${entry.run}\`${known.length ? `; runs: ${known.join(', ')}` : ''}`, { code: 'dangling-reference' }));
+          return;
+        }
+        evaluated.add(entry.run);
+        const taskNames = entry.tasks ?? ev.tasks.map((task) => task.name);
+        const rowTasks: Array<{ task: EvaluationTask; index: number }> = [];
+        taskNames.forEach((name, index) => {
+          const found = tasksByName.get(name);
+          if (found) rowTasks.push(found);
+          else diagnostics.push(diag([...rowPath, 'tasks', index], `no task named \`${name}\`; tasks: ${ev.tasks.map((task) => task.name).join(', ')}`, { code: 'dangling-reference' }));
+        });
+        const several = taskNames.length > 1;
+        const visLabel = (task: EvaluationTask): string | undefined => (entry.vis_label === undefined ? undefined : several ? `${entry.vis_label} (${task.name})` : entry.vis_label);
+        const withVisLabel = (params: JsonObject, task: EvaluationTask): JsonObject => {
+          const label = visLabel(task);
+          return label === undefined ? params : { ...params, args: { ...(task.args ?? {}), vis_label: label } };
+        };
+        const cellOrigins = (task: EvaluationTask, taskIndex: number, runPrompt: FieldPath | undefined): Record<string, FieldPath> => {
+          const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
+          return { self: rowPath, id: [...rowPath, 'run'], script: [...taskPath, 'script'], prompt: promptOrigin(task, taskPath, runPrompt), epoch: [...rowPath, 'epochs'], args: entry.vis_label !== undefined ? [...rowPath, 'vis_label'] : [...taskPath, 'args'] };
+        };
+
+        if (final && final.kind === 'finetune') {
+          if (entry.epochs === null) {
+            diagnostics.push(diag([...rowPath, 'epochs'], `\`${entry.run}\` is fine-tuned here: list the 0-indexed epochs whose checkpoints to evaluate (null is for controls and eval-only runs)`, { code: 'missing-key' }));
+            return;
+          }
+          const upstream = resolved.get(final.id)?.params;
+          if (!upstream) return;
+          const trainedEpochs = typeof upstream.epochs === 'number' ? upstream.epochs : undefined;
+          const requested = entry.epochs ?? ev.epochs ?? ['last'];
+          const epochsPath: FieldPath = entry.epochs ? [...rowPath, 'epochs'] : ['evaluation', 'epochs'];
+          const cellEpochs = new Map<number, number>(); // epoch → index in the list, for positions
+          requested.forEach((value, index) => {
+            const expanded = value === 'last' ? [(trainedEpochs ?? 1) - 1] : value === 'all' ? Array.from({ length: trainedEpochs ?? 1 }, (_, e) => e) : [value];
+            for (const epoch of expanded) {
+              if (trainedEpochs !== undefined && epoch >= trainedEpochs) {
+                diagnostics.push(diag([...epochsPath, index], `epoch ${epoch} does not exist: \`${entry.run}\` trains ${trainedEpochs} epoch(s), numbered from 0`, { code: 'out-of-range' }));
+                continue;
+              }
+              if (!cellEpochs.has(epoch)) cellEpochs.set(epoch, index);
+            }
+          });
+          const epochs = [...cellEpochs.keys()].sort((a, b) => a - b);
+          for (const { task, index: taskIndex } of rowTasks) {
+            const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
+            const dataset = cellDataset(task, taskPath, ownDatasets(final.trial));
+            if (dataset.missing) reportMissingDataset(task, taskPath);
+            for (const epoch of epochs) {
+              const cell = `${task.name}_epoch${epoch}`;
+              const label = visLabel(task);
+              add({
+                id: `evaluate/${entry.run}/${cell}`,
+                step: 'evaluate',
+                rule: evalRule,
+                params: compact({ ...withVisLabel(evalParams(task, ev, final.config), task), model_kind: 'finetuned', epoch, dataset: dataset.binding.params }),
+                inputs: { script: task.script, ...dataset.binding.inputs },
+                needs: { ...dataset.binding.needs, checkpoint: final.id },
+                origins: { ...cellOrigins(task, taskIndex, runPromptOrigin(final.trial)), epoch: [...epochsPath, cellEpochs.get(epoch)!] },
+                labels: compact({ ...final.trial.labels, run: entry.run, task: task.name, cell, epoch, vis_label: label }),
+                resources: resourcesFor('evaluate'),
+                site: siteOf(final.config.base_model),
+              });
+            }
+          }
+          return;
+        }
+
+        // The base model, a checkpoint or a merged ensemble: one cell per task, no epochs.
+        if (Array.isArray(entry.epochs)) {
+          const what = final ? 'the merged ensemble has' : named?.checkpoint.path !== undefined ? 'an eval-only checkpoint has' : 'a control (the base model as-is) has';
+          diagnostics.push(diag([...rowPath, 'epochs'], `\`${entry.run}\` is not trained here: ${what} no training epochs; use \`epochs: null\``, { code: 'bad-value' }));
+          return;
+        }
+        for (const { task, index: taskIndex } of rowTasks) {
+          const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
+          const label = visLabel(task);
+          const cell = task.name;
+          let params: JsonObject;
+          let dataset: ReturnType<typeof cellDataset>;
+          let needs: Record<string, string> = {};
+          let runPrompt: FieldPath | undefined;
+          let labels: JsonObject;
+          let baseModel: Json | undefined;
+          if (final) {
+            dataset = cellDataset(task, taskPath, []);
+            params = { ...evalParams(task, ev, final.config), model_kind: 'finetuned' };
+            needs = { checkpoint: final.id };
+            labels = { ...final.trial.labels, run: entry.run, task: task.name, cell };
+            baseModel = final.config.base_model;
+          } else if (named) {
+            const path: FieldPath = ['evaluation', 'checkpoints', named.index];
+            dataset = cellDataset(task, taskPath, [{ ref: named.checkpoint.eval_dataset, path: [...path, 'eval_dataset'] }]);
+            params = { ...evalParams(task, ev, checkpointConfig(named.checkpoint)), ...checkpointParams(named.checkpoint) };
+            runPrompt = named.checkpoint.prompt !== undefined ? [...path, 'prompt'] : undefined;
+            labels = { run: entry.run, task: task.name, cell, model: named.checkpoint.path === undefined ? 'base' : 'checkpoint' };
+            baseModel = named.checkpoint.base_model;
+          } else {
+            if (config.base_model === undefined) {
+              diagnostics.push(diag([...rowPath, 'run'], 'evaluating the base model needs `config.base_model`', { code: 'missing-key' }));
+              return;
+            }
+            dataset = cellDataset(task, taskPath, []);
+            params = { ...evalParams(task, ev, config), model_kind: 'base' };
+            labels = { run: entry.run, task: task.name, cell, model: 'base' };
+            baseModel = config.base_model;
+          }
+          if (dataset.missing) reportMissingDataset(task, taskPath);
+          const origins = cellOrigins(task, taskIndex, runPrompt);
+          if (named) origins.checkpoint_path = ['evaluation', 'checkpoints', named.index, 'path'];
+          add({
+            id: `evaluate/${entry.run}/${cell}`,
+            step: 'evaluate',
+            rule: evalRule,
+            params: compact({ ...withVisLabel(params, task), dataset: dataset.binding.params }),
+            inputs: { script: task.script, ...dataset.binding.inputs },
+            needs: { ...dataset.binding.needs, ...needs },
+            origins,
+            labels: compact({ ...labels, vis_label: label }),
+            resources: resourcesFor('evaluate'),
+            site: siteOf(baseModel),
+          });
+        }
+      });
+      // A result nobody evaluates, or a checkpoint listed for nothing, is probably a mistake.
+      for (const final of finals) {
+        if (evaluated.has(final.trial.label)) continue;
+        diagnostics.push(diag(final.trial.path ?? ['protocol'], `\`${final.trial.label}\` is trained but no evaluation.matrix row evaluates it`, { code: 'unused', severity: 'warning' }));
       }
-    });
+      for (const { checkpoint, index } of checkpointsByName.values()) {
+        if (evaluated.has(checkpoint.name)) continue;
+        diagnostics.push(diag(['evaluation', 'checkpoints', index], `\`${checkpoint.name}\` is in no evaluation.matrix row, so nothing evaluates it`, { code: 'unused', severity: 'warning' }));
+      }
+    }
   }
 
   // Optimisation runs (DSPy): a program, an LM, a teleprompter and datasets.
@@ -269,6 +560,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
         origins: { self: ['output'], id: ['output'] },
         labels: { ...result.trial.labels },
         resources: resourcesFor('export'),
+        site: siteOf(config.base_model),
       });
     }
   }
@@ -276,7 +568,31 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   return { runs, resolved, diagnostics };
 }
 
-function evalParams(task: EvaluationTask, evaluation: NonNullable<Experiment['document']['evaluation']>, config: JsonObject): JsonObject {
+/** A list run's own datasets for its evaluation cells: its evaluation dataset, else its training dataset. */
+function ownDatasets(trial: Trial): Array<{ ref: DatasetRef | undefined; path: FieldPath }> {
+  if (!trial.path) return [];
+  return [
+    { ref: trial.evalDataset, path: [...trial.path, 'eval_dataset'] },
+    { ref: trial.dataset, path: [...trial.path, 'dataset'] },
+  ];
+}
+
+function runPromptOrigin(trial: Trial): FieldPath | undefined {
+  return trial.overrides.prompt !== undefined ? trial.origins.prompt : undefined;
+}
+
+function checkPlaceholder(prompt: string, at: FieldPath, diagnostics: Diagnostic[], diag: (path: FieldPath, message: string, options: { code: string }) => Diagnostic): void {
+  const count = prompt.split('{input}').length - 1;
+  if (count === 0) diagnostics.push(diag(at, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', { code: 'prompt-placeholder' }));
+  else if (count > 1) diagnostics.push(diag(at, 'the prompt contains `{input}` more than once; use it exactly once', { code: 'prompt-placeholder' }));
+}
+
+/**
+ * The parameters of an evaluation cell. `config` is what the evaluated model was trained with
+ * (the experiment's config with its run's overrides), so that prompt, system prompt and chat
+ * template at evaluation are those of training: precedence task > run > experiment.
+ */
+function evalParams(task: EvaluationTask, evaluation: Evaluation, config: JsonObject): JsonObject {
   return compact({
     task: task.name,
     task_function: task.task ?? task.name,

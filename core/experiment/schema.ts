@@ -15,12 +15,12 @@ const wallTime = {
   description: 'SLURM time limit, [D-]HH:MM:SS or MM:SS',
 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', maxLength: 80 } as const;
-const epochList = {
+const epochList: JsonObject = {
   type: 'array',
   minItems: 1,
   items: { oneOf: [{ enum: ['last', 'all'] }, { type: 'integer', minimum: 0 }] },
   description: '0-indexed checkpoint epochs to evaluate, or last / all.',
-} as const;
+};
 
 export const resourcesSchema: JsonObject = {
   type: 'object',
