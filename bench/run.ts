@@ -24,10 +24,11 @@ import { ruleRegistry } from '../rules/index.js';
 const cli = join(packageRoot, 'dist', 'cli', 'main.js');
 const only = process.argv[2];
 
-function time(label: string, args: string[], cwd: string, repeat = 3): number {
+function time(label: string, args: string[], cwd: string, repeat = 3, before?: () => void): number {
   const samples: number[] = [];
   let last = '';
   for (let i = 0; i < repeat; i++) {
+    before?.();
     const started = process.hrtime.bigint();
     const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 30 });
     samples.push(Number(process.hrtime.bigint() - started) / 1e9);
@@ -88,7 +89,10 @@ async function main(): Promise<void> {
   if (!only || only === 'noop') {
     const dir = sweepProject(10_000, true);
     await seedFinished(dir);
-    time('no-op, 10,000 trials (20,000 runs)', ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'], dir);
+    const build = ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'];
+    const dropStamp = (): void => rmSync(join(dir, '.ckbuild', 'stamps'), { recursive: true, force: true });
+    time('no-op, 20,000 runs, full plan (no up-to-date stamp)', build, dir, 3, dropStamp);
+    time('no-op, 20,000 runs (stamp from the previous build)', build, dir);
     time('plan, 10,000 trials (20,000 runs), all up to date', ['plan', 'experiments/sweep.yaml', '--json'], dir);
     const yaml = join(dir, 'experiments', 'sweep.yaml');
     const { readFileSync } = await import('node:fs');

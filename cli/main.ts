@@ -4,8 +4,8 @@
  * and owns the exit codes: 0 ok, 1 runs failed, 2 invalid input, 3 locked by another ckbuild,
  * 4 over budget, 130 interrupted. Commands load lazily so `--help` and no-op builds stay fast.
  */
-import { parseArgs, UsageError } from './args.js';
-import { err, out, red } from './output.js';
+import { type ParsedArgs, parseArgs, UsageError } from './args.js';
+import { err, green, out, red } from './output.js';
 
 const SWITCHES = ['--json', '--explain', '--dry-run', '--force', '--keep-going', '--no-commit', '--wait', '--write', '--help', '--version'] as const;
 const WITH_VALUE = ['--only', '--until', '--executor', '-j', '-o'] as const;
@@ -67,10 +67,25 @@ async function main(argv: string[]): Promise<number> {
     case 'import':
       return (await import('./commands/import.js')).importCommand(sub);
     case 'build':
-      return (await import('./commands/build.js')).buildCommand(sub);
+      return build(sub);
     default:
-      return (await import('./commands/build.js')).buildCommand(args);
+      return build(args);
   }
+}
+
+/** A build first tries the no-op fast path, which loads none of the planning machinery. */
+async function build(args: ParsedArgs): Promise<number> {
+  const [file, ...rest] = args.positionals;
+  const plain = !['--dry-run', '--only', '--until', '--force', '--help'].some((name) => args.flags.has(name));
+  if (file && rest.length === 0 && plain) {
+    const { checkUpToDateStamp } = await import('../core/upToDate.js');
+    const runs = checkUpToDateStamp(file);
+    if (runs !== undefined) {
+      out(`${green('up to date')}: ${runs} runs, nothing to do`);
+      return 0;
+    }
+  }
+  return (await import('./commands/build.js')).buildCommand(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
-import { findProjectDir } from './experiment/load.js';
+import { findProjectDir } from './projectDir.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 
 export interface LockOwner {

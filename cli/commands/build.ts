@@ -11,7 +11,9 @@ import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../a
 import { planFile } from '../load.js';
 import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
+import { writeUpToDateStamp } from '../../core/upToDate.js';
 import type { PlannedRun } from '../../core/plan.js';
 
 export async function buildCommand(args: ParsedArgs): Promise<number> {
@@ -70,7 +72,10 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     render.finish();
     if (outcome.diagnostics.length > 0) renderDiagnostics(outcome.diagnostics);
     summarise(plan, outcome, dryRun, executorName);
-    if (!dryRun) await commitManifest(plan, outcome, flag(args, '--no-commit'));
+    if (!dryRun) {
+      await commitManifest(plan, outcome, flag(args, '--no-commit'));
+      if (plan.runs.every((run) => run.state === 'up-to-date')) stampUpToDate(plan);
+    }
     if (outcome.cancelled) return 130;
     const failed = [...outcome.outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
     return failed ? 1 : 0;
@@ -79,6 +84,18 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     process.off('SIGTERM', onSignal);
     if (lock?.acquired) lock.release();
   }
+}
+
+/** Lets the next invocation answer "nothing to do" from file stats alone (core/upToDate.ts). */
+function stampUpToDate(plan: Plan): void {
+  const outputs: string[] = [];
+  for (const run of plan.runs) {
+    const recorded = run.record?.outputs ?? [];
+    if (recorded.length === 0) outputs.push(run.runDir);
+    for (const output of recorded) outputs.push(join(run.runDir, output.path));
+  }
+  const dependencies = [...plan.files, join(plan.experiment.projectDir, LOCAL_CONFIG_FILE)];
+  writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length);
 }
 
 export function commitMessage(plan: Plan, outcomes: Map<string, string>): string {

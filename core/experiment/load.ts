@@ -3,8 +3,9 @@
  * the checks a schema cannot express (referenced files exist, prompts carry `{input}`).
  * Every problem found is returned in one pass.
  */
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { findProjectDir, resolveProjectPath } from '../projectDir.js';
 import { type Diagnostic, type FieldPath, hasErrors } from '../diagnostics.js';
 import { isObject, type JsonObject } from '../json.js';
 import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
@@ -23,22 +24,7 @@ export interface ForeignFormat {
   convert(source: SourceFile, projectDir: string): { document?: ExperimentDocument; diagnostics: Diagnostic[] };
 }
 
-/**
- * The project folder is the nearest ancestor holding a `.git` or a `ckbuild.local.yaml`; paths in
- * the experiment file are relative to it. Without either, an `experiments/` folder's parent.
- */
-export function findProjectDir(experimentFile: string): string {
-  const start = dirname(resolve(experimentFile));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.git')) || existsSync(join(dir, 'ckbuild.local.yaml'))) return dir;
-    if (dirname(dir) === dir) break;
-  }
-  return basename(start) === 'experiments' ? dirname(start) : start;
-}
-
-export function resolveProjectPath(projectDir: string, path: string): string {
-  return isAbsolute(path) ? path : join(projectDir, path);
-}
+export { findProjectDir, resolveProjectPath };
 
 export function loadExperiment(file: string, schema: JsonObject, foreign: ForeignFormat[] = []): LoadResult {
   const absolute = resolve(file);

@@ -1,0 +1,96 @@
+/**
+ * The no-op fast path. After a build leaves every run of an experiment up to date, ckbuild
+ * writes a stamp (`.ckbuild/stamps/<experiment>.json`) listing every file the plan depended on
+ * with its (size, mtime, inode), ckbuild's own code, and the outputs each run must still have.
+ * The next invocation checks those stats and outputs — no YAML, no schema, no hashing, no
+ * expansion — and, when nothing moved, knows the answer is "nothing to do". Anything that
+ * differs, or a file modified within a second of the stamp (its mtime may not have ticked yet),
+ * falls back to the full plan. This module imports nothing heavy on purpose.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findProjectDir } from './projectDir.js';
+
+const STAMP_VERSION = 1;
+const RACY_WINDOW_MS = 1000;
+
+type FileSignature = [path: string, size: number, mtimeMs: number, ino: number] | [path: string, 'absent'];
+
+interface Stamp {
+  version: number;
+  written_at: number;
+  files: FileSignature[];
+  /** Paths that must still exist: every run's recorded outputs (or its directory). */
+  outputs: string[];
+  runs: number;
+}
+
+function stampPath(experimentFile: string): string {
+  const absolute = resolve(experimentFile);
+  const projectDir = findProjectDir(absolute);
+  return join(projectDir, '.ckbuild', 'stamps', `${relative(projectDir, absolute).replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+}
+
+function signature(path: string): FileSignature {
+  try {
+    const stat = statSync(path);
+    return [path, stat.size, stat.mtimeMs, stat.ino];
+  } catch {
+    return [path, 'absent'];
+  }
+}
+
+/** ckbuild's own code and templates: a new version of a rule must not be hidden by a stamp. */
+function codeFiles(): string[] {
+  const root = dirname(dirname(dirname(fileURLToPath(import.meta.url)))); // dist/core/x.js → package root
+  const files: string[] = [join(root, 'package.json')];
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.js') || dir.includes('templates')) files.push(path);
+    }
+  };
+  for (const dir of ['dist/core', 'dist/rules', 'templates']) walk(join(root, dir));
+  return files;
+}
+
+export function writeUpToDateStamp(experimentFile: string, dependencies: string[], outputs: string[], runs: number): void {
+  const path = stampPath(experimentFile);
+  const stamp: Stamp = {
+    version: STAMP_VERSION,
+    written_at: Date.now(),
+    files: [...new Set([...dependencies, ...codeFiles()])].sort().map(signature),
+    outputs,
+    runs,
+  };
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.tmp-${process.pid}`;
+  writeFileSync(temporary, JSON.stringify(stamp));
+  renameSync(temporary, path);
+}
+
+/** The number of runs when the experiment is provably up to date; undefined when unsure. */
+export function checkUpToDateStamp(experimentFile: string): number | undefined {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(readFileSync(stampPath(experimentFile), 'utf8')) as Stamp;
+  } catch {
+    return undefined;
+  }
+  if (stamp.version !== STAMP_VERSION) return undefined;
+  for (const recorded of stamp.files) {
+    const now = signature(recorded[0]);
+    if (now.length !== recorded.length || now.some((value, index) => value !== recorded[index])) return undefined;
+    if (now[1] !== 'absent' && stamp.written_at - (now[2] as number) <= RACY_WINDOW_MS) return undefined;
+  }
+  for (const output of stamp.outputs) if (!existsSync(output)) return undefined;
+  return stamp.runs;
+}
