@@ -1,0 +1,100 @@
+/**
+ * What several rules need at render time: where a model or an upstream's checkpoint is on disk,
+ * the static Python driver scripts under templates/python/, and diagnostics for problems only
+ * visible once paths are known.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Diagnostic } from '../../core/diagnostics.js';
+import { sha256 } from '../../core/hash.js';
+import type { JsonObject } from '../../core/json.js';
+import { templatesDir } from '../../core/paths.js';
+import type { RenderContext, UpstreamView } from '../types.js';
+
+/** A render-time problem: it has no position in the experiment file, only the run it concerns. */
+export function renderDiagnostic(context: RenderContext, message: string, code: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
+  return { severity, code, file: '', line: 0, column: 0, field: context.id, message: `${context.id}: ${message}` };
+}
+
+/**
+ * The directory name of a model under the models dir: the basename of what the experiment names
+ * (`meta-llama/Llama-3.2-1B-Instruct` → `Llama-3.2-1B-Instruct`), as `tune download --output-dir`
+ * lays models out.
+ */
+export function modelDirName(baseModel: string): string {
+  const trimmed = baseModel.trim().replace(/\/+$/, '');
+  return trimmed.slice(trimmed.lastIndexOf('/') + 1);
+}
+
+/**
+ * The base model's directory. A fine-tune upstream has resolved the model name (aliases and case
+ * folded to the registry name), so its name wins over the one written in the experiment: the
+ * evaluation then loads exactly the directory the training used.
+ */
+export function baseModelDir(context: RenderContext, baseModel: string, upstream?: UpstreamView): string {
+  const resolved = upstream?.step === 'finetune' && typeof upstream.params.base_model === 'string' ? upstream.params.base_model : baseModel;
+  return join(context.site.modelsDir, modelDirName(resolved));
+}
+
+/** Epochs are numbered from 0; a fine-tune of N epochs leaves epoch_0 … epoch_{N-1}. */
+export function lastEpoch(upstream: UpstreamView): number {
+  const epochs = upstream.params.epochs;
+  return typeof epochs === 'number' && epochs >= 1 ? epochs - 1 : 0;
+}
+
+/**
+ * The adapter (or full checkpoint) an upstream produced: a fine-tune's `epoch_<N>` directory
+ * (the last one unless asked), or a merge's `adapter` directory. Always derived from the exact
+ * upstream run the DAG names, never from a path convention.
+ */
+export function checkpointDir(upstream: UpstreamView, epoch?: number): string {
+  if (upstream.step === 'merge') return join(upstream.outputsDir, 'adapter');
+  return join(upstream.outputsDir, `epoch_${epoch ?? lastEpoch(upstream)}`);
+}
+
+/** Roughly how many billion parameters a model has, from its name (`Llama-3.1-8B` → 8). */
+export function modelSizeB(baseModel: string | undefined): number | undefined {
+  if (!baseModel) return undefined;
+  const match = /(?:^|[^0-9.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])/.exec(modelDirName(baseModel));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Host memory for loading a model: its weights at `bytesPerParam`, a quarter more for loading
+ * overhead and 8 GB for the framework, rounded up to 8 GB steps. Scheduling only: never in a key.
+ */
+export function memoryFor(baseModel: string | undefined, bytesPerParam: number, fallbackGb = 32): string {
+  const size = modelSizeB(baseModel);
+  if (size === undefined) return `${fallbackGb}G`;
+  const gb = size * bytesPerParam * 1.25 + 8;
+  return `${Math.max(16, Math.ceil(gb / 8) * 8)}G`;
+}
+
+export interface PythonDriver {
+  text: string;
+  sha256: string;
+}
+
+const drivers = new Map<string, PythonDriver>();
+
+/**
+ * A static Python driver from templates/python/. The scripts take every value from a JSON config
+ * the rule writes, so nothing is ever interpolated into Python code. Read once per process.
+ */
+export function pythonDriver(file: string): PythonDriver {
+  let driver = drivers.get(file);
+  if (!driver) {
+    const text = readFileSync(join(templatesDir, 'python', file), 'utf8');
+    driver = { text, sha256: sha256(text) };
+    drivers.set(file, driver);
+  }
+  return driver;
+}
+
+/**
+ * The driver's content hash belongs in the key: a changed script can change results, and
+ * nobody remembers to bump a rule version for an edit to a .py file.
+ */
+export function driverParam(file: string): JsonObject {
+  return { driver_sha256: pythonDriver(file).sha256 };
+}

@@ -1,0 +1,27 @@
+/**
+ * The torchtune rule: LoRA, QLoRA and full fine-tunes with torchtune's stock recipes
+ * (0.6.1, the last release, and 0.7.0, the final main branch). Everything that knows
+ * torchtune's config shape lives in this folder, so the trainer can be replaced by another
+ * rule without touching core.
+ *
+ * Version history: 1 — first version. Bump on any change to what a run trains
+ * (templates/torchtune/finetune.yaml included).
+ */
+import type { Rule } from '../types.js';
+import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
+import { paramsSchema } from './params.js';
+import { renderTorchtune } from './render.js';
+import { resolveTorchtune } from './resolve.js';
+
+export const torchtuneRule: Rule = {
+  name: 'torchtune',
+  version: 1,
+  steps: ['finetune'],
+  description: 'Fine-tune a language model with torchtune (LoRA, QLoRA or full), single-GPU or distributed.',
+  paramsSchema,
+  resolve: resolveTorchtune,
+  render: renderTorchtune,
+  defaultResources,
+  estimateGpuHours,
+  readMetrics: (runDir) => readMetrics(runDir),
+};

@@ -1,0 +1,111 @@
+/**
+ * RenderContext → the files and shell lines of one torchtune run: config/finetune.yaml (data,
+ * serialised by `yaml`), config/post_finetune.py for adapters, and the `tune run` command.
+ * Pure: the same context renders the same bytes, which `ckbuild reproduce` relies on.
+ */
+import { join, relative } from 'node:path';
+import { stringify } from 'yaml';
+import type { Diagnostic } from '../../core/diagnostics.js';
+import type { JsonObject } from '../../core/json.js';
+import { shellQuote } from '../../core/shell.js';
+import type { RenderContext, RenderedRun } from '../types.js';
+import { buildCommand } from './command.js';
+import { buildConfig } from './config.js';
+import { findModel } from './models.js';
+import { POST_FINETUNE_SCRIPT } from './post.js';
+import { readResolved, type TuneParams } from './resolved.js';
+import { loadBaseConfig, stripSecrets } from './template.js';
+
+export const INSTALL_HINT = 'pip install torchtune torchao (torchtune 0.6.1 or 0.7.0 with a matching torch)';
+
+/** YAML 1.1 output, so OmegaConf's PyYAML-based loader reads every value back as written (`"yes"`, `"00030"` stay strings). */
+export function serializeConfig(config: object): string {
+  return stringify(config, { version: '1.1', lineWidth: 0, blockQuote: false });
+}
+
+function renderProblem(message: string, code: string, severity: 'error' | 'warning' = 'error', field = 'config'): Diagnostic {
+  return { severity, code, file: '', line: 0, column: 0, field, message };
+}
+
+/** A run that cannot be rendered still gets a job that explains itself instead of running torchtune. */
+function failed(message: string, diagnostics: Diagnostic[]): RenderedRun {
+  return { files: {}, command: `echo ${shellQuote(`ckbuild: ${message}`)} >&2\nexit 2\n`, requires: [], outputs: [], diagnostics };
+}
+
+function dataFile(ctx: RenderContext, params: TuneParams): string | undefined {
+  if (ctx.inputs.dataset) return ctx.inputs.dataset;
+  const upstream = ctx.upstream.dataset;
+  if (upstream && params.dataset?.file) return join(upstream.outputsDir, params.dataset.file);
+  return undefined;
+}
+
+interface Built {
+  config: JsonObject;
+  params: TuneParams;
+  command: string;
+  diagnostics: Diagnostic[];
+}
+
+/** Everything a render decides, before it becomes files; a RenderedRun when it cannot be built. */
+function build(ctx: RenderContext): Built | RenderedRun {
+  const params = readResolved(ctx.params);
+  const diagnostics: Diagnostic[] = [];
+  const model = findModel(params.base_model);
+  if (!model || !model.builders[params.method]) {
+    const message = model ? `torchtune has no ${params.method} builder for ${model.name}` : `unknown model ${params.base_model}`;
+    return failed(message, [renderProblem(message, 'unknown-model', 'error', 'config.base_model')]);
+  }
+  const data = dataFile(ctx, params);
+  if (data === undefined) {
+    const message = 'no dataset file for this fine-tune (neither an input file nor a prepare step’s output)';
+    return failed(message, [renderProblem(message, 'missing-key', 'error', 'dataset')]);
+  }
+
+  const gpus = ctx.resources.gpus ?? model.slurm.gpus;
+  if (gpus === 0) diagnostics.push(renderProblem('torchtune trains on GPUs but this run asks for none (resources.finetune.gpus: 0); it will fail without one', 'no-gpu', 'warning', 'resources.finetune.gpus'));
+  const modelDir = join(ctx.site.modelsDir, model.name);
+
+  // Curriculum: the previous stage's last epoch holds its merged weights.
+  const init = ctx.upstream.init;
+  const initDir = init ? join(init.outputsDir, `epoch_${readResolved(init.params).epochs - 1}`) : undefined;
+
+  const customRecipe = ctx.inputs.recipe;
+  // Only recipes with a validation loop get the keys: a custom one, or 0.7.0's distributed ones
+  // (the single-device recipes have none; resolve warned). 0.6.1 ignores the extra keys.
+  const validation = params.validation_every_n_steps > 0 && (customRecipe !== undefined || (gpus > 1 && params.dataset?.format === 'json'));
+
+  const base = loadBaseConfig(ctx.inputs.base_config);
+  diagnostics.push(...base.diagnostics);
+  const config = buildConfig(base.config, { params, model, modelDir, outputsDir: ctx.outputsDir, dataFile: data, initDir, validation });
+  stripSecrets(config); // defence in depth: the config is built from parameters and a filtered base only
+  const command = buildCommand({ method: params.method, gpus, model, modelDir, customRecipe, initDir, adapterBase: initDir ?? modelDir });
+  return { config, params, command, diagnostics };
+}
+
+/** The config as data (what config/finetune.yaml serialises), or undefined when the run cannot be rendered. */
+export function configData(ctx: RenderContext): JsonObject | undefined {
+  const built = build(ctx);
+  return 'config' in built ? built.config : undefined;
+}
+
+export function renderTorchtune(ctx: RenderContext): RenderedRun {
+  const built = build(ctx);
+  if (!('config' in built)) return built;
+  const { config, params, command, diagnostics } = built;
+  const header = `# torchtune config generated by ckbuild for run ${ctx.id.replace(/[\r\n]/g, ' ')} (key ${ctx.key}).\n# Do not edit: change the experiment and let ckbuild regenerate it.\n`;
+  const files: Record<string, string> = { 'config/finetune.yaml': header + serializeConfig(config) };
+  if (params.lora) files['config/post_finetune.py'] = POST_FINETUNE_SCRIPT;
+  const outputs = relative(ctx.runDir, ctx.outputsDir) || 'outputs';
+  const lastEpoch = `${outputs}/epoch_${params.epochs - 1}`;
+  return {
+    files,
+    command,
+    requires: ['tune'],
+    install: { tune: INSTALL_HINT },
+    // An adapter's config, or for a full fine-tune the config.json torchtune copies in after
+    // writing the weights (whose shard names vary with the torchtune version).
+    outputs: [params.lora ? `${lastEpoch}/adapter_config.json` : `${lastEpoch}/config.json`],
+    lossLog: `${outputs}/logs/log_*.txt`,
+    diagnostics,
+  };
+}

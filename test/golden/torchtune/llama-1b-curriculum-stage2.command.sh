@@ -1,0 +1,19 @@
+# The base model must be where the local config says models are.
+if [ ! -f /tmp/ck-models/Llama-3.2-1B-Instruct/config.json ]; then
+  echo 'ckbuild: base model Llama-3.2-1B-Instruct not found in /tmp/ck-models/Llama-3.2-1B-Instruct; download it with: tune download meta-llama/Llama-3.2-1B-Instruct --output-dir /tmp/ck-models/Llama-3.2-1B-Instruct (gated models need a Hugging Face login first)' >&2
+  exit 66
+fi
+# Curriculum: start from the previous stage’s merged weights.
+CK_INIT_DIR=/tmp/ck-runs/llama-1b-curriculum-stage2-init/outputs/epoch_2
+CK_INIT_FILES=$(cd "$CK_INIT_DIR" 2>/dev/null && ls model*.safetensors 2>/dev/null | paste -s -d , -)
+if [ -z "$CK_INIT_FILES" ]; then
+  echo "ckbuild: no merged weights (model*.safetensors) in $CK_INIT_DIR: the previous stage did not finish or saved only its adapter" >&2
+  exit 66
+fi
+tune run lora_finetune_single_device --config "$CK_RUN_DIR/config/finetune.yaml" "checkpointer.checkpoint_files=[$CK_INIT_FILES]"
+ck_status=$?
+if [ "$ck_status" -eq 0 ]; then
+  python3 "$CK_RUN_DIR/config/post_finetune.py" "$CK_OUTPUTS" /tmp/ck-runs/llama-1b-curriculum-stage2-init/outputs/epoch_2
+  ck_status=$?
+fi
+exit "$ck_status"

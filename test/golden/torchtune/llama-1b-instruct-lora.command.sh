@@ -1,0 +1,12 @@
+# The base model must be where the local config says models are.
+if [ ! -f /tmp/ck-models/Llama-3.2-1B-Instruct/config.json ]; then
+  echo 'ckbuild: base model Llama-3.2-1B-Instruct not found in /tmp/ck-models/Llama-3.2-1B-Instruct; download it with: tune download meta-llama/Llama-3.2-1B-Instruct --output-dir /tmp/ck-models/Llama-3.2-1B-Instruct (gated models need a Hugging Face login first)' >&2
+  exit 66
+fi
+tune run lora_finetune_single_device --config "$CK_RUN_DIR/config/finetune.yaml"
+ck_status=$?
+if [ "$ck_status" -eq 0 ]; then
+  python3 "$CK_RUN_DIR/config/post_finetune.py" "$CK_OUTPUTS" /tmp/ck-models/Llama-3.2-1B-Instruct
+  ck_status=$?
+fi
+exit "$ck_status"
