@@ -1,0 +1,104 @@
+/**
+ * Ensemble merge: the member fine-tunes' last-epoch LoRA adapters combined into one with PEFT's
+ * `add_weighted_adapter`. The result, outputs/adapter, is a self-loading adapter directory that
+ * evaluations and exports use like any fine-tune's checkpoint.
+ */
+import { join } from 'node:path';
+import type { Diagnostic } from '../core/diagnostics.js';
+import { stableStringify, type Json, type JsonObject } from '../core/json.js';
+import { ParamReader } from './support/params.js';
+import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriver, renderDiagnostic } from './support/render.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
+
+const DRIVER = 'adapter_merge.py';
+export const MERGE_METHODS = ['linear', 'ties', 'dare_linear', 'cat'] as const;
+/** PEFT requires equal LoRA ranks for these (`_check_add_weighted_adapter`); `cat` concatenates. */
+const SAME_RANK = new Set<string>(['linear', 'ties', 'dare_linear']);
+const USES_DENSITY = new Set<string>(['ties', 'dare_linear']);
+
+/** `member1`, `member2`, … in numeric order (not `member10` before `member2`). */
+export function memberRoles(needs: Record<string, unknown>): string[] {
+  return Object.keys(needs)
+    .filter((role) => /^member\d+$/.test(role))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+}
+
+function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+  const read = new ParamReader(run.params, context);
+  const method = read.oneOf('method', MERGE_METHODS, 'linear');
+  const roles = memberRoles(run.needs);
+  if (roles.length < 2) read.report('self', `an ensemble merge needs at least two members, not ${roles.length}`, 'invalid-value');
+  const baseModel = read.string('base_model', '');
+  if (baseModel === '') read.report('base_model', 'merging adapters needs `config.base_model`', 'missing-key');
+
+  const weights = read.numberArray('weights') ?? roles.map(() => 1 / Math.max(1, roles.length));
+  if (weights.length !== roles.length) read.report('weights', `${weights.length} weight(s) for ${roles.length} member(s): give one weight per member`, 'invalid-value');
+
+  let density = read.number('density');
+  if (USES_DENSITY.has(method)) {
+    if (density === undefined) read.report('density', `\`${method}\` keeps a fraction of each adapter's weights: set \`density\` in (0, 1], e.g. 0.5`, 'missing-key');
+    else if (!(density > 0 && density <= 1)) read.report('density', `\`density\` must be in (0, 1], not ${density}`, 'out-of-range');
+  } else if (density !== undefined) {
+    read.report('density', `\`density\` is ignored by \`${method}\` (it applies to ties and dare_linear)`, 'ignored-param', 'warning');
+    density = undefined; // an ignored value must not change the key
+  }
+
+  // Members as the expansion wrote them: catch what PEFT would reject only after loading the model.
+  const members = roles.map((role) => ({ role, run: context.runs.get(run.needs[role]!) }));
+  const full = members.filter((member) => member.run?.params.method === 'full');
+  if (full.length > 0) read.report('self', `${full.map((m) => m.run!.id).join(', ')} ${full.length === 1 ? 'is a full fine-tune' : 'are full fine-tunes'}: only LoRA adapters can be merged`, 'invalid-value');
+  if (SAME_RANK.has(method)) {
+    // Only ranks written in the experiment: an unset rank is the fine-tune rule's default.
+    const ranks = new Set<Json>(members.map((member) => member.run?.params.lora_rank).filter((rank): rank is Json => rank !== undefined));
+    if (ranks.size > 1) read.report('method', `\`${method}\` needs every member to have the same LoRA rank (PEFT); the members have ranks ${[...ranks].map(String).join(', ')}: use \`cat\`, or merge members of one rank`, 'conflict');
+  }
+
+  const params: JsonObject = { method, weights, base_model: baseModel, members: roles.length, ...driverParam(DRIVER) };
+  if (density !== undefined) params.density = density;
+  return { params, model: { name: baseModel }, diagnostics: read.diagnostics };
+}
+
+export function mergeConfig(context: RenderContext, diagnostics: Diagnostic[]): JsonObject {
+  const roles = memberRoles(context.upstream);
+  const members: Json[] = [];
+  for (const role of roles) members.push({ name: role, path: checkpointDir(context.upstream[role]!) });
+  if (roles.length === 0) diagnostics.push(renderDiagnostic(context, 'the merge has no members', 'missing-upstream'));
+  const baseModel = typeof context.params.base_model === 'string' ? context.params.base_model : '';
+  const config: JsonObject = {
+    base_model_dir: baseModelDir(context, baseModel, roles[0] === undefined ? undefined : context.upstream[roles[0]]),
+    members,
+    weights: Array.isArray(context.params.weights) ? context.params.weights : [],
+    method: String(context.params.method ?? 'linear'),
+    output_dir: join(context.outputsDir, 'adapter'),
+  };
+  if (typeof context.params.density === 'number') config.density = context.params.density;
+  return config;
+}
+
+function render(context: RenderContext): RenderedRun {
+  const diagnostics: Diagnostic[] = [];
+  const config = mergeConfig(context, diagnostics);
+  return {
+    files: { 'config/merge.json': stableStringify(config), 'config/merge.py': pythonDriver(DRIVER).text },
+    command: 'python3 "$CK_RUN_DIR/config/merge.py" "$CK_RUN_DIR/config/merge.json"\n',
+    requires: ['python3'],
+    install: { python3: 'install Python 3 with pip install torch transformers peft' },
+    outputs: ['outputs/adapter'],
+    diagnostics,
+  };
+}
+
+function defaultResources(params: JsonObject): Resources {
+  // The base model in bfloat16 on the CPU, plus one set of adapter weights per member.
+  return { gpus: 0, time: '00:30:00', mem: memoryFor(typeof params.base_model === 'string' ? params.base_model : undefined, 3) };
+}
+
+export const adapterMergeRule: Rule = {
+  name: 'adapter-merge',
+  version: 1,
+  steps: ['merge'],
+  description: 'Ensemble merge of LoRA adapters with PEFT add_weighted_adapter (linear, ties, dare_linear or cat).',
+  resolve,
+  render,
+  defaultResources,
+};

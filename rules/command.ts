@@ -1,0 +1,136 @@
+/**
+ * A plain command: data preparation and anything else a researcher can write as shell. The
+ * command is the user's own code and is written verbatim to `config/command.sh`; everything
+ * ckbuild knows about the run (inputs, upstream outputs, parameters) reaches it as environment
+ * variables whose values are quoted, so no value ever becomes code.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isObject, type Json, type JsonObject } from '../core/json.js';
+import { envName, shellQuote } from '../core/shell.js';
+import { ParamReader } from './support/params.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
+
+/** `data/words.json`, never `/etc/x`, `../x` or `a/../../x`: outputs stay inside the run's outputs dir. */
+export function checkOutputPath(path: string): string | undefined {
+  if (path.trim() === '') return 'an output path is empty';
+  if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path)) return `output \`${path}\` must be relative to the run's outputs directory`;
+  if (path.split(/[\\/]/).includes('..')) return `output \`${path}\` must not contain \`..\``;
+  if (/[\0\n\r]/.test(path)) return `output \`${path}\` contains a control character`;
+  return undefined;
+}
+
+function normaliseOutput(path: string): string {
+  return path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+}
+
+/** Values reach the command as strings: scalars as written, lists and mappings as JSON. */
+function paramText(value: Json): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return JSON.stringify(value);
+}
+
+function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+  const read = new ParamReader(run.params, context);
+  const command = read.string('command', '');
+  if (command.trim() === '') read.report('command', 'a command step needs a non-empty `command`', 'missing-key');
+
+  const outputs: string[] = [];
+  for (const output of read.stringArray('outputs') ?? []) {
+    const problem = checkOutputPath(output);
+    if (problem) read.report('outputs', problem, 'invalid-path');
+    else outputs.push(normaliseOutput(output));
+  }
+  if (!read.has('outputs')) read.report('outputs', 'a command step must declare its `outputs` (paths under "$CK_OUTPUTS"), so ckbuild can tell when it is done', 'missing-key');
+
+  const requires = read.stringArray('requires') ?? [];
+  for (const name of requires) {
+    if (!/^[A-Za-z0-9_.+\/-]+$/.test(name)) read.report('requires', `\`${name}\` is not an executable name`, 'invalid-value');
+  }
+
+  // Environment names fold case and punctuation: two names that fold together would silently
+  // shadow each other, so that is an error rather than a surprise at run time.
+  const params = read.object('params') ?? {};
+  checkEnvNames('params', 'CK_PARAM_', Object.keys(params), read.report);
+  checkEnvNames('inputs', 'CK_INPUT_', Object.keys(run.inputs), read.report);
+  checkEnvNames('needs', 'CK_NEEDS_', Object.keys(run.needs), read.report);
+
+  const resolved: JsonObject = { command, outputs, requires };
+  if (Object.keys(params).length > 0) resolved.params = params;
+  return { params: resolved, diagnostics: read.diagnostics };
+}
+
+function checkEnvNames(field: string, prefix: string, names: string[], report: ParamReader['report']): void {
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const env = envName(name);
+    if (env === '') {
+      report(field, `\`${name}\` has no letters or digits to name an environment variable after`, 'invalid-value');
+      continue;
+    }
+    const other = seen.get(env);
+    if (other !== undefined) report(field, `\`${other}\` and \`${name}\` would both be exported as ${prefix}${env}`, 'conflict');
+    seen.set(env, name);
+  }
+}
+
+function render(context: RenderContext): RenderedRun {
+  const command = typeof context.params.command === 'string' ? context.params.command : '';
+  const outputs = Array.isArray(context.params.outputs) ? context.params.outputs.filter((o): o is string => typeof o === 'string') : [];
+  const requires = Array.isArray(context.params.requires) ? context.params.requires.filter((r): r is string => typeof r === 'string') : [];
+  const params = isObject(context.params.params) ? context.params.params : {};
+
+  const exports: Array<[string, string]> = [];
+  for (const [role, path] of Object.entries(context.inputs)) exports.push([`CK_INPUT_${envName(role)}`, path]);
+  for (const [role, upstream] of Object.entries(context.upstream)) exports.push([`CK_NEEDS_${envName(role)}`, upstream.outputsDir]);
+  for (const [name, value] of Object.entries(params)) exports.push([`CK_PARAM_${envName(name)}`, paramText(value)]);
+  exports.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+  const lines = exports.map(([name, value]) => `export ${name}=${shellQuote(value)}`);
+  lines.push('cd "$CK_PROJECT_DIR" || exit 1');
+  // `-e`, as make does per line: a failing line fails the step instead of being hidden by a
+  // later line that succeeds (partial outputs would otherwise pass the outputs check).
+  lines.push('bash -e "$CK_RUN_DIR/config/command.sh"');
+
+  return {
+    files: { 'config/command.sh': command.endsWith('\n') ? command : `${command}\n` },
+    command: lines.join('\n') + '\n',
+    requires,
+    outputs: outputs.map((output) => `outputs/${output}`),
+    diagnostics: [],
+  };
+}
+
+/** A command that writes `"$CK_OUTPUTS/metrics.json"` (a flat object) reports those values. */
+function readMetrics(runDir: string): JsonObject | undefined {
+  const file = join(runDir, 'outputs', 'metrics.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!isObject(value)) return undefined;
+    const metrics: JsonObject = {};
+    for (const [name, item] of Object.entries(value)) {
+      if (typeof item === 'string' || typeof item === 'boolean' || (typeof item === 'number' && Number.isFinite(item))) metrics[name] = item;
+    }
+    return metrics;
+  } catch {
+    return undefined;
+  }
+}
+
+export const commandRule: Rule = {
+  name: 'command',
+  version: 1,
+  steps: ['prepare'],
+  description: 'A shell command with declared inputs and outputs (data preparation, anything scriptable).',
+  paramsSchema: {
+    command: { type: 'string', description: 'Shell code, run with bash -e from the project directory; write files into "$CK_OUTPUTS".' },
+    outputs: { type: 'array', items: { type: 'string' }, description: 'Files the command leaves, relative to "$CK_OUTPUTS".' },
+    requires: { type: 'array', items: { type: 'string' }, description: 'Executables the command needs on PATH.' },
+    params: { type: 'object', description: 'Values exported to the command as CK_PARAM_<NAME>.' },
+  },
+  resolve,
+  render,
+  readMetrics,
+};

@@ -1,0 +1,208 @@
+/**
+ * The inspect rule's parameters: defaults, validation and the typed view render works from.
+ * One run is one evaluation cell: a task, on one model (the base model or one checkpoint of one
+ * fine-tune, or a merged adapter), on one dataset split.
+ */
+import { isObject, type Json, type JsonObject } from '../../core/json.js';
+import { datasetJson, ParamReader, readDataset, type DatasetParams } from '../support/params.js';
+import type { ExpandedRun, ResolveContext, ResolvedParams } from '../types.js';
+import { inspectValue } from './cliArgs.js';
+
+export const DEFAULT_SEED = 14;
+export const DEFAULT_MAX_CONNECTIONS = 32;
+
+/** Task parameters the rule sets itself; `args` may not set them a second time. */
+const RULE_TASK_ARGS = ['data_path', 'config_path', 'split', 'use_chat_template', 'vis_label'];
+/** Settings with their own field: passing them as task args would bypass what the field does. */
+const FIELD_TASK_ARGS: Record<string, string> = {
+  prompt: '`prompt` (it reaches the task through eval.yaml: inspect YAML-parses -T values and `{input}` would break)',
+  system_prompt: '`system_prompt` (it reaches the task through eval.yaml)',
+  temperature: '`evaluation.temperature` with `do_sample: true`',
+  max_tokens: '`max_tokens`',
+};
+
+export interface InspectParams {
+  task: string;
+  task_function: string;
+  base_model: string;
+  prompt?: string;
+  system_prompt?: string;
+  dataset_type: 'chat_completion' | 'text_completion';
+  seed: number;
+  max_connections: number;
+  max_tokens?: number;
+  do_sample: boolean;
+  temperature?: number;
+  limit?: number;
+  scorers?: Json[];
+  args: JsonObject;
+  model_kind: 'base' | 'finetuned';
+  epoch?: number;
+  dataset: DatasetParams;
+}
+
+/**
+ * Python `str.format` fields in a prompt: the task fills `{input}` and rejects any other field
+ * (literal braces are written `{{` and `}}`).
+ */
+export function promptFields(prompt: string): { fields: string[]; unbalanced: boolean } {
+  const fields: string[] = [];
+  let unbalanced = false;
+  for (let i = 0; i < prompt.length; i++) {
+    const char = prompt[i];
+    if (char === '{') {
+      if (prompt[i + 1] === '{') { i++; continue; }
+      const end = prompt.indexOf('}', i + 1);
+      if (end === -1) { unbalanced = true; break; }
+      fields.push(prompt.slice(i + 1, end));
+      i = end;
+    } else if (char === '}') {
+      if (prompt[i + 1] === '}') { i++; continue; }
+      unbalanced = true;
+    }
+  }
+  return { fields, unbalanced };
+}
+
+export function resolveInspect(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+  const read = new ParamReader(run.params, context);
+  const task = read.string('task', '');
+  if (task === '') read.report('task', 'an evaluation needs a task name', 'missing-key');
+  const taskFunction = read.string('task_function', task);
+  if (taskFunction !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(taskFunction)) {
+    read.report('task_function', `\`${taskFunction}\` is not a Python function name (the @task function in the script)`, 'invalid-value');
+  }
+  const baseModel = read.string('base_model', '');
+  if (baseModel === '') read.report('base_model', 'an evaluation needs `config.base_model` (the model, or the base of the fine-tune)', 'missing-key');
+
+  const prompt = read.string('prompt');
+  if (prompt !== undefined) {
+    const { fields, unbalanced } = promptFields(prompt);
+    if (!fields.includes('input')) read.report('prompt', 'the prompt must contain `{input}`, where each example\'s input goes', 'invalid-prompt');
+    const others = fields.filter((field) => field !== 'input');
+    if (others.length > 0 || unbalanced) {
+      read.report('prompt', `the prompt may only use the \`{input}\` placeholder${others.length ? ` (found ${others.map((f) => `{${f}}`).join(', ')})` : ''}; write literal braces as \`{{\` and \`}}\``, 'invalid-prompt');
+    }
+  }
+  const systemPrompt = read.string('system_prompt');
+  const datasetType = read.oneOf('dataset_type', ['chat_completion', 'text_completion'] as const, 'chat_completion');
+
+  const seed = read.integer('seed', 0, DEFAULT_SEED);
+  const maxConnections = read.integer('max_connections', 1, DEFAULT_MAX_CONNECTIONS);
+  const maxTokens = read.integer('max_tokens', 1);
+  const limit = read.integer('limit', 1);
+  const doSample = read.boolean('do_sample', false);
+  const temperature = read.number('temperature');
+  if (!doSample && temperature !== undefined) {
+    read.report('temperature', 'a temperature only applies when sampling: set `do_sample: true`, or remove `temperature` for greedy decoding (the default)', 'temperature-without-sampling');
+  }
+  if (doSample && temperature === undefined) {
+    read.report('temperature', 'sampling (`do_sample: true`) needs a `temperature` > 0', 'missing-key');
+  }
+  if (doSample && temperature !== undefined && !(temperature > 0)) {
+    read.report('temperature', `the sampling temperature must be > 0, not ${temperature}`, 'out-of-range');
+  }
+
+  const scorersValue = read.raw('scorers');
+  let scorers: Json[] | undefined;
+  if (scorersValue !== undefined) {
+    if (!Array.isArray(scorersValue) || scorersValue.length === 0) read.report('scorers', '`scorers` must be a non-empty list of {name, params}', 'invalid-type');
+    else scorers = scorersValue;
+  }
+
+  const args = checkArgs(read);
+  const modelKind = read.oneOf('model_kind', ['base', 'finetuned'] as const, 'base');
+  const epoch = read.integer('epoch', 0);
+  if (modelKind === 'finetuned') {
+    const upstreamId = run.needs.checkpoint;
+    const upstream = upstreamId === undefined ? undefined : context.runs.get(upstreamId);
+    if (upstreamId === undefined) read.report('model_kind', 'a fine-tuned cell needs the fine-tune it evaluates (`checkpoint`)', 'missing-key');
+    else if (upstream?.step !== 'merge' && epoch === undefined) read.report('epoch', `which epoch of \`${upstreamId}\` to evaluate is missing`, 'missing-key');
+  }
+  const dataset = readDataset(read, 'dataset', 'test');
+  if (!dataset) read.report('dataset', 'an evaluation needs a dataset', 'missing-key');
+  else if (dataset.file === undefined && run.inputs.dataset === undefined) read.report('dataset', 'the dataset is neither a file in the repository nor a prepare step\'s output', 'missing-key');
+  else if (dataset.file !== undefined && run.needs.dataset === undefined) read.report('dataset', `the dataset file \`${dataset.file}\` names no prepare step that produces it`, 'missing-key');
+
+  const params: JsonObject = {
+    task,
+    task_function: taskFunction,
+    base_model: baseModel,
+    dataset_type: datasetType,
+    seed,
+    max_connections: maxConnections,
+    do_sample: doSample,
+    model_kind: modelKind,
+    dataset: dataset ? datasetJson(dataset) : { format: 'json', split: 'test' },
+  };
+  if (prompt !== undefined) params.prompt = prompt;
+  if (systemPrompt !== undefined) params.system_prompt = systemPrompt;
+  if (maxTokens !== undefined) params.max_tokens = maxTokens;
+  // Greedy decoding ignores a temperature: keeping one out of the key means it cannot make two
+  // identical greedy cells look different.
+  if (doSample && temperature !== undefined) params.temperature = temperature;
+  if (limit !== undefined) params.limit = limit;
+  if (scorers !== undefined) params.scorers = scorers;
+  if (Object.keys(args).length > 0) params.args = args;
+  if (modelKind === 'finetuned' && epoch !== undefined) params.epoch = epoch;
+
+  return { params, model: { name: baseModel }, diagnostics: read.diagnostics };
+}
+
+/** Task arguments are passed as `-T key=value`: the keys must be parameter names and the values must survive inspect's parsing. */
+function checkArgs(read: ParamReader): JsonObject {
+  const args = read.object('args') ?? {};
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      read.report('args', `task argument \`${key}\` is not a Python parameter name`, 'invalid-value');
+      continue;
+    }
+    if (RULE_TASK_ARGS.includes(key)) {
+      read.report('args', `task argument \`${key}\` is set by ckbuild for every cell; it cannot be overridden in \`args\``, 'conflict');
+      continue;
+    }
+    const field = FIELD_TASK_ARGS[key];
+    if (field !== undefined) {
+      read.report('args', `set \`${key}\` with ${field}, not as a task argument`, 'conflict');
+      continue;
+    }
+    const encoded = inspectValue(value);
+    if (!encoded.ok) {
+      read.report('args', `task argument \`${key}\` cannot be passed to inspect: ${encoded.reason}; use a list, or read it from a file`, 'invalid-value');
+      continue;
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** The typed view of resolved parameters (as the key recorded them). */
+export function inspectParams(params: JsonObject): InspectParams {
+  const str = (name: string, fallback = ''): string => (typeof params[name] === 'string' ? (params[name] as string) : fallback);
+  const num = (name: string): number | undefined => (typeof params[name] === 'number' ? (params[name] as number) : undefined);
+  const dataset = isObject(params.dataset) ? params.dataset : {};
+  return {
+    task: str('task'),
+    task_function: str('task_function', str('task')),
+    base_model: str('base_model'),
+    prompt: typeof params.prompt === 'string' ? params.prompt : undefined,
+    system_prompt: typeof params.system_prompt === 'string' ? params.system_prompt : undefined,
+    dataset_type: params.dataset_type === 'text_completion' ? 'text_completion' : 'chat_completion',
+    seed: num('seed') ?? DEFAULT_SEED,
+    max_connections: num('max_connections') ?? DEFAULT_MAX_CONNECTIONS,
+    max_tokens: num('max_tokens'),
+    do_sample: params.do_sample === true,
+    temperature: num('temperature'),
+    limit: num('limit'),
+    scorers: Array.isArray(params.scorers) ? params.scorers : undefined,
+    args: isObject(params.args) ? params.args : {},
+    model_kind: params.model_kind === 'finetuned' ? 'finetuned' : 'base',
+    epoch: num('epoch'),
+    dataset: {
+      format: typeof dataset.format === 'string' ? dataset.format : 'json',
+      split: typeof dataset.split === 'string' ? dataset.split : 'test',
+      ...(typeof dataset.file === 'string' ? { file: dataset.file } : {}),
+    },
+  };
+}
