@@ -196,6 +196,20 @@ test('outside a git repository it warns and does not commit; --no-commit does no
   assert.equal(inside.git('rev-parse', 'HEAD'), head);
 });
 
+test('status: a table with counts per state, and --json', () => {
+  const project = setup(1, 'exit 4');
+  project.run(['experiments/exp.yaml', '--keep-going']);
+  const table = project.run(['status', 'experiments/exp.yaml']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /NAME\s+KEY\s+STEP\s+PARAMETERS\s+STATUS\s+TIME\s+METRIC/);
+  assert.match(table.stdout, /prepare\s+step=c\s+failed the framework exited with status 4/);
+  assert.match(table.stdout, /2 succeeded, 1 failed — 3 runs/);
+  const json = JSON.parse(project.run(['status', 'experiments/exp.yaml', '--json']).stdout) as { counts: Record<string, number>; runs: Array<{ id: string; status: string }> };
+  assert.deepEqual(json.counts, { succeeded: 2, failed: 1 });
+  // With no argument, status covers every experiment under experiments/.
+  assert.match(project.run(['status']).stdout, /^exp$/m);
+});
+
 test('--only builds the selected runs and the stale runs they need, nothing else', () => {
   const project = setup(1);
   const result = project.run(['experiments/exp.yaml', '--only', 'prepare/b']);

@@ -176,6 +176,35 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
     assert.ok([...final.values()].every((r) => r.status === 'succeeded'));
   });
 
+  test('--wait blocks until the submitted runs finish; cancel stops queued and running jobs', async () => {
+    const p = project(`  quick:
+    command: 'sleep 1; echo TAG > "$CK_OUTPUTS/x"'
+    outputs: [x]
+`);
+    const waited = p.run(['experiments/exp.yaml', '--executor', 'slurm', '--wait']);
+    assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+    assert.match(waited.stdout, /done\s+prepare\/quick/);
+    const record = p.manifest().runs[0]!;
+    assert.equal(record.status, 'succeeded');
+    assert.ok(typeof record.elapsed_s === 'number' && typeof record.node === 'string' && record.gpu_hours === 0, JSON.stringify(record));
+
+    const q = project(`  long:
+    command: 'sleep 120; echo TAG > "$CK_OUTPUTS/x"'
+    outputs: [x]
+  after:
+    command: 'echo TAG > "$CK_OUTPUTS/y"'
+    needs: [long]
+    outputs: [y]
+`);
+    assert.equal(q.run(['experiments/exp.yaml', '--executor', 'slurm']).code, 0);
+    const cancel = q.run(['cancel', 'experiments/exp.yaml']);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.match(cancel.stdout, /cancelled prepare\/long/);
+    const final = await settle(q, 30_000);
+    assert.equal(final.get('prepare/long')!.status, 'cancelled');
+    assert.equal(final.get('prepare/after')!.status, 'cancelled');
+  });
+
   test('over budget: refuses to submit and says by how much, unless --force', () => {
     const p = project(`  big:
     command: 'echo TAG > "$CK_OUTPUTS/x"'
