@@ -4,10 +4,9 @@
  * ckbuild knows about the run (inputs, upstream outputs, parameters) reaches it as environment
  * variables whose values are quoted, so no value ever becomes code.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { isObject, type Json, type JsonObject } from '../core/json.js';
 import { envName, shellQuote } from '../core/shell.js';
+import { readFlatMetrics } from './support/metrics.js';
 import { ParamReader } from './support/params.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
 
@@ -102,22 +101,6 @@ function render(context: RenderContext): RenderedRun {
   };
 }
 
-/** A command that writes `"$CK_OUTPUTS/metrics.json"` (a flat object) reports those values. */
-function readMetrics(runDir: string): JsonObject | undefined {
-  const file = join(runDir, 'outputs', 'metrics.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(value)) return undefined;
-    const metrics: JsonObject = {};
-    for (const [name, item] of Object.entries(value)) {
-      if (typeof item === 'string' || typeof item === 'boolean' || (typeof item === 'number' && Number.isFinite(item))) metrics[name] = item;
-    }
-    return metrics;
-  } catch {
-    return undefined;
-  }
-}
 
 export const commandRule: Rule = {
   name: 'command',
@@ -132,5 +115,5 @@ export const commandRule: Rule = {
   },
   resolve,
   render,
-  readMetrics,
+  readMetrics: readFlatMetrics,
 };

@@ -4,10 +4,10 @@
  * dspy_optimize.py) that takes everything from config/optimize.json; credentials reach it only
  * through the job's environment.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nearest, type Diagnostic } from '../core/diagnostics.js';
 import { isObject, stableStringify, type JsonObject } from '../core/json.js';
+import { readFlatMetrics } from './support/metrics.js';
 import { datasetJson, ParamReader, readDataset, type DatasetParams } from './support/params.js';
 import { baseModelDir, checkpointDir, driverParam, pythonDriver, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
@@ -142,21 +142,6 @@ function render(context: RenderContext): RenderedRun {
   };
 }
 
-function readMetrics(runDir: string): JsonObject | undefined {
-  const file = join(runDir, 'outputs', 'metrics.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(value)) return undefined;
-    const metrics: JsonObject = {};
-    for (const [name, item] of Object.entries(value)) {
-      if (typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item))) metrics[name] = item;
-    }
-    return metrics;
-  } catch {
-    return undefined;
-  }
-}
 
 export const dspyRule: Rule = {
   name: 'dspy',
@@ -166,5 +151,5 @@ export const dspyRule: Rule = {
   resolve,
   render,
   defaultResources: () => ({ gpus: 0, time: '01:00:00', mem: '8G' }),
-  readMetrics,
+  readMetrics: readFlatMetrics,
 };
