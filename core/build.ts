@@ -10,7 +10,7 @@ import type { Executor, JobHandle, JobState, SubmitRequest } from './executors/t
 import { generateRun, type GeneratedRun } from './generate.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type RunRecord, type RunStatus, writeManifest } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
-import { baseRecord, describeOutputs, gpuHours, readMetricsSafely } from './records.js';
+import { baseRecord, describeOutputs, frameworkVersions, gpuHours, readMetricsSafely } from './records.js';
 import { runEnvironment } from './environment.js';
 import { elapsedSeconds, readStatusFile } from './executors/statusFile.js';
 import { readFileSync } from 'node:fs';
@@ -103,6 +103,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
         patch.outputs = describeOutputs(run.runDir, declared);
         patch.metrics = readMetricsSafely(rule, run.runDir, run.params);
       }
+      const versions = frameworkVersions(run.runDir);
+      if (versions) patch.env = { ...(run.record?.env ?? {}), frameworks: versions };
       run.state = state.status === 'succeeded' ? 'up-to-date' : 'stale';
       inFlight.delete(run.id);
       outcomes.set(run.id, state.status);

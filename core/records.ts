@@ -81,3 +81,19 @@ export function gpuHours(resources: Resources | undefined, elapsedS: number | un
   const gpus = resources?.gpus ?? 0;
   return gpus > 0 ? Number(((elapsedS * gpus) / 3600).toFixed(4)) : 0;
 }
+
+/** `name=version` lines the job wrote (metadata/versions.txt): torch, torchtune, inspect_ai… */
+export function frameworkVersions(runDir: string): JsonObject | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, 'metadata', 'versions.txt'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const versions: JsonObject = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Za-z0-9_.-]+)=([A-Za-z0-9_.+-]+)$/.exec(line.trim());
+    if (match) versions[match[1]!] = match[2]!;
+  }
+  return Object.keys(versions).length > 0 ? versions : undefined;
+}

@@ -217,3 +217,39 @@ test('--only builds the selected runs and the stale runs they need, nothing else
   assert.deepEqual(ranLines(project), ['a', 'b']);
   void statuses;
 });
+
+test('a detached HEAD still gets the manifest commit', () => {
+  const project = setup(1);
+  project.git('checkout', '-q', '--detach');
+  const result = project.run(['experiments/exp.yaml']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(project.git('show', '--name-only', '--format=', 'HEAD').trim().split('\n'), ['experiments/exp.manifest.json']);
+});
+
+test('a manifest written by a newer ckbuild is refused with a clear message, never misread', () => {
+  const project = setup(1);
+  project.write('experiments/exp.manifest.json', JSON.stringify({ version: 99, experiment: 'exp', runs: [] }));
+  const result = project.run(['experiments/exp.yaml']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /written by a newer ckbuild \(manifest version 99; this ckbuild reads up to 1\); upgrade ckbuild/);
+  project.write('experiments/exp.manifest.json', '{ not json');
+  assert.match(project.run(['plan', 'experiments/exp.yaml']).stderr, /the manifest is not valid JSON/);
+});
+
+test('local GPUs: each GPU job gets its own CUDA_VISIBLE_DEVICES', () => {
+  const project = setup(1);
+  project.write('ckbuild.local.yaml', 'gpus: [0, 1]\n');
+  project.write(
+    'experiments/exp.yaml',
+    `version: "1.0"
+experiment_name: exp
+prepare:
+${[1, 2, 3].map((i) => `  g${i}:\n    command: 'echo "$CUDA_VISIBLE_DEVICES" > "$CK_OUTPUTS/gpu"; sleep 1'\n    outputs: [gpu]\n`).join('')}resources:
+  prepare: { gpus: 1 }
+`,
+  );
+  const result = project.run(['experiments/exp.yaml', '-j', '3']);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const devices = project.manifest().runs.map((r) => project.read(`${String(r.run_dir)}/outputs/gpu`).trim()).sort();
+  assert.ok(devices.every((d) => d === '0' || d === '1'), devices.join(' '));
+});
