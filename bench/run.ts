@@ -150,10 +150,12 @@ async function main(): Promise<void> {
       const steps = Array.from({ length: 1000 }, (_, i) => `  s${i}:\n    command: 'echo ${tag} ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
       mkdirSync(join(dir, 'experiments'));
       writeFileSync(join(dir, 'experiments', 'many.yaml'), `version: "1.0"\nexperiment_name: many\nprepare:\n${steps}`);
+      // No queue cap: this measures submission, not how fast the one-node cluster drains.
+      writeFileSync(join(dir, 'ckbuild.local.yaml'), 'slurm: { max_queued: 5000 }\n');
       time('SLURM: submit 1,000 runs (one sbatch each)', ['experiments/many.yaml', '--no-commit', '--executor', 'slurm'], dir, 1);
       spawnSync('scancel', ['-u', process.env.USER ?? 'root', '-n', 'x'], {});
       spawnSync('bash', ['-c', `squeue -h -o '%i %j' | awk '/ck-/ {print $1}' | xargs -r scancel`]);
-      writeFileSync(join(dir, 'ckbuild.local.yaml'), 'slurm: { array_min: 10 }\n');
+      writeFileSync(join(dir, 'ckbuild.local.yaml'), 'slurm: { array_min: 10, max_queued: 5000 }\n');
       writeFileSync(join(dir, 'experiments', 'many.yaml'), `version: "1.0"\nexperiment_name: many\nprepare:\n${steps.replace(new RegExp(tag, 'g'), `${tag}b`)}`);
       time('SLURM: submit 1,000 runs as a job array', ['experiments/many.yaml', '--no-commit', '--executor', 'slurm'], dir, 1);
       spawnSync('bash', ['-c', `squeue -h -o '%i %j' | awk '/ck-/ {print $1}' | xargs -r scancel`]);

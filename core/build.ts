@@ -57,16 +57,21 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   const generated = new Map<string, GeneratedRun>();
   let manifestChanged = false;
   let lastWrite = 0;
+  let writeInterval = 250;
   let dirty = false;
 
   const persist = (force = false): void => {
     if (options.dryRun || !dirty) return;
-    // Batched writes keep a 20,000-run build from rewriting the manifest 20,000 times; the run
-    // directories' status files are the ground truth a crashed build is repaired from.
-    if (!force && Date.now() - lastWrite < 250) return;
-    lastWrite = Date.now();
+    // Batched writes keep a 20,000-run build from rewriting the manifest 20,000 times. Nothing is
+    // lost in between: a crashed build is repaired from the run directories' status files (local)
+    // and from job names that carry the key (SLURM). The interval grows with the manifest, so
+    // writing it never dominates the build.
+    if (!force && Date.now() - lastWrite < writeInterval) return;
+    const started = Date.now();
     dirty = false;
     if (writeManifest(plan.manifestPath, manifest)) manifestChanged = true;
+    lastWrite = Date.now();
+    writeInterval = Math.max(250, 10 * (lastWrite - started));
   };
   const update = (run: PlannedRun, patch: Partial<RunRecord>): RunRecord => {
     const record = { ...baseRecord(run, plan, now()), ...patch };
@@ -287,8 +292,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
       run.state = 'in-progress';
       emit({ type: 'submitted', id: run.id, name: run.name, jobId: result.handle.jobId, executor: result.handle.executor });
     });
-    // Recorded before anything else happens, so a crash right after leaves a findable job.
-    if (batch.length > 0) persist(true);
+    if (batch.length > 0) persist();
     if (batch.length > 0 && submittedThisPass === 0 && inFlight.size === 0 && pending.length > 0 && results.every((r) => 'error' in r && r.status === 'queued')) {
       await executor.waitForChange(options.pollMs ?? 1000);
     }
