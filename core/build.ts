@@ -35,6 +35,8 @@ export interface BuildOptions {
 export interface BuildResult {
   /** Final status of every run this build touched. */
   outcomes: Map<string, RunStatus>;
+  /** Runs handed to the executor that were still queued or running when the build returned. */
+  inFlight: Map<string, string>;
   generated: number;
   manifestChanged: boolean;
   cancelled: boolean;
@@ -177,7 +179,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
 
   if (options.reconcileOnly) {
     await executor.close();
-    return { outcomes, generated: 0, manifestChanged, cancelled: false, diagnostics };
+    return { outcomes, inFlight: new Map(), generated: 0, manifestChanged, cancelled: false, diagnostics };
   }
 
   // 2. What to bring up to date: the selected stale runs and the stale runs they need.
@@ -193,7 +195,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     diagnostics.push(...result.diagnostics);
     emit({ type: 'generated', id: run.id, name: run.name, runDir: run.runDir, changed: result.changed });
   }
-  if (options.dryRun) return { outcomes, generated: generated.size, manifestChanged, cancelled: false, diagnostics };
+  if (options.dryRun) return { outcomes, inFlight: new Map(), generated: generated.size, manifestChanged, cancelled: false, diagnostics };
 
   // 4. Execute in dependency order.
   const pending = [...targets];
@@ -332,5 +334,6 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   progress();
   persist(true);
   await executor.close();
-  return { outcomes, generated: generated.size, manifestChanged, cancelled, diagnostics };
+  const stillRunning = new Map([...inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
+  return { outcomes, inFlight: stillRunning, generated: generated.size, manifestChanged, cancelled, diagnostics };
 }

@@ -105,9 +105,11 @@ export function commitMessage(plan: Plan, outcomes: Map<string, string>): string
   return `${plan.experiment.document.experiment_name}: ${words.length > 0 ? words.join(', ') : 'manifest updated'}`;
 }
 
-export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'>, noCommit: boolean): Promise<void> {
+export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'> & { inFlight?: Map<string, string> }, noCommit: boolean): Promise<void> {
   if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
-  const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, outcome.outcomes));
+  const touched = new Map<string, string>(outcome.outcomes);
+  for (const id of outcome.inFlight?.keys() ?? []) touched.set(id, 'submitted');
+  const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, touched));
   if (result.committed) err(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
   else if (result.reason === 'not-a-repository') err(`${yellow('warning')}: ${displayPath(plan.experiment.projectDir)} is not a git repository; the manifest was written but not committed`);
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
@@ -121,12 +123,16 @@ function summarise(plan: Plan, outcome: BuildResult, dryRun: boolean, executor: 
   const counts = new Map<string, number>();
   for (const status of outcome.outcomes.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
   const upToDate = plan.runs.filter((run) => run.state === 'up-to-date' && !outcome.outcomes.has(run.id)).length;
-  if (outcome.outcomes.size === 0) {
+  if (outcome.inFlight.size > 0) counts.set(executor === 'slurm' ? 'queued or running' : 'running', outcome.inFlight.size);
+  if (outcome.outcomes.size === 0 && outcome.inFlight.size === 0) {
     out(`${green('up to date')}: ${plan.runs.length} runs, nothing to do`);
     return;
   }
   const parts = [...counts.entries()].map(([status, n]) => `${n} ${status}`);
   out(`${bold(plan.experiment.document.experiment_name)} (${executor}): ${parts.join(', ')}${upToDate ? `, ${upToDate} already up to date` : ''}`);
+  if (outcome.inFlight.size > 0) out(dim(`follow them with \`ckbuild status ${displayPath(plan.experiment.file)}\`, or rerun with --wait`));
+  const blocked = [...outcome.outcomes.values()].filter((status) => status === 'blocked').length;
+  if (blocked > 0) out(yellow(`${blocked} run(s) blocked: their framework is not installed where they ran; install it, or run on a cluster login node (--executor slurm)`));
 }
 
 type Renderer = ((event: BuildEvent) => void) & { finish(): void };

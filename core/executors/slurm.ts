@@ -53,6 +53,7 @@ export class SlurmExecutor implements Executor {
   private readonly minInterval: number;
   private readonly retries: number;
   private accounting: boolean | undefined;
+  private sbatchFound: boolean | undefined;
 
   constructor(private readonly options: SlurmExecutorOptions) {
     const settings = options.local.slurm ?? {};
@@ -136,7 +137,8 @@ export class SlurmExecutor implements Executor {
   }
 
   private async sbatch(args: string[]): Promise<SubmitResult> {
-    if (!onPath('sbatch')) return { error: 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local', status: 'failed' };
+    this.sbatchFound ??= onPath('sbatch');
+    if (!this.sbatchFound) return { error: 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local', status: 'failed' };
     let delay = 1000;
     for (let attempt = 0; ; attempt++) {
       const wait = this.lastSubmit + this.minInterval - Date.now();
