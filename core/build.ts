@@ -37,6 +37,8 @@ export interface BuildResult {
   outcomes: Map<string, RunStatus>;
   /** Runs handed to the executor that were still queued or running when the build returned. */
   inFlight: Map<string, string>;
+  /** Runs this build submitted (not those it found already running). */
+  submitted: Set<string>;
   generated: number;
   manifestChanged: boolean;
   cancelled: boolean;
@@ -56,6 +58,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   const outcomes = new Map<string, RunStatus>();
   const diagnostics: Diagnostic[] = [];
   const inFlight = new Map<string, InFlight>();
+  const submitted = new Set<string>();
   const generated = new Map<string, GeneratedRun>();
   let manifestChanged = false;
   let lastWrite = 0;
@@ -170,7 +173,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     await pollInFlight();
     for (const [id, status] of before) {
       const run = plan.byId.get(id)!;
-      if (run.record && run.record.status !== status) emit({ type: 'reconciled', id, name: run.name, status: run.record.status, detail: run.record.detail });
+      // Finished runs were already reported by applyState; this only notes a change of phase.
+      if (run.record && run.record.status !== status && ACTIVE_STATUSES.has(run.record.status)) emit({ type: 'reconciled', id, name: run.name, status: run.record.status, detail: run.record.detail });
       const job = inFlight.get(id);
       if (job && !adoptedNow.has(id)) emit({ type: 'adopted', id, name: run.name, jobId: job.handle.jobId });
     }
@@ -179,7 +183,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
 
   if (options.reconcileOnly) {
     await executor.close();
-    return { outcomes, inFlight: new Map(), generated: 0, manifestChanged, cancelled: false, diagnostics };
+    return { outcomes, inFlight: new Map(), submitted: new Set(), generated: 0, manifestChanged, cancelled: false, diagnostics };
   }
 
   // 2. What to bring up to date: the selected stale runs and the stale runs they need.
@@ -195,7 +199,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     diagnostics.push(...result.diagnostics);
     emit({ type: 'generated', id: run.id, name: run.name, runDir: run.runDir, changed: result.changed });
   }
-  if (options.dryRun) return { outcomes, inFlight: new Map(), generated: generated.size, manifestChanged, cancelled: false, diagnostics };
+  if (options.dryRun) return { outcomes, inFlight: new Map(), submitted: new Set(), generated: generated.size, manifestChanged, cancelled: false, diagnostics };
 
   // 4. Execute in dependency order.
   const pending = [...targets];
@@ -292,6 +296,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
         env: runEnvironment(plan.experiment.projectDir),
       });
       run.state = 'in-progress';
+      submitted.add(run.id);
       emit({ type: 'submitted', id: run.id, name: run.name, jobId: result.handle.jobId, executor: result.handle.executor });
     });
     if (batch.length > 0) persist();
@@ -335,5 +340,5 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   persist(true);
   await executor.close();
   const stillRunning = new Map([...inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
-  return { outcomes, inFlight: stillRunning, generated: generated.size, manifestChanged, cancelled, diagnostics };
+  return { outcomes, inFlight: stillRunning, submitted, generated: generated.size, manifestChanged, cancelled, diagnostics };
 }

@@ -105,10 +105,10 @@ export function commitMessage(plan: Plan, outcomes: Map<string, string>): string
   return `${plan.experiment.document.experiment_name}: ${words.length > 0 ? words.join(', ') : 'manifest updated'}`;
 }
 
-export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'> & { inFlight?: Map<string, string> }, noCommit: boolean): Promise<void> {
+export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'> & { inFlight?: Map<string, string>; submitted?: Set<string> }, noCommit: boolean): Promise<void> {
   if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
   const touched = new Map<string, string>(outcome.outcomes);
-  for (const id of outcome.inFlight?.keys() ?? []) touched.set(id, 'submitted');
+  for (const id of outcome.inFlight?.keys() ?? []) if (outcome.submitted?.has(id)) touched.set(id, 'submitted');
   const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, touched));
   if (result.committed) err(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
   else if (result.reason === 'not-a-repository') err(`${yellow('warning')}: ${displayPath(plan.experiment.projectDir)} is not a git repository; the manifest was written but not committed`);
