@@ -31,12 +31,3 @@ export function selector(runs: readonly PlannedRun[], only: string[], until: str
   if (only.length === 0 && until === undefined) return undefined;
   return (run) => (only.length === 0 || only.some((p) => matches(run, p))) && STEP_ORDER.indexOf(run.step) <= maxStep;
 }
-
-export function forceSelector(runs: readonly PlannedRun[], force: string[]): ((run: PlannedRun) => boolean) | undefined {
-  if (force.length === 0) return undefined;
-  if (force.includes('true')) return () => true;
-  for (const pattern of force) {
-    if (!runs.some((run) => matches(run, pattern))) throw new UsageError(`--force ${pattern} matches no run`);
-  }
-  return (run) => force.some((p) => matches(run, p));
-}

@@ -53,10 +53,6 @@ export function sortKeysDeep(value: Json): Json {
   return out;
 }
 
-export function deepEqual(a: Json, b: Json): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
-
 /** Removes keys whose value is undefined, so optional fields can be spread into a JsonObject. */
 export function compact(record: Record<string, Json | undefined>): JsonObject {
   const out: JsonObject = {};

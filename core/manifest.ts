@@ -134,13 +134,3 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode?: n
   writeFileSync(temporary, content, mode === undefined ? undefined : { mode });
   renameSync(temporary, path);
 }
-
-/** The most recent record of a logical run with another key: what `explain` compares against. */
-export function latestRecordOf(manifest: Manifest, id: string, exceptKey?: string): RunRecord | undefined {
-  let latest: RunRecord | undefined;
-  for (const record of manifest.runs.values()) {
-    if (record.id !== id || record.key === exceptKey) continue;
-    if (!latest || record.recorded_at > latest.recorded_at) latest = record;
-  }
-  return latest;
-}
