@@ -3,7 +3,7 @@
  * owner's pid, host and start time; a lock whose owner is a dead process on this host is stale
  * and taken over. A live owner is reported by name so the second invocation can say who holds it.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { findProjectDir } from './projectDir.js';
@@ -37,7 +37,7 @@ export function isProcessAlive(pid: number): boolean {
 
 export function acquireLock(path: string, command: string): LockResult {
   const me: LockOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeSync(fd, JSON.stringify(me) + '\n');
@@ -71,7 +71,41 @@ export function acquireLock(path: string, command: string): LockResult {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
       continue;
     }
-    rmSync(path, { force: true }); // stale: its owner died on this host
+    takeOverStaleLock(path, owner);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 * (attempt + 1));
   }
   throw new Error(`could not acquire ${path}`);
+}
+
+/**
+ * Removing a dead owner's lock races with another invocation doing the same (both could remove
+ * and one would delete the other's fresh lock). A second O_EXCL file serialises the takeover;
+ * whoever holds it checks again that the lock still belongs to the dead owner before removing it.
+ */
+function takeOverStaleLock(path: string, stale: LockOwner | undefined): void {
+  const guard = `${path}.takeover`;
+  try {
+    closeSync(openSync(guard, 'wx'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Someone else is taking over; a guard older than 10 s belongs to a crashed takeover.
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 10_000) rmSync(guard, { force: true });
+    } catch {
+      // Gone meanwhile.
+    }
+    return;
+  }
+  try {
+    let current: LockOwner | undefined;
+    try {
+      current = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    } catch {
+      current = undefined;
+    }
+    const same = current === undefined || stale === undefined ? current === stale : current.pid === stale.pid && current.host === stale.host && current.started_at === stale.started_at;
+    if (same) rmSync(path, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
+  }
 }
