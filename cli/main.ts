@@ -20,7 +20,7 @@ usage:
   ckbuild check <experiment.yaml>… [--json]  validate files for CI (schema, DAG, rendered artifacts)
   ckbuild status [experiment.yaml…] [--json] runs, states, durations, metrics (refreshes from the executor)
   ckbuild cancel <experiment.yaml> [run…]    cancel queued or running jobs
-  ckbuild import <experiment_summary.yaml> [-o experiments/name.yaml]
+  ckbuild import <experiment_summary.yaml> [-o experiments/name.yaml] [--force]
                                              convert an earlier-toolkit experiment to ckbuild's format
   ckbuild schema [--write]                   print (or write to schema/) the experiment JSON Schema
 

@@ -85,7 +85,7 @@ export function renderRunFiles(run: PlannedRun, plan: Plan, rule: Rule): { files
     runDir: run.runDir,
     outputsDir,
     resources,
-    site: { modelsDir: modelsDirOf(projectDir, plan.local), projectDir },
+    site: { modelsDir: modelsDirOf(projectDir, plan.local), projectDir, ...(typeof run.site?.model_path === 'string' ? { modelPath: resolveProjectPath(projectDir, run.site.model_path) } : {}) },
     experiment: { name: plan.experiment.document.experiment_name, project: plan.experiment.document.project },
   });
   const files = new Map<string, string>();
@@ -112,6 +112,7 @@ export function runSpec(run: PlannedRun, resources: Resources, plan: Plan): Json
     inputs: run.inputs as unknown as Json,
     upstream: run.upstream as unknown as Json,
     labels: run.labels,
+    site: run.site ?? null,
     resources: resources as unknown as Json,
     experiment: plan.experiment.document.experiment_name,
   };

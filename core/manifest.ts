@@ -50,6 +50,8 @@ export interface RunRecord {
   inputs: Record<string, RecordedInput>;
   upstream: Record<string, { id: string; key: string }>;
   labels: JsonObject;
+  /** Site settings the run was rendered with (where its base model lives); never in the key. */
+  site?: JsonObject;
   status: RunStatus;
   /** Why it is in that state, in words (SLURM's reason, the error, "diverged: loss nan at step 12"). */
   detail?: string;

@@ -38,6 +38,8 @@ export interface PlannedRun extends RunIdentity {
   labels: JsonObject;
   resources: Resources;
   earlyStopLoss?: number;
+  /** Rendered, never hashed: see ExpandedRun.site. */
+  site?: JsonObject;
   state: RunState;
   reasons: StaleReason[];
   /** The manifest record for this key, if any. */
@@ -134,6 +136,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
       labels: expanded.labels,
       resources: expanded.resources,
       earlyStopLoss: expanded.earlyStopLoss,
+      site: expanded.site,
       state: 'stale',
       reasons: [],
       record,

@@ -28,6 +28,7 @@ export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord 
     run_dir: runDir.startsWith('..') ? run.runDir : runDir,
   };
   if (run.model) record.model = run.model;
+  if (run.site) record.site = run.site;
   if (existing) {
     // Keep what earlier attempts learned (attempt count, last job) unless this one overwrites it.
     for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node'] as const) {

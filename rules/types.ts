@@ -41,6 +41,11 @@ export interface ExpandedRun {
   resources: Resources;
   /** Divergence guard enforced by the job wrapper; not part of the key (a failed run reruns anyway). */
   earlyStopLoss?: number;
+  /**
+   * Site settings the experiment gives for this run, rendered but never hashed: `model_path`, where
+   * its base model lives (the experiment's `models.<name>.path`).
+   */
+  site?: JsonObject;
 }
 
 export interface ResolveContext {
@@ -75,6 +80,8 @@ export interface UpstreamView {
 export interface RenderSite {
   modelsDir: string;
   projectDir: string;
+  /** Where this run's base model lives, when the experiment says (else `<modelsDir>/<model>`). */
+  modelPath?: string;
 }
 
 export interface RenderContext {

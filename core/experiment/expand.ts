@@ -6,8 +6,9 @@
  *
  * Evaluation cells are either task × (base model | each result × epochs | each checkpoint), or,
  * when the experiment has an `evaluation.matrix`, exactly the cells its rows list
- * (run × tasks × 0-indexed epochs), named like the earlier toolkit named them:
- * `evaluate/<run>/<task>_epoch<N>` for a fine-tune, `evaluate/<run>/<task>` otherwise.
+ * (run × tasks × 0-indexed epochs). Either way a cell's id is `evaluate/<task>/<run>/epoch<N>`
+ * (`evaluate/<task>/<run>` for a model not trained here), and its labels carry the earlier
+ * toolkit's cell name (`<task>_epoch<N>` / `<task>`) and, from the matrix, its `vis_label`.
  */
 import type { ExpandedRun, ResolvedParams, Resources, Rule, StepKind } from '../../rules/types.js';
 import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors } from '../diagnostics.js';
@@ -24,15 +25,6 @@ export interface RuleRegistry {
   defaultFor(step: StepKind): string;
   /** The experiment schema; a document converted from another format is validated against it. */
   schema?(): JsonObject;
-}
-
-/**
- * A run plus settings that reach its rendered configs but not its key: where its base model lives
- * on this site (`model_path`, from the experiment's `models`). Core carries `site` to the rules
- * once `ExpandedRun`/`RenderContext` declare it; until then it is dropped after expansion.
- */
-export interface SitedRun extends ExpandedRun {
-  site?: JsonObject;
 }
 
 export interface Expansion {
@@ -68,13 +60,21 @@ function translatingSource(source: SourceFile, translate: (path: FieldPath) => F
       return source.locate(target, which);
     },
   };
-  return { source: wrapped, fix: (d) => ({ ...d, field: fields.get(d.field) ?? d.field }) };
+  return {
+    source: wrapped,
+    fix: (d) => {
+      const field = fields.get(d.field) ?? d.field;
+      // Say which of ckbuild's fields the conversion made of the one the user wrote.
+      return field === d.field ? d : { ...d, field, message: `${d.message} (as ckbuild’s \`${d.field}\`)` };
+    },
+  };
 }
 
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry): Expansion {
   const doc = experiment.document;
   const source = experiment.source;
-  const translate = documentOrigins.get(doc) ?? ((path: FieldPath) => path);
+  const translator = documentOrigins.get(doc);
+  const translate = translator ?? ((path: FieldPath) => path);
   const diagnostics: Diagnostic[] = [];
   const diag = (path: FieldPath, message: string, options: { code: string; severity?: 'error' | 'warning' }): Diagnostic => diagnosticAt(source, translate(path), message, options);
   const runs: ExpandedRun[] = [];
@@ -96,9 +96,9 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
     return path === undefined ? undefined : { model_path: path };
   };
 
-  const add = (run: SitedRun): void => {
-    run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translate(path)]));
-    if (run.site === undefined) delete run.site;
+  const add = (run: ExpandedRun, site?: JsonObject): void => {
+    if (translator) run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translator(path)]));
+    if (site) run.site = site;
     if (byId.has(run.id)) {
       diagnostics.push(diagnosticAt(source, run.origins.id ?? [], `two runs would share the id \`${run.id}\``, { code: 'duplicate-run' }));
       return;
@@ -119,12 +119,13 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   };
 
   /** A dataset is either a file in the repository (hashed) or a file produced by a prepare step. */
-  const bindings = new Map<string, DatasetBinding>();
+  const bindings = new Map<DatasetRef, Map<string, DatasetBinding>>();
   const datasetBinding = (dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string): DatasetBinding => {
     if (!dataset) return { inputs: {}, needs: {}, params: undefined };
-    // The same dataset field bound twice (one per cell) is checked, and reported, once.
-    const memo = `${formatFieldPath(path)}|${defaultSplit}`;
-    const known = bindings.get(memo);
+    // The same dataset (one field of the file) bound twice, once per cell, is checked and reported once.
+    let bySplit = bindings.get(dataset);
+    if (!bySplit) bindings.set(dataset, (bySplit = new Map()));
+    const known = bySplit.get(defaultSplit);
     if (known) return known;
     const params = compact({ format: dataset.format ?? 'json', split: dataset.split ?? defaultSplit, file: dataset.from ? dataset.path : undefined });
     let binding: DatasetBinding;
@@ -138,7 +139,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
     } else {
       binding = { inputs: { dataset: dataset.path }, needs: {}, params };
     }
-    bindings.set(memo, binding);
+    bySplit.set(defaultSplit, binding);
     return binding;
   };
 
@@ -197,20 +198,21 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       const id = stage ? `finetune/${trial.label}/${stageIndex + 1}-${stage.name}` : `finetune/${trial.label}`;
       const needs: Record<string, string> = { ...dataset.needs };
       if (previous) needs.init = previous; // start from the previous stage's checkpoint
-      trained = { ...config, ...trial.overrides, ...stageOverrides };
+      // What it trains with; the evaluations of its checkpoints read their prompt and model from it.
+      const params = compact({ ...config, ...trial.overrides, ...stageOverrides, dataset: dataset.params });
+      trained = params;
       add({
         id,
         step: 'finetune',
         rule: finetuneRule,
-        params: compact({ ...trained, dataset: dataset.params }),
+        params,
         inputs: dataset.inputs,
         needs,
         origins,
         labels: stage ? { ...labels, stage: stage.name } : labels,
-        resources: { ...resourcesFor('finetune'), ...(trial.resources ?? {}) },
+        resources: trial.resources ? { ...resourcesFor('finetune'), ...trial.resources } : resourcesFor('finetune'),
         earlyStopLoss: doc.protocol?.early_stop_loss,
-        site: siteOf(trained.base_model),
-      });
+      }, siteOf(trained.base_model));
       previous = id;
     });
     if (previous && byId.has(previous)) {
@@ -234,9 +236,13 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       origins: { self: ['protocol', 'merge'], id: ['protocol', 'members'] },
       labels: { ensemble: members.length },
       resources: resourcesFor('merge'),
-      site: siteOf(config.base_model),
-    });
+    }, siteOf(config.base_model));
     finals.push({ id, trial: { trialId: 0, label: 'ensemble', overrides: {}, origins: {}, labels: {} }, kind: 'merge', config });
+  }
+
+  // A list run's own prompt is checked like config.prompt (the loader checks that one).
+  for (const trial of trials) {
+    if (trial.path && typeof trial.overrides.prompt === 'string') checkPlaceholder(trial.overrides.prompt, [...trial.path, 'prompt'], diagnostics, diag);
   }
 
   // Evaluation cells.
@@ -272,10 +278,6 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       checkpointsByName.set(checkpoint.name, { checkpoint, index });
       if (checkpoint.prompt !== undefined) checkPlaceholder(checkpoint.prompt, ['evaluation', 'checkpoints', index, 'prompt'], diagnostics, diag);
     });
-    for (const trial of trials) {
-      if (trial.path && typeof trial.overrides.prompt === 'string') checkPlaceholder(trial.overrides.prompt, [...trial.path, 'prompt'], diagnostics, diag);
-    }
-
     if (evaluation.matrix) {
       expandMatrix();
     } else {
@@ -290,30 +292,33 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
       ev.tasks.forEach((task, taskIndex) => {
         const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
         const origins = (runPrompt?: FieldPath): Record<string, FieldPath> => ({ self: taskPath, id: taskPath, script: [...taskPath, 'script'], prompt: promptOrigin(task, taskPath, runPrompt), epoch: ['evaluation', 'epochs'] });
+        // Most results share the experiment's evaluation settings, dataset and origins: computed once per task.
+        const shared = { params: evalParams(task, ev, config), dataset: cellDataset(task, taskPath, []), origins: origins() };
         if (models.includes('base') && config.base_model === undefined) {
           diagnostics.push(diag(['evaluation', 'models'], 'evaluating the base model needs `config.base_model`', { code: 'missing-key' }));
         } else if (models.includes('base')) {
-          const dataset = cellDataset(task, taskPath, []);
+          const dataset = shared.dataset;
           if (dataset.missing) reportMissingDataset(task, taskPath);
           add({
             id: `evaluate/${task.name}/base`,
             step: 'evaluate',
             rule: evalRule,
-            params: compact({ ...evalParams(task, ev, config), model_kind: 'base', dataset: dataset.binding.params }),
+            params: compact({ ...shared.params, model_kind: 'base', dataset: dataset.binding.params }),
             inputs: { script: task.script, ...dataset.binding.inputs },
             needs: { ...dataset.binding.needs },
-            origins: origins(),
+            origins: shared.origins,
             labels: { task: task.name, model: 'base' },
             resources: resourcesFor('evaluate'),
-            site: siteOf(config.base_model),
-          });
+          }, siteOf(config.base_model));
         }
         if (models.includes('finetuned')) {
           for (const result of finals) {
             const upstream = resolved.get(result.id)?.params;
             if (!upstream) continue;
-            const dataset = cellDataset(task, taskPath, ownDatasets(result.trial));
+            const dataset = result.trial.path ? cellDataset(task, taskPath, ownDatasets(result.trial)) : shared.dataset;
             if (dataset.missing) reportMissingDataset(task, taskPath);
+            const params = sameEvaluation(result.config, config) ? shared.params : evalParams(task, ev, result.config);
+            const cellOrigins = runPromptOrigin(result.trial) ? origins(runPromptOrigin(result.trial)) : shared.origins;
             const cellEpochs = result.kind === 'merge' ? [null] : checkpointEpochs(epochs, upstream.epochs);
             for (const epoch of cellEpochs) {
               if (epoch !== null && typeof upstream.epochs === 'number' && epoch >= upstream.epochs) {
@@ -325,14 +330,13 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
                 id: `evaluate/${task.name}/${result.id.slice(result.id.indexOf('/') + 1)}${suffix}`,
                 step: 'evaluate',
                 rule: evalRule,
-                params: compact({ ...evalParams(task, ev, result.config), model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.binding.params }),
+                params: compact({ ...params, model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.binding.params }),
                 inputs: { script: task.script, ...dataset.binding.inputs },
                 needs: { ...dataset.binding.needs, checkpoint: result.id },
-                origins: origins(runPromptOrigin(result.trial)),
+                origins: cellOrigins,
                 labels: { task: task.name, ...result.trial.labels, ...(epoch === null ? {} : { epoch }) },
                 resources: resourcesFor('evaluate'),
-                site: siteOf(result.config.base_model),
-              });
+              }, siteOf(result.config.base_model));
             }
           }
         }
@@ -347,11 +351,10 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
             params: compact({ ...evalParams(task, ev, checkpointConfig(checkpoint)), ...checkpointParams(checkpoint), dataset: dataset.binding.params }),
             inputs: { script: task.script, ...dataset.binding.inputs },
             needs: { ...dataset.binding.needs },
-            origins: { ...origins(checkpoint.prompt !== undefined ? [...path, 'prompt'] : undefined), self: path, id: [...path, 'name'], checkpoint_path: [...path, 'path'] },
+            origins: { ...origins(checkpoint.prompt !== undefined ? [...path, 'prompt'] : undefined), self: path, id: [...path, 'name'], checkpoint_path: [...path, 'path'], model_kind: checkpoint.path !== undefined ? [...path, 'path'] : [...path, 'name'] },
             labels: { task: task.name, model: checkpoint.name },
             resources: resourcesFor('evaluate'),
-            site: siteOf(checkpoint.base_model),
-          });
+          }, siteOf(checkpoint.base_model));
         }
       });
     }
@@ -382,15 +385,12 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
           if (found) rowTasks.push(found);
           else diagnostics.push(diag([...rowPath, 'tasks', index], `no task named \`${name}\`; tasks: ${ev.tasks.map((task) => task.name).join(', ')}`, { code: 'dangling-reference' }));
         });
+        // A display label (reports, the manifest): "{vis_label} ({task})" when the row lists several tasks.
         const several = taskNames.length > 1;
         const visLabel = (task: EvaluationTask): string | undefined => (entry.vis_label === undefined ? undefined : several ? `${entry.vis_label} (${task.name})` : entry.vis_label);
-        const withVisLabel = (params: JsonObject, task: EvaluationTask): JsonObject => {
-          const label = visLabel(task);
-          return label === undefined ? params : { ...params, args: { ...(task.args ?? {}), vis_label: label } };
-        };
         const cellOrigins = (task: EvaluationTask, taskIndex: number, runPrompt: FieldPath | undefined): Record<string, FieldPath> => {
           const taskPath: FieldPath = ['evaluation', 'tasks', taskIndex];
-          return { self: rowPath, id: [...rowPath, 'run'], script: [...taskPath, 'script'], prompt: promptOrigin(task, taskPath, runPrompt), epoch: [...rowPath, 'epochs'], args: entry.vis_label !== undefined ? [...rowPath, 'vis_label'] : [...taskPath, 'args'] };
+          return { self: rowPath, id: [...rowPath, 'run'], script: [...taskPath, 'script'], prompt: promptOrigin(task, taskPath, runPrompt), epoch: [...rowPath, 'epochs'], args: [...taskPath, 'args'] };
         };
 
         if (final && final.kind === 'finetune') {
@@ -423,17 +423,16 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
               const cell = `${task.name}_epoch${epoch}`;
               const label = visLabel(task);
               add({
-                id: `evaluate/${entry.run}/${cell}`,
+                id: `evaluate/${task.name}/${final.id.slice(final.id.indexOf('/') + 1)}/epoch${epoch}`,
                 step: 'evaluate',
                 rule: evalRule,
-                params: compact({ ...withVisLabel(evalParams(task, ev, final.config), task), model_kind: 'finetuned', epoch, dataset: dataset.binding.params }),
+                params: compact({ ...evalParams(task, ev, final.config), model_kind: 'finetuned', epoch, dataset: dataset.binding.params }),
                 inputs: { script: task.script, ...dataset.binding.inputs },
                 needs: { ...dataset.binding.needs, checkpoint: final.id },
                 origins: { ...cellOrigins(task, taskIndex, runPromptOrigin(final.trial)), epoch: [...epochsPath, cellEpochs.get(epoch)!] },
                 labels: compact({ ...final.trial.labels, run: entry.run, task: task.name, cell, epoch, vis_label: label }),
                 resources: resourcesFor('evaluate'),
-                site: siteOf(final.config.base_model),
-              });
+              }, siteOf(final.config.base_model));
             }
           }
           return;
@@ -480,19 +479,21 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
           }
           if (dataset.missing) reportMissingDataset(task, taskPath);
           const origins = cellOrigins(task, taskIndex, runPrompt);
-          if (named) origins.checkpoint_path = ['evaluation', 'checkpoints', named.index, 'path'];
+          if (named) {
+            origins.checkpoint_path = ['evaluation', 'checkpoints', named.index, 'path'];
+            origins.model_kind = named.checkpoint.path !== undefined ? origins.checkpoint_path : ['evaluation', 'checkpoints', named.index, 'name'];
+          }
           add({
-            id: `evaluate/${entry.run}/${cell}`,
+            id: `evaluate/${task.name}/${final ? final.id.slice(final.id.indexOf('/') + 1) : entry.run}`,
             step: 'evaluate',
             rule: evalRule,
-            params: compact({ ...withVisLabel(params, task), dataset: dataset.binding.params }),
+            params: compact({ ...params, dataset: dataset.binding.params }),
             inputs: { script: task.script, ...dataset.binding.inputs },
             needs: { ...dataset.binding.needs, ...needs },
             origins,
             labels: compact({ ...labels, vis_label: label }),
             resources: resourcesFor('evaluate'),
-            site: siteOf(baseModel),
-          });
+          }, siteOf(baseModel));
         }
       });
       // A result nobody evaluates, or a checkpoint listed for nothing, is probably a mistake.
@@ -560,8 +561,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
         origins: { self: ['output'], id: ['output'] },
         labels: { ...result.trial.labels },
         resources: resourcesFor('export'),
-        site: siteOf(config.base_model),
-      });
+      }, siteOf(config.base_model));
     }
   }
 
@@ -575,6 +575,13 @@ function ownDatasets(trial: Trial): Array<{ ref: DatasetRef | undefined; path: F
     { ref: trial.evalDataset, path: [...trial.path, 'eval_dataset'] },
     { ref: trial.dataset, path: [...trial.path, 'dataset'] },
   ];
+}
+
+/** The settings an evaluation takes from what its model was trained with. */
+const EVALUATION_SETTINGS = ['base_model', 'prompt', 'system_prompt', 'dataset_type'];
+
+function sameEvaluation(trained: JsonObject, config: JsonObject): boolean {
+  return trained === config || EVALUATION_SETTINGS.every((key) => trained[key] === config[key]);
 }
 
 function runPromptOrigin(trial: Trial): FieldPath | undefined {

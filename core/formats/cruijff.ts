@@ -250,6 +250,8 @@ class Conversion {
           return undefined;
         }
         if (spec.native === 'prompt') this.placeholder(value, path);
+        // torchtune's function name there, the schedule's name here: get_cosine_schedule_with_warmup → cosine.
+        if (spec.native === 'lr_scheduler') return value.replace(/^get_/, '').replace(/_schedule_with_warmup$/, '');
         return value;
       }
     }
@@ -490,7 +492,9 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     if (controls.prompt === undefined) c.error(['controls'], 'missing required key `prompt`: the template each input is formatted with, containing `{input}` (e.g. "Capitalize the given word: {input}\\n")', 'missing-key');
     if (controls.system_prompt === undefined) c.warn(['controls'], 'missing `system_prompt` (required by cruijff_kit, which then used "" silently); ckbuild uses "" too: write `system_prompt: ""` to say so', 'missing-key');
   }
-  for (const [name, fallback] of TRAINING_DEFAULTS) {
+  // Training defaults only where something trains (an experiment of controls and checkpoints has no use for them).
+  const trains = Array.isArray(data.runs) && data.runs.some((run) => isObject(run) && run.type === 'fine-tuned');
+  for (const [name, fallback] of trains ? TRAINING_DEFAULTS : []) {
     const native = PARAMS[name]!.native;
     if (config[native] !== undefined) continue;
     if ((name === 'epochs' || name === 'batch_size' || name === 'gradient_accumulation_steps') && data.controls !== undefined) {
@@ -503,21 +507,20 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     config.system_prompt = '';
     c.from(['config', 'system_prompt'], ['controls']);
   }
-  if (config.seed === undefined) {
+  if (config.seed === undefined && trains) {
     config.seed = CRUIJFF_DEFAULT_SEED;
     c.from(['config', 'seed'], ['controls']);
   }
+  // Whether a recipe can validate (GPU count, torchtune version) is the torchtune rule's to say.
   const validation = controls.validation_during_training;
-  let validates = false;
   if (validation !== undefined && validation !== null) {
     const on = c.param({ native: 'validation_during_training', type: 'bool' }, validation, ['controls', 'validation_during_training']);
     if (typeof on === 'boolean') {
-      validates = on;
       config.validation_every_n_steps = on ? VALIDATION_EVERY_N_STEPS : 0;
       c.from(['config', 'validation_every_n_steps'], ['controls', 'validation_during_training']);
     }
   }
-  if (maxSamples !== undefined) {
+  if (maxSamples !== undefined && trains) {
     config.max_samples = maxSamples;
     c.from(['config', 'max_samples'], ['data', 'training', 'splits', 'train']);
   }
@@ -657,9 +660,6 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
       }
     }
     if (resources && Object.keys(resources).length === 0) resources = undefined;
-    if (validates && (resources?.gpus ?? 1) > 1) {
-      c.warn([...path, 'compute', 'gpus'], 'validation during training does not run on several GPUs (the distributed recipe has no validation loop); this run trains without it', 'ignored');
-    }
 
     if (run.type === 'fine-tuned') {
       const position = listRuns.length;

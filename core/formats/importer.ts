@@ -25,6 +25,7 @@ export interface ImportResult {
 }
 
 /** The order of a native file's sections, as a person reads it. */
+const EVALUATION_ORDER = ['tasks', 'checkpoints', 'matrix', 'seed', 'do_sample', 'temperature', 'max_tokens', 'max_connections', 'scorers'];
 const SECTION_ORDER = ['version', 'experiment_name', 'project', 'question', 'hypothesis', 'purpose', 'date', 'dataset', 'config', 'protocol', 'evaluation', 'resources', 'models'];
 
 export function importExperiment(file: string, options: { output?: string; rules: RuleRegistry; cwd?: string }): ImportResult {
@@ -89,6 +90,13 @@ function render(document: ExperimentDocument, input: string, output: string, not
   if (isObject(ordered.config) && ordered.config.base_model !== undefined) {
     const { base_model, ...rest } = ordered.config;
     ordered.config = { base_model, ...rest };
+  }
+  if (isObject(ordered.evaluation)) {
+    const evaluation: JsonObject = {};
+    for (const key of [...EVALUATION_ORDER, ...Object.keys(ordered.evaluation)]) {
+      if (ordered.evaluation[key] !== undefined && !(key in evaluation)) evaluation[key] = ordered.evaluation[key]!;
+    }
+    ordered.evaluation = evaluation;
   }
   const schema = relative(dirname(output), join(findProjectDir(output), 'schema', 'experiment.schema.json'));
   const header = [

@@ -7,7 +7,7 @@
  * task arguments), and they override the task's GenerateConfig. `-M` options are passed to the
  * Hugging Face `from_pretrained` call, so a temperature there would not reach generation at all.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import type { Json, JsonObject } from '../../core/json.js';
@@ -54,6 +54,12 @@ function chooseModel(context: RenderContext, params: InspectParams, diagnostics:
       sourceModel: modelDirName(params.base_model),
       missing: `ckbuild: base model ${modelDirName(params.base_model)} not found at ${path}; put it in the models directory (models_dir in the local config)`,
     };
+  }
+  if (params.model_kind === 'checkpoint') {
+    // A checkpoint trained elsewhere (the earlier toolkit's eval-only run): its directory as given.
+    const path = resolve(context.site.projectDir, params.checkpoint_path ?? '');
+    const base = baseModelDir(context, params.base_model);
+    return { name: `hf/${label}`, path, tokenizerPath: base, sourceModel: modelDirName(params.base_model), missing: `ckbuild: checkpoint ${path} not found` };
   }
   const upstream = context.upstream.checkpoint;
   if (!upstream) {
@@ -139,7 +145,7 @@ export function evalCommand(context: RenderContext, params: InspectParams): Eval
   if (params.do_sample && params.temperature !== undefined) option('--temperature', params.temperature);
   if (params.max_tokens !== undefined) option('--max-tokens', params.max_tokens);
   if (params.model_kind === 'finetuned' && params.epoch !== undefined && model.upstream?.step !== 'merge') parsed('--metadata', 'epoch', params.epoch);
-  parsed('--metadata', 'is_finetuned', params.model_kind === 'finetuned');
+  parsed('--metadata', 'is_finetuned', params.model_kind !== 'base');
   parsed('--metadata', 'source_model', model.sourceModel);
   // Tasks that share a task function (5-letter vs 8-letter words) differ only by this name.
   parsed('--metadata', 'task', params.task);

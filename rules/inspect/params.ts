@@ -36,7 +36,9 @@ export interface InspectParams {
   limit?: number;
   scorers?: Json[];
   args: JsonObject;
-  model_kind: 'base' | 'finetuned';
+  model_kind: 'base' | 'finetuned' | 'checkpoint';
+  /** model_kind checkpoint: an existing checkpoint directory, not trained by this experiment. */
+  checkpoint_path?: string;
   epoch?: number;
   dataset: DatasetParams;
 }
@@ -111,7 +113,9 @@ export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resol
   }
 
   const args = checkArgs(read);
-  const modelKind = read.oneOf('model_kind', ['base', 'finetuned'] as const, 'base');
+  const modelKind = read.oneOf('model_kind', ['base', 'finetuned', 'checkpoint'] as const, 'base');
+  const checkpointPath = modelKind === 'checkpoint' ? read.string('checkpoint_path', '') : undefined;
+  if (checkpointPath === '') read.report('checkpoint_path', 'evaluating an existing checkpoint needs `checkpoint_path`, its directory', 'missing-key');
   const epoch = read.integer('epoch', 0);
   if (modelKind === 'finetuned') {
     const upstreamId = run.needs.checkpoint;
@@ -145,6 +149,8 @@ export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resol
   if (scorers !== undefined) params.scorers = scorers;
   if (Object.keys(args).length > 0) params.args = args;
   if (modelKind === 'finetuned' && epoch !== undefined) params.epoch = epoch;
+  // An existing checkpoint is identified by its path: ckbuild does not hash model directories.
+  if (checkpointPath) params.checkpoint_path = checkpointPath;
 
   return { params, model: { name: baseModel }, diagnostics: read.diagnostics };
 }
@@ -197,7 +203,8 @@ export function inspectParams(params: JsonObject): InspectParams {
     limit: num('limit'),
     scorers: Array.isArray(params.scorers) ? params.scorers : undefined,
     args: isObject(params.args) ? params.args : {},
-    model_kind: params.model_kind === 'finetuned' ? 'finetuned' : 'base',
+    model_kind: params.model_kind === 'finetuned' || params.model_kind === 'checkpoint' ? params.model_kind : 'base',
+    checkpoint_path: typeof params.checkpoint_path === 'string' ? params.checkpoint_path : undefined,
     epoch: num('epoch'),
     dataset: {
       format: typeof dataset.format === 'string' ? dataset.format : 'json',

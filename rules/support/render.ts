@@ -32,6 +32,7 @@ export function modelDirName(baseModel: string): string {
  * evaluation then loads exactly the directory the training used.
  */
 export function baseModelDir(context: RenderContext, baseModel: string, upstream?: UpstreamView): string {
+  if (context.site.modelPath !== undefined) return context.site.modelPath;
   const resolved = upstream?.step === 'finetune' && typeof upstream.params.base_model === 'string' ? upstream.params.base_model : baseModel;
   return join(context.site.modelsDir, modelDirName(resolved));
 }

@@ -63,7 +63,7 @@ function build(ctx: RenderContext): Built | RenderedRun {
 
   const gpus = ctx.resources.gpus ?? model.slurm.gpus;
   if (gpus === 0) diagnostics.push(renderProblem('torchtune trains on GPUs but this run asks for none (resources.finetune.gpus: 0); it will fail without one', 'no-gpu', 'warning', 'resources.finetune.gpus'));
-  const modelDir = join(ctx.site.modelsDir, model.name);
+  const modelDir = ctx.site.modelPath ?? join(ctx.site.modelsDir, model.name);
 
   // Curriculum: the previous stage's last epoch holds its merged weights.
   const init = ctx.upstream.init;
