@@ -16,12 +16,12 @@ import { basename, dirname, join } from 'node:path';
 import type { Resources, Rule, RenderedRun, UpstreamView } from '../rules/types.js';
 import type { Diagnostic } from './diagnostics.js';
 import { resolveProjectPath } from './experiment/load.js';
-import { HASH_SCHEME_VERSION } from './identity.js';
 import { stableStringify, type Json, type JsonObject } from './json.js';
 import { type LocalConfig, modelsDirOf } from './localConfig.js';
 import { writeFileAtomic } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { renderJobScript } from './jobScript.js';
+import { identityFields } from './records.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import { CKBUILD_VERSION } from './version.js';
 
@@ -100,18 +100,8 @@ export function renderRunFiles(run: PlannedRun, plan: Plan, rule: Rule): { files
 export function runSpec(run: PlannedRun, resources: Resources, plan: Plan): JsonObject {
   return {
     ckbuild_version: CKBUILD_VERSION,
-    scheme: HASH_SCHEME_VERSION,
-    key: run.key,
-    id: run.id,
-    name: run.name,
-    step: run.step,
-    rule: run.rule,
-    rule_version: run.ruleVersion,
-    params: run.params,
+    ...(identityFields(run) as unknown as JsonObject),
     model: run.model ?? null,
-    inputs: run.inputs as unknown as Json,
-    upstream: run.upstream as unknown as Json,
-    labels: run.labels,
     site: run.site ?? null,
     resources: resources as unknown as Json,
     experiment: plan.experiment.document.experiment_name,

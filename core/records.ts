@@ -8,10 +8,12 @@ import type { JsonObject } from './json.js';
 import type { RecordedOutput, RunRecord } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
 
-export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord {
-  const existing = plan.manifest.runs.get(run.key);
-  const runDir = relative(plan.experiment.projectDir, run.runDir);
-  const record: RunRecord = {
+/**
+ * What identifies a run and regenerates its artifacts: shared by the manifest record and the
+ * run directory's config/run.json, so the two can never disagree.
+ */
+export function identityFields(run: PlannedRun): Pick<RunRecord, 'key' | 'id' | 'name' | 'step' | 'rule' | 'rule_version' | 'scheme' | 'params' | 'model' | 'inputs' | 'upstream' | 'labels' | 'site'> {
+  const fields: ReturnType<typeof identityFields> = {
     key: run.key,
     id: run.id,
     name: run.name,
@@ -23,12 +25,21 @@ export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord 
     inputs: run.inputs,
     upstream: run.upstream,
     labels: run.labels,
+  };
+  if (run.model) fields.model = run.model;
+  if (run.site) fields.site = run.site;
+  return fields;
+}
+
+export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord {
+  const existing = plan.manifest.runs.get(run.key);
+  const runDir = relative(plan.experiment.projectDir, run.runDir);
+  const record: RunRecord = {
+    ...identityFields(run),
     status: existing?.status ?? 'planned',
     recorded_at: existing?.recorded_at ?? now,
     run_dir: runDir.startsWith('..') ? run.runDir : runDir,
   };
-  if (run.model) record.model = run.model;
-  if (run.site) record.site = run.site;
   if (existing) {
     // Keep what earlier attempts learned (attempt count, last job) unless this one overwrites it.
     for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node'] as const) {
