@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { LocalConfig } from '../localConfig.js';
 import { onPath } from './path.js';
+import { slurmJobName } from '../jobScript.js';
 import type { RunStatus } from '../manifest.js';
 import type { PlannedRun } from '../plan.js';
 import { elapsedSeconds, readStatusFile } from './statusFile.js';
@@ -95,7 +96,7 @@ export class SlurmExecutor implements Executor {
     const args = ['--parsable', `--chdir=${run.runDir}`, `--output=${join(outputs, 'slurm-%j.out')}`, `--error=${join(outputs, 'slurm-%j.out')}`, '--export=ALL,CK_EXECUTOR=slurm'];
     if (dependencies.length > 0) args.push(`--dependency=afterok:${dependencies.map((d) => d.jobId).join(':')}`, '--kill-on-invalid-dep=yes');
     args.push(generated.jobScript);
-    return this.sbatch(args);
+    return this.sbatch(args, slurmJobName(run.key, run.name));
   }
 
   private async submitArray(group: SubmitRequest[]): Promise<SubmitResult[]> {
@@ -131,12 +132,17 @@ export class SlurmExecutor implements Executor {
       '--export=ALL,CK_EXECUTOR=slurm',
       driver,
     ];
-    const result = await this.sbatch(args);
+    const result = await this.sbatch(args, `ck-array-${stamp}`);
     if ('error' in result) return group.map(() => result);
     return group.map((_, index) => ({ handle: { executor: this.name, jobId: `${result.handle.jobId}_${index}` } }));
   }
 
-  private async sbatch(args: string[]): Promise<SubmitResult> {
+  /**
+   * sbatch with retries for transient failures. A timed-out sbatch may still have reached the
+   * controller, so before each retry the job is looked up by its name (which carries the key):
+   * a submission that did land is adopted, never submitted twice.
+   */
+  private async sbatch(args: string[], jobName: string): Promise<SubmitResult> {
     this.sbatchFound ??= onPath('sbatch');
     if (!this.sbatchFound) return { error: 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local', status: 'failed' };
     let delay = 1000;
@@ -154,7 +160,35 @@ export class SlurmExecutor implements Executor {
       if (!TRANSIENT.test(message) || attempt >= this.retries) return { error: `sbatch rejected the job: ${message.replace(/^sbatch: error: /gm, '')}`, status: 'failed' };
       await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
+      const landed = await this.findByName(jobName);
+      if (landed === 'unreachable') return { error: `sbatch failed and the controller did not answer afterwards, so whether the job was queued is unknown; run ckbuild again to check (it adopts the job if it exists): ${message}`, status: 'failed' };
+      if (landed) return { handle: { executor: this.name, jobId: landed } };
     }
+  }
+
+  /**
+   * A job with this name in the queue, asked until the controller answers. A controller that was
+   * unresponsive may still hold the timed-out submission and process it just after answering
+   * (measured here: a stopped slurmctld answered squeue first, then created the job), so "not
+   * there" counts only after two answers a second apart.
+   */
+  private async findByName(jobName: string): Promise<string | undefined | 'unreachable'> {
+    let delay = 1000;
+    let emptyAnswers = 0;
+    for (let attempt = 0; attempt <= this.retries + 4; attempt++) {
+      const result = await slurm('squeue', ['-h', '-n', jobName, '-o', '%i']);
+      if (result.ok) {
+        const line = result.stdout.split('\n').map((l) => l.trim()).find((l) => /^\d+/.test(l));
+        if (line) return line.split('_')[0];
+        if (++emptyAnswers >= 2) return undefined;
+        await sleep(1000);
+        continue;
+      }
+      emptyAnswers = 0;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 30_000);
+    }
+    return 'unreachable';
   }
 
   async poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>> {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { slurmSkipReason, squeueNames } from '../helpers/slurm.js';
@@ -203,6 +204,29 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
     const final = await settle(q, 30_000);
     assert.equal(final.get('prepare/long')!.status, 'cancelled');
     assert.equal(final.get('prepare/after')!.status, 'cancelled');
+  });
+
+  test('an unresponsive controller: sbatch times out, ckbuild retries and adopts the job that landed, never a duplicate', async () => {
+    const p = project(`  flaky:
+    command: 'echo TAG > "$CK_OUTPUTS/x"'
+    outputs: [x]
+`);
+    const key = (JSON.parse(p.run(['plan', 'experiments/exp.yaml', '--json']).stdout) as { runs: Array<{ key: string }> }).runs[0]!.key.slice(0, 12);
+    const controller = Number(readFileSync('/run/slurm-local/slurmctld.pid', 'utf8').trim());
+    process.kill(controller, 'SIGSTOP'); // sbatch's 10 s MessageTimeout expires while the request sits in the socket
+    const resume = setTimeout(() => process.kill(controller, 'SIGCONT'), 22_000);
+    try {
+      const child = p.start(['experiments/exp.yaml', '--executor', 'slurm']);
+      const code = await exitOf(child);
+      assert.equal(code, 0, child.output());
+    } finally {
+      clearTimeout(resume);
+      process.kill(controller, 'SIGCONT');
+    }
+    await settle(p);
+    // Finished jobs stay in squeue -t all for an hour (MinJobAge); sacct -c lags behind completion.
+    const jobs = spawnSync('squeue', ['-h', '-t', 'all', '-o', '%i|%j'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(key));
+    assert.equal(jobs.length, 1, `one job for the run, got: ${jobs.join(' | ')}`);
   });
 
   test('over budget: refuses to submit and says by how much, unless --force', () => {
