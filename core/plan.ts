@@ -168,8 +168,10 @@ function indexLatestById(manifest: Manifest): Map<string, RunRecord> {
 function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRecord | undefined): void {
   if (record) {
     if (record.status === 'succeeded') {
-      const missing = (record.outputs ?? []).map((o) => o.path).filter((path) => !existsSync(join(run.runDir, path)));
-      if (missing.length === 0 && existsSync(run.runDir)) {
+      const outputs = record.outputs ?? [];
+      const missing = outputs.map((o) => o.path).filter((path) => !existsSync(join(run.runDir, path)));
+      // Recorded outputs live inside the run directory: when there are any, they prove it exists.
+      if (missing.length === 0 && (outputs.length > 0 || existsSync(run.runDir))) {
         run.state = 'up-to-date';
         return;
       }
