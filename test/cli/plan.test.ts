@@ -142,3 +142,52 @@ test('a YAML syntax error is reported with its position', () => {
   assert.equal(result.code, 1);
   assert.match(result.stderr, /syntax\.yaml:\d+:\d+: error: YAML: /);
 });
+
+test('curriculum: each stage starts from the previous stage’s checkpoint; ensemble: members and a merge', () => {
+  const project = new TempProject();
+  project.write('data/easy.json', JSON.stringify({ train: [{ input: 'ab', output: 'Ab' }], test: [] }));
+  project.write('data/hard.json', JSON.stringify({ train: [{ input: 'abcdefgh', output: 'Abcdefgh' }], test: [] }));
+  project.write('tasks/t.py', '# task\n');
+  project.write(
+    'experiments/curriculum.yaml',
+    `version: "1.0"
+experiment_name: curriculum
+config: { base_model: Llama-3.2-1B-Instruct, epochs: 1 }
+protocol:
+  type: curriculum
+  vary: { lora_rank: [4, 8] }
+  stages:
+    - { name: easy, dataset: { path: data/easy.json } }
+    - { name: hard, dataset: { path: data/hard.json }, config: { learning_rate: 5e-5 } }
+evaluation:
+  tasks: [{ name: t, script: tasks/t.py, dataset: { path: data/hard.json } }]
+  models: [finetuned]
+`,
+  );
+  const curriculum = planJson(project, 'experiments/curriculum.yaml');
+  assert.ok(curriculum.ok, JSON.stringify(curriculum.diagnostics));
+  const byId = new Map(curriculum.runs.map((r) => [r.id, r]));
+  assert.deepEqual([...byId.keys()].filter((id) => id.startsWith('finetune/')), ['finetune/lora_rank=4/1-easy', 'finetune/lora_rank=4/2-hard', 'finetune/lora_rank=8/1-easy', 'finetune/lora_rank=8/2-hard']);
+  assert.equal(byId.get('finetune/lora_rank=4/2-hard')!.needs.init, 'finetune/lora_rank=4/1-easy');
+  assert.equal(byId.get('finetune/lora_rank=4/2-hard')!.params.learning_rate, 0.00005);
+  assert.equal(byId.get('evaluate/t/lora_rank=8/2-hard/epoch0')!.needs.checkpoint, 'finetune/lora_rank=8/2-hard', 'only the final stage is evaluated');
+
+  project.write(
+    'experiments/ensemble.yaml',
+    `version: "1.0"
+experiment_name: ensemble
+dataset: { path: data/easy.json }
+config: { base_model: Llama-3.2-1B-Instruct }
+protocol: { type: ensemble, members: 3, merge: { method: linear } }
+evaluation:
+  tasks: [{ name: t, script: tasks/t.py }]
+  models: [finetuned]
+`,
+  );
+  const ensemble = planJson(project, 'experiments/ensemble.yaml');
+  assert.ok(ensemble.ok, JSON.stringify(ensemble.diagnostics));
+  const merge = ensemble.runs.find((r) => r.id === 'merge/ensemble')!;
+  assert.deepEqual(Object.values(merge.needs).sort(), ['finetune/member-1', 'finetune/member-2', 'finetune/member-3']);
+  assert.ok(ensemble.runs.some((r) => r.id === 'evaluate/t/ensemble' && r.needs.checkpoint === 'merge/ensemble'));
+  assert.equal(ensemble.runs.filter((r) => r.step === 'evaluate').length, 4, 'each member and the merged adapter');
+});
