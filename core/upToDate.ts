@@ -8,6 +8,7 @@
  * falls back to the full plan. This module imports nothing heavy on purpose.
  */
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findProjectDir } from './projectDir.js';
@@ -15,7 +16,8 @@ import { findProjectDir } from './projectDir.js';
 const STAMP_VERSION = 1;
 const RACY_WINDOW_MS = 1000;
 
-type FileSignature = [path: string, size: number, mtimeMs: number, ino: number] | [path: string, 'absent'];
+/** Stats of a file; a file modified within the racy second also carries its content hash. */
+type FileSignature = [path: string, size: number, mtimeMs: number, ino: number, sha256?: string] | [path: string, 'absent'];
 
 interface Stamp {
   version: number;
@@ -41,6 +43,28 @@ function signature(path: string): FileSignature {
   }
 }
 
+function contentHash(path: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A file whose mtime is within a second of the stamp may still change without its mtime
+ * moving, so stats alone cannot vouch for it: its content hash is kept, and compared instead.
+ * (The manifest, written just before the stamp, is always such a file.)
+ */
+function stampSignature(path: string, writtenAt: number): FileSignature {
+  const recorded = signature(path);
+  if (recorded[1] !== 'absent' && writtenAt - (recorded[2] as number) <= RACY_WINDOW_MS) {
+    const hash = contentHash(path);
+    if (hash) return [recorded[0], recorded[1] as number, recorded[2] as number, recorded[3] as number, hash];
+  }
+  return recorded;
+}
+
 /** ckbuild's own code and templates: a new version of a rule must not be hidden by a stamp. */
 function codeFiles(): string[] {
   const root = dirname(dirname(dirname(fileURLToPath(import.meta.url)))); // dist/core/x.js → package root
@@ -64,10 +88,11 @@ function codeFiles(): string[] {
 
 export function writeUpToDateStamp(experimentFile: string, dependencies: string[], outputs: string[], runs: number): void {
   const path = stampPath(experimentFile);
+  const writtenAt = Date.now();
   const stamp: Stamp = {
     version: STAMP_VERSION,
-    written_at: Date.now(),
-    files: [...new Set([...dependencies, ...codeFiles()])].sort().map(signature),
+    written_at: writtenAt,
+    files: [...new Set([...dependencies, ...codeFiles()])].sort().map((path) => stampSignature(path, writtenAt)),
     outputs,
     runs,
   };
@@ -88,8 +113,13 @@ export function checkUpToDateStamp(experimentFile: string): number | undefined {
   if (stamp.version !== STAMP_VERSION) return undefined;
   for (const recorded of stamp.files) {
     const now = signature(recorded[0]);
-    if (now.length !== recorded.length || now.some((value, index) => value !== recorded[index])) return undefined;
-    if (now[1] !== 'absent' && stamp.written_at - (now[2] as number) <= RACY_WINDOW_MS) return undefined;
+    if (recorded[1] === 'absent' || now[1] === 'absent') {
+      if (recorded[1] !== now[1]) return undefined;
+      continue;
+    }
+    if (now[1] !== recorded[1] || now[2] !== recorded[2] || now[3] !== recorded[3]) return undefined;
+    const racy = stamp.written_at - (now[2] as number) <= RACY_WINDOW_MS;
+    if (racy && (recorded[4] === undefined || contentHash(recorded[0]) !== recorded[4])) return undefined;
   }
   for (const output of stamp.outputs) if (!existsSync(output)) return undefined;
   return stamp.runs;
