@@ -26,15 +26,23 @@ export function canonicalJson(value: Json): string {
     case 'string':
       return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  // String concatenation, not map/join: keys of 100,000 runs are computed on every plan.
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]!);
+    return out + ']';
+  }
   const keys = Object.keys(value).sort();
-  const parts: string[] = [];
+  out = '{';
+  let first = true;
   for (const key of keys) {
     const item = value[key];
     if (item === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(item)}`);
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
+    first = false;
   }
-  return `{${parts.join(',')}}`;
+  return out + '}';
 }
 
 /** Pretty JSON with sorted keys: stable on disk, so git diffs show only what changed. */
