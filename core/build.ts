@@ -7,13 +7,13 @@ import type { Rule } from '../rules/types.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { EventSink } from './events.js';
 import type { Executor, JobHandle, JobState, SubmitRequest } from './executors/types.js';
-import { generateRun, type GeneratedRun } from './generate.js';
+import { declaredOutputs, generateRun, type GeneratedRun } from './generate.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type RunRecord, type RunStatus, writeManifest } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { baseRecord, describeOutputs, frameworkVersions, gpuHours, readMetricsSafely } from './records.js';
 import { runEnvironment } from './environment.js';
 import { elapsedSeconds, readStatusFile } from './executors/statusFile.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface BuildOptions {
@@ -30,6 +30,11 @@ export interface BuildOptions {
   pollMs?: number;
   /** Only refresh the state of runs in flight from the executor (`ckbuild status`). */
   reconcileOnly?: boolean;
+  /**
+   * The executor for runs recorded by another one (a SLURM job found by a local build): each run
+   * in flight is polled and cancelled by the executor that started it, never judged by another.
+   */
+  executorFor?: (name: string) => Executor | undefined;
 }
 
 export interface BuildResult {
@@ -58,6 +63,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   const outcomes = new Map<string, RunStatus>();
   const diagnostics: Diagnostic[] = [];
   const inFlight = new Map<string, InFlight>();
+  const sameKey = new Map<string, PlannedRun[]>();
+  for (const run of plan.runs) sameKey.set(run.key, [...(sameKey.get(run.key) ?? []), run]);
   const submitted = new Set<string>();
   const generated = new Map<string, GeneratedRun>();
   let manifestChanged = false;
@@ -109,13 +116,18 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
       patch.gpu_hours = state.gpuHours ?? gpuHours(resources, state.elapsedS);
       const rule = options.rules.get(run.rule);
       if (state.status === 'succeeded' && rule) {
-        const declared = generated.get(run.id)?.rendered.outputs ?? (record?.outputs ?? []).map((o) => o.path);
+        const declared = generated.get(run.id)?.rendered.outputs ?? declaredOutputs(run.runDir) ?? [];
         patch.outputs = describeOutputs(run.runDir, declared);
         patch.metrics = readMetricsSafely(rule, run.runDir, run.params);
       }
       const versions = frameworkVersions(run.runDir);
       if (versions) patch.env = { ...(run.record?.env ?? {}), frameworks: versions };
-      run.state = state.status === 'succeeded' ? 'up-to-date' : 'stale';
+      // Runs with the same key are one run (content addressing): they share its outcome.
+      for (const twin of sameKey.get(run.key) ?? [run]) {
+        twin.state = state.status === 'succeeded' ? 'up-to-date' : 'stale';
+        twin.record = run.record;
+        if (twin !== run) outcomes.set(twin.id, state.status);
+      }
       inFlight.delete(run.id);
       outcomes.set(run.id, state.status);
       emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS });
@@ -123,13 +135,33 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     update(run, patch);
   };
 
+  const others = new Map<string, Executor | undefined>();
+  const executorOf = (handle: JobHandle): Executor | undefined => {
+    if (handle.executor === executor.name) return executor;
+    if (!others.has(handle.executor)) others.set(handle.executor, options.executorFor?.(handle.executor));
+    return others.get(handle.executor);
+  };
+  const byExecutor = (jobs: InFlight[]): Map<Executor, InFlight[]> => {
+    const groups = new Map<Executor, InFlight[]>();
+    for (const job of jobs) {
+      const owner = executorOf(job.handle);
+      if (owner) groups.set(owner, [...(groups.get(owner) ?? []), job]);
+      else {
+        // Nobody here can ask about it: leave its record alone rather than guess.
+        inFlight.delete(job.run.id);
+        emit({ type: 'warning', message: `${job.run.id} is recorded as running on the ${job.handle.executor} executor, which this ckbuild cannot query` });
+      }
+    }
+    return groups;
+  };
   const pollInFlight = async (): Promise<void> => {
     if (inFlight.size === 0) return;
-    const jobs = [...inFlight.values()];
-    const states = await executor.poll(jobs);
-    for (const job of jobs) {
-      const state = states.get(job.handle.jobId);
-      if (state) applyState(job.run, job.handle, state);
+    for (const [owner, jobs] of byExecutor([...inFlight.values()])) {
+      const states = await owner.poll(jobs);
+      for (const job of jobs) {
+        const state = states.get(job.handle.jobId);
+        if (state) applyState(job.run, job.handle, state);
+      }
     }
     persist();
   };
@@ -166,6 +198,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
         continue;
       }
       if (declaredKey !== run.key) continue;
+      if ((declaredOutputs(run.runDir) ?? []).some((output) => !existsSync(join(run.runDir, output)))) continue;
       const handle: JobHandle = { executor: run.record?.executor ?? executor.name, jobId: file.job_id || run.record?.job_id || `recovered:${file.pid}`, host: file.host };
       applyState(run, handle, { status: 'succeeded', exitCode: 0, startedAt: file.started_at, finishedAt: file.finished_at, node: file.host, elapsedS: elapsedSeconds(file.started_at, file.finished_at) });
     }
@@ -189,12 +222,33 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   // 2. What to bring up to date: the selected stale runs and the stale runs they need.
   const selected = plan.runs.filter((run) => run.state === 'stale' && (options.select?.(run) ?? true));
   const wanted = plan.graph.closureUpstream(selected.map((run) => run.id));
-  const targets = plan.runs.filter((run) => wanted.has(run.id) && run.state === 'stale');
+  // Two logical runs with one key (identical steps) execute once; the first stands for both.
+  const targetKeys = new Set<string>();
+  const targets = plan.runs.filter((run) => {
+    if (!wanted.has(run.id) || run.state !== 'stale' || targetKeys.has(run.key)) return false;
+    targetKeys.add(run.key);
+    return true;
+  });
+  const targetIdByKey = new Map(targets.map((run) => [run.key, run.id]));
+  /** The run that executes for `id`: itself, or the target sharing its key. */
+  const executing = (id: string): string => targetIdByKey.get(plan.byId.get(id)?.key ?? '') ?? id;
+  // A failure found while reconciling is history once the run is retried: it must not make this
+  // build skip the run's dependents or stop submitting.
+  for (const run of targets) outcomes.delete(run.id);
 
   // 3. Generate their artifacts (a dry run stops here).
   for (const run of targets) {
     const rule = options.rules.get(run.rule)!;
-    const result = generateRun(run, plan, rule);
+    let result: GeneratedRun;
+    try {
+      result = generateRun(run, plan, rule);
+    } catch (error) {
+      // The runs root is unwritable, a path component is a file, a value SLURM cannot carry…
+      const message = error instanceof Error ? error.message : String(error);
+      diagnostics.push({ severity: 'error', code: 'generate-failed', file: plan.experiment.file, line: 0, column: 0, field: run.id, message: `cannot generate the run directory ${run.runDir}: ${message}` });
+      await executor.close();
+      return { outcomes, inFlight: new Map(), submitted: new Set(), generated: generated.size, manifestChanged, cancelled: false, diagnostics };
+    }
     generated.set(run.id, result);
     diagnostics.push(...result.diagnostics);
     emit({ type: 'generated', id: run.id, name: run.name, runDir: run.runDir, changed: result.changed });
@@ -236,7 +290,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     for (let index = 0; index < pending.length && !stopSubmitting; ) {
       if (inFlight.size + batch.length >= executor.capacity) break;
       const run = pending[index]!;
-      const upstream = Object.values(run.upstream).map((up) => up.id);
+      const upstream = [...new Set(Object.values(run.upstream).map((up) => executing(up.id)))];
       const inBatch = (id: string): boolean => batch.some((b) => b.run.id === id);
       const failedUpstream = upstream.find((id) => hasFailed(id) || (plan.byId.get(id)?.state === 'stale' && !pending.some((p) => p.id === id) && !inFlight.has(id) && !inBatch(id)));
       if (failedUpstream) {
@@ -247,7 +301,9 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
         emit({ type: 'skipped', id: run.id, name: run.name, detail });
         continue;
       }
-      const ready = upstream.every((id) => isDone(id) || (executor.handlesDependencies && (inFlight.has(id) || batch.some((b) => b.run.id === id))));
+      // An executor can hold a run on upstream jobs it started itself (SLURM afterok), no others.
+      const heldBy = (id: string): boolean => executor.handlesDependencies && ((inFlight.get(id)?.handle.executor === executor.name) || batch.some((b) => b.run.id === id));
+      const ready = upstream.every((id) => isDone(id) || heldBy(id));
       if (!ready || upstream.some((id) => batch.some((b) => b.run.id === id))) {
         index++; // a run whose upstream is in this very batch waits for that one's job id
         continue;
@@ -256,6 +312,8 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
       batch.push({ run, generated: generated.get(run.id)!, dependencies });
       pending.splice(index, 1);
     }
+    // A previous attempt's verdict must never be read as this attempt's.
+    for (const request of batch) retireStatusFile(request.run.runDir);
     const results = batch.length === 0 ? [] : executor.submitBatch ? await executor.submitBatch(batch) : await Promise.all(batch.map((request) => executor.submit(request)));
     batch.forEach((request, position) => {
       const run = request.run;
@@ -321,8 +379,9 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
     if (inFlight.size > 0) {
       await executor.waitForChange(options.pollMs ?? 1000);
       await pollInFlight();
-      for (const status of outcomes.values()) {
-        if (!options.keepGoing && FAILED_STATUSES.has(status) && status !== 'blocked') stopSubmitting = true;
+      for (const id of submitted) {
+        const status = outcomes.get(id);
+        if (!options.keepGoing && status !== undefined && FAILED_STATUSES.has(status) && status !== 'blocked') stopSubmitting = true;
       }
     }
   }
@@ -330,7 +389,7 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   if (cancelled) {
     const running = [...inFlight.values()];
     emit({ type: 'cancelling', running: running.length });
-    await executor.cancel(running);
+    for (const [owner, jobs] of byExecutor(running)) await owner.cancel(jobs);
     await pollInFlight();
     for (const job of [...inFlight.values()]) {
       applyState(job.run, job.handle, { status: 'cancelled', detail: 'cancelled by the user', finishedAt: now() });
@@ -341,4 +400,12 @@ export async function buildPlan(plan: Plan, options: BuildOptions): Promise<Buil
   await executor.close();
   const stillRunning = new Map([...inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
   return { outcomes, inFlight: stillRunning, submitted, generated: generated.size, manifestChanged, cancelled, diagnostics };
+}
+
+function retireStatusFile(runDir: string): void {
+  try {
+    renameSync(join(runDir, 'metadata', 'status.json'), join(runDir, 'metadata', 'status.previous.json'));
+  } catch {
+    // No earlier attempt.
+  }
 }

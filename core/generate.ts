@@ -91,7 +91,7 @@ export function renderRunFiles(run: PlannedRun, plan: Plan, rule: Rule): { files
   const files = new Map<string, string>();
   for (const [path, content] of Object.entries(rendered.files)) files.set(path, content);
   files.set('config/job.sh', renderJobScript({ id: run.id, key: run.key, name: run.name, runDir: run.runDir, outputsDir, projectDir, resources, local: plan.local, rendered, earlyStopLoss: run.earlyStopLoss }));
-  files.set('config/run.json', stableStringify(runSpec(run, resources, plan)));
+  files.set('config/run.json', stableStringify({ ...runSpec(run, resources, plan), outputs: rendered.outputs }));
   files.set('inputs/inputs.json', stableStringify(inputManifest));
   return { files, rendered, resources, snapshots };
 }
@@ -161,4 +161,14 @@ function writeFiles(root: string, files: Map<string, string>, snapshots: Map<str
     changed = true;
   }
   return changed;
+}
+
+/** The outputs a run directory's job must leave (config/run.json), for runs this process did not render. */
+export function declaredOutputs(runDir: string): string[] | undefined {
+  try {
+    const spec = JSON.parse(readFileSync(join(runDir, 'config', 'run.json'), 'utf8')) as { outputs?: unknown };
+    return Array.isArray(spec.outputs) ? spec.outputs.filter((o): o is string => typeof o === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
 }

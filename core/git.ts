@@ -3,6 +3,7 @@
  * paths from the working tree while the user's other staged changes stay staged. The user's
  * hooks run (no --no-verify). Outside a repository it says so and commits nothing.
  */
+import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
 import { simpleGit } from 'simple-git';
 
@@ -19,7 +20,8 @@ export async function commitPaths(cwd: string, paths: string[], message: string)
     return { committed: false, reason: 'not-a-repository' };
   }
   const repo = simpleGit({ baseDir: root });
-  const relativePaths = paths.map((path) => relative(root, path));
+  // git reports the top level with symlinks resolved; the paths must be resolved the same way.
+  const relativePaths = paths.map((path) => relative(realpathSync(root), realpathSync(path)));
   try {
     const status = await repo.raw(['status', '--porcelain', '--untracked-files=all', '--', ...relativePaths]);
     if (status.trim() === '') return { committed: false, reason: 'unchanged' };

@@ -28,6 +28,8 @@ const SMALL_FILE = 1 << 20;
 export class InputHasher {
   private entries = new Map<string, CacheEntry>();
   private dirty = false;
+  /** The stat of every file digested, taken before reading it: what the up-to-date stamp vouches for. */
+  readonly seen = new Map<string, { size: number; mtimeMs: number; ino: number }>();
   /** How many files were actually read (for tests and the benchmark). */
   bytesRead = 0;
   filesRead = 0;
@@ -51,6 +53,7 @@ export class InputHasher {
       return undefined;
     }
     if (!stat.isFile()) return undefined;
+    this.seen.set(path, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino });
     const cached = this.entries.get(path);
     if (cached && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs && cached.ino === stat.ino && cached.hashedAt - stat.mtimeMs > RACY_WINDOW_MS) {
       return { hash: cached.hash, size: cached.size };

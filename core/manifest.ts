@@ -108,8 +108,10 @@ export function readManifest(path: string, experiment: string, experimentFile: s
   if (!isObject(parsed) || typeof parsed.version !== 'number' || !Array.isArray(parsed.runs)) return fail('this is not a ckbuild manifest (no `version` and `runs`)');
   if (parsed.version > MANIFEST_VERSION) return fail(`the manifest was written by a newer ckbuild (manifest version ${parsed.version}; this ckbuild reads up to ${MANIFEST_VERSION}); upgrade ckbuild`);
   const runs = new Map<string, RunRecord>();
-  for (const record of parsed.runs) {
-    if (isObject(record) && typeof record.key === 'string') runs.set(record.key, record as unknown as RunRecord);
+  for (const [index, record] of parsed.runs.entries()) {
+    const problem = recordProblem(record);
+    if (problem) return fail(`runs[${index}] is not a valid run record (${problem}); restore the manifest from git (\`git checkout -- ${basename(path)}\`)`);
+    runs.set((record as JsonObject).key as string, record as unknown as RunRecord);
   }
   return {
     manifest: { version: MANIFEST_VERSION, experiment: String(parsed.experiment ?? experiment), experiment_file: String(parsed.experiment_file ?? basename(experimentFile)), runs },
@@ -135,4 +137,17 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode?: n
   const temporary = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   writeFileSync(temporary, content, mode === undefined ? undefined : { mode });
   renameSync(temporary, path);
+}
+
+/** What is wrong with a hand-edited record, if anything: the fields every reader relies on. */
+function recordProblem(record: Json): string | undefined {
+  if (!isObject(record)) return 'not an object';
+  for (const field of ['key', 'id', 'name', 'step', 'rule', 'status', 'recorded_at', 'run_dir']) {
+    if (typeof record[field] !== 'string') return `\`${field}\` must be a string`;
+  }
+  for (const field of ['params', 'inputs', 'upstream', 'labels']) {
+    if (!isObject(record[field])) return `\`${field}\` must be an object`;
+  }
+  if (record.outputs !== undefined && !(Array.isArray(record.outputs) && record.outputs.every((o) => isObject(o) && typeof o.path === 'string'))) return '`outputs` must be a list of {path, size}';
+  return undefined;
 }

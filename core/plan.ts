@@ -3,8 +3,8 @@
  * reading files; says for every run whether it is up to date, in progress, or stale and why.
  * Staleness reasons are data (the CLI words them; watch mode and CI read them as they are).
  */
-import { existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import type { ExpandedRun, Resources } from '../rules/types.js';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
@@ -14,7 +14,8 @@ import { buildGraph, type RunGraph } from './graph.js';
 import { InputHasher } from './hash.js';
 import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './identity.js';
 import { canonicalJson, type Json, type JsonObject } from './json.js';
-import { type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
+import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
+import { findProjectDir } from './projectDir.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
 
 export type Change =
@@ -58,6 +59,8 @@ export interface Plan {
   runsRoot: string;
   /** Every file the plan read: what watch mode watches. */
   files: string[];
+  /** Stats of the files the plan read, taken before reading them (absent files are not listed). */
+  fileStats: Map<string, { size: number; mtimeMs: number; ino: number }>;
   diagnostics: Diagnostic[];
 }
 
@@ -85,7 +88,19 @@ export function runDirName(key: string, name: string): string {
   return `${key.slice(0, 16)}-${name}`;
 }
 
+function statOf(path: string): { size: number; mtimeMs: number; ino: number } | undefined {
+  try {
+    const stat = statSync(path);
+    return { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+  } catch {
+    return undefined;
+  }
+}
+
 export async function planExperiment(file: string, options: PlanOptions): Promise<PlanResult> {
+  // Before anything is read: an edit made while planning must not be vouched for later.
+  const experimentStat = statOf(resolve(file));
+  const localConfigStat = statOf(join(findProjectDir(resolve(file)), LOCAL_CONFIG_FILE));
   const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? []);
   // A schema-valid file with, say, a missing dataset is still expanded: the rules find the rest of
   // its problems (an unknown model) in the same pass.
@@ -152,7 +167,10 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   }
   const files = [experiment.file, manifestPath, ...identified.files];
   if (local.file) files.push(local.file);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, diagnostics: finalDiagnostics(diagnostics) };
+  const fileStats = new Map(hasher.seen);
+  if (experimentStat) fileStats.set(experiment.file, experimentStat);
+  if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
 }
 

@@ -86,20 +86,33 @@ function codeFiles(): string[] {
   return files;
 }
 
-export function writeUpToDateStamp(experimentFile: string, dependencies: string[], outputs: string[], runs: number): void {
+/**
+ * `planned` holds the stats the plan saw before reading each file; a dependency that no longer
+ * matches them was edited during the build, and then no stamp is written (the next invocation
+ * plans in full). Files without a planned stat (the manifest ckbuild itself just wrote, an absent
+ * local config) are taken as they are now.
+ */
+export function writeUpToDateStamp(
+  experimentFile: string,
+  dependencies: string[],
+  outputs: string[],
+  runs: number,
+  planned: ReadonlyMap<string, { size: number; mtimeMs: number; ino: number }> = new Map(),
+): boolean {
   const path = stampPath(experimentFile);
   const writtenAt = Date.now();
-  const stamp: Stamp = {
-    version: STAMP_VERSION,
-    written_at: writtenAt,
-    files: [...new Set([...dependencies, ...codeFiles()])].sort().map((path) => stampSignature(path, writtenAt)),
-    outputs,
-    runs,
-  };
+  const files = [...new Set([...dependencies, ...codeFiles()])].sort().map((file) => stampSignature(file, writtenAt));
+  for (const signature of files) {
+    const before = planned.get(signature[0]);
+    if (!before) continue;
+    if (signature[1] === 'absent' || signature[1] !== before.size || signature[2] !== before.mtimeMs || signature[3] !== before.ino) return false;
+  }
+  const stamp: Stamp = { version: STAMP_VERSION, written_at: writtenAt, files, outputs, runs };
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${process.pid}`;
   writeFileSync(temporary, JSON.stringify(stamp));
   renameSync(temporary, path);
+  return true;
 }
 
 /** The number of runs when the experiment is provably up to date; undefined when unsure. */

@@ -1,14 +1,15 @@
 /** `ckbuild <experiment>` / `ckbuild build <experiment>`: bring results up to date. */
 import { checkBudget } from '../../core/budget.js';
+import { hasErrors } from '../../core/diagnostics.js';
 import { buildPlan, type BuildResult } from '../../core/build.js';
 import type { BuildEvent } from '../../core/events.js';
-import { chooseExecutor, createExecutor } from '../../core/executors/index.js';
+import { chooseExecutor, createExecutor, executorFactory } from '../../core/executors/index.js';
 import { commitPaths } from '../../core/git.js';
 import { acquireLock, lockPathFor } from '../../core/lock.js';
 import type { Plan } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
-import { planFile } from '../load.js';
+import { planFile, requestedExecutor } from '../load.js';
 import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
 import { join, resolve } from 'node:path';
@@ -45,7 +46,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
       return 2;
     }
     const select = selector(result.plan.runs, only, value(args, '--until'));
-    const executorName = chooseExecutor(value(args, '--executor'), result.plan.local);
+    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), result.plan.local);
     const plan = result.plan;
     if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
     if (!dryRun) {
@@ -68,9 +69,11 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
       wait: flag(args, '--wait') || executorName === 'local',
       signal: controller.signal,
       onEvent: render,
+      executorFor: executorFactory(plan.local, { jobs, experiment: plan.experiment.document.experiment_name }),
     });
     render.finish();
     if (outcome.diagnostics.length > 0) renderDiagnostics(outcome.diagnostics);
+    if (hasErrors(outcome.diagnostics)) return 2;
     summarise(plan, outcome, dryRun, executorName);
     if (!dryRun) {
       await commitManifest(plan, outcome, flag(args, '--no-commit'));
@@ -95,7 +98,7 @@ function stampUpToDate(plan: Plan): void {
     for (const output of recorded) outputs.push(join(run.runDir, output.path));
   }
   const dependencies = [...plan.files, join(plan.experiment.projectDir, LOCAL_CONFIG_FILE)];
-  writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length);
+  writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length, plan.fileStats);
 }
 
 export function commitMessage(plan: Plan, outcomes: Map<string, string>): string {

@@ -1,13 +1,23 @@
 /** `ckbuild cancel <experiment> [runs…]`: cancel queued or running jobs (scancel on SLURM). */
+import { hostname } from 'node:os';
 import { buildPlan } from '../../core/build.js';
-import { createExecutor, type ExecutorName } from '../../core/executors/index.js';
-import { writeManifest } from '../../core/manifest.js';
+import { chooseExecutor, createExecutor, executorFactory, type ExecutorName } from '../../core/executors/index.js';
+import { ACTIVE_STATUSES, type RunStatus } from '../../core/manifest.js';
+import type { Plan } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
-import { type ParsedArgs, flag, UsageError } from '../args.js';
-import { planFile } from '../load.js';
-import { out, renderDiagnostics } from '../output.js';
+import { type ParsedArgs, flag, UsageError, value } from '../args.js';
+import { planFile, requestedExecutor } from '../load.js';
+import { err, out, renderDiagnostics, yellow } from '../output.js';
 import { matches } from '../select.js';
 import { commitManifest } from './build.js';
+
+/** Refreshes every run in flight from the executor that started it; returns whether the manifest changed. */
+async function refresh(plan: Plan, executorName: string | undefined): Promise<boolean> {
+  const experiment = plan.experiment.document.experiment_name;
+  const executor = createExecutor(chooseExecutor(executorName, plan.local), plan.local, { experiment });
+  const result = await buildPlan(plan, { executor, rules: ruleRegistry, reconcileOnly: true, wait: false, executorFor: executorFactory(plan.local, { experiment }) });
+  return result.manifestChanged;
+}
 
 export async function cancelCommand(args: ParsedArgs): Promise<number> {
   const [file, ...patterns] = args.positionals;
@@ -18,28 +28,36 @@ export async function cancelCommand(args: ParsedArgs): Promise<number> {
     return 2;
   }
   const plan = result.plan;
-  const targets = plan.runs.filter((run) => run.state === 'in-progress' && run.record?.job_id && (patterns.length === 0 || patterns.some((p) => matches(run, p))));
-  if (targets.length === 0) {
+  // First learn what is really still in flight: a job may have finished since the last look.
+  let changed = await refresh(plan, requestedExecutor(value(args, '--executor')));
+  const active = plan.runs.filter((run) => run.record && ACTIVE_STATUSES.has(run.record.status) && run.record.job_id && (patterns.length === 0 || patterns.some((p) => matches(run, p))));
+  if (active.length === 0) {
     out('nothing to cancel: no selected run is queued or running');
+    await commitManifest(plan, { outcomes: new Map(), manifestChanged: changed }, flag(args, '--no-commit'));
     return 0;
   }
-  const byExecutor = new Map<string, typeof targets>();
-  for (const run of targets) byExecutor.set(run.record!.executor ?? 'local', [...(byExecutor.get(run.record!.executor ?? 'local') ?? []), run]);
-  for (const [name, runs] of byExecutor) {
-    const executor = createExecutor(name as ExecutorName, plan.local, { experiment: plan.experiment.document.experiment_name });
-    await executor.cancel(runs.map((run) => ({ run, handle: { executor: name, jobId: run.record!.job_id!, host: run.record!.host, pid: run.record!.pid } })));
-    for (const run of runs) out(`cancelled ${run.id} (${name} ${run.record!.job_id})`);
-  }
-  // Let the executors report the outcome, then record it.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  const executorName = [...byExecutor.keys()][0] as ExecutorName;
-  const refreshed = await buildPlan(plan, { executor: createExecutor(executorName, plan.local, { experiment: plan.experiment.document.experiment_name }), rules: ruleRegistry, reconcileOnly: true, wait: false });
-  for (const run of targets) {
-    if (run.record && ['queued', 'running', 'submitted'].includes(run.record.status)) {
-      plan.manifest.runs.set(run.key, { ...run.record, status: 'cancelled', detail: 'cancelled by the user', finished_at: new Date().toISOString() });
+  const here = hostname();
+  const signalled = [];
+  for (const run of active) {
+    const record = run.record!;
+    const executor = (record.executor ?? 'local') as ExecutorName;
+    if (executor === 'local' && record.host && record.host !== here) {
+      err(`${yellow('warning')}: ${run.id} runs on ${record.host}, not here; cancel it from there`);
+      continue;
     }
+    const handle = { executor, jobId: record.job_id!, host: record.host, pid: record.pid };
+    await createExecutor(executor, plan.local, { experiment: plan.experiment.document.experiment_name }).cancel([{ run, handle }]);
+    signalled.push(run);
   }
-  const changed = writeManifest(plan.manifestPath, plan.manifest) || refreshed.manifestChanged;
-  await commitManifest(plan, { outcomes: new Map(targets.map((run) => [run.id, 'cancelled'])), manifestChanged: changed }, flag(args, '--no-commit'));
+  // Let the executors report the outcome, then record what they say.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  changed = (await refresh(plan, requestedExecutor(value(args, '--executor')))) || changed;
+  const outcomes = new Map<string, RunStatus>();
+  for (const run of signalled) {
+    const status: RunStatus = run.record?.status ?? 'running';
+    outcomes.set(run.id, status);
+    out(`${status === 'cancelled' ? 'cancelled' : `asked to cancel (now ${status})`} ${run.id} (${run.record?.executor ?? 'local'} ${run.record?.job_id ?? ''})`);
+  }
+  await commitManifest(plan, { outcomes, manifestChanged: changed }, flag(args, '--no-commit'));
   return 0;
 }

@@ -2,12 +2,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildPlan } from '../../core/build.js';
-import { chooseExecutor, createExecutor } from '../../core/executors/index.js';
+import { chooseExecutor, createExecutor, executorFactory } from '../../core/executors/index.js';
 import type { Json } from '../../core/json.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
-import { planFile } from '../load.js';
+import { planFile, requestedExecutor } from '../load.js';
 import { bold, cyan, dim, formatDuration, green, out, red, renderDiagnostics, table, yellow } from '../output.js';
 import { commitManifest } from './build.js';
 
@@ -36,8 +36,8 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
       continue;
     }
     const plan = result.plan;
-    const executor = createExecutor(chooseExecutor(value(args, '--executor'), plan.local), plan.local, { experiment: plan.experiment.document.experiment_name });
-    const refreshed = await buildPlan(plan, { executor, rules: ruleRegistry, reconcileOnly: true, wait: false });
+    const executor = createExecutor(chooseExecutor(requestedExecutor(value(args, '--executor')), plan.local), plan.local, { experiment: plan.experiment.document.experiment_name });
+    const refreshed = await buildPlan(plan, { executor, rules: ruleRegistry, reconcileOnly: true, wait: false, executorFor: executorFactory(plan.local, { experiment: plan.experiment.document.experiment_name }) });
     await commitManifest(plan, refreshed, flag(args, '--no-commit'));
     if (json) reports.push(statusJson(plan));
     else printStatus(plan);

@@ -29,6 +29,11 @@ export function detectGpus(local: LocalConfig): number[] {
   }
 }
 
+/** For runs recorded by another executor than the one this invocation uses. */
+export function executorFactory(local: LocalConfig, options: { jobs?: number; experiment: string }): (name: string) => Executor | undefined {
+  return (name) => (name === 'local' || name === 'slurm' ? createExecutor(name, local, options) : undefined);
+}
+
 export function createExecutor(name: ExecutorName, local: LocalConfig, options: { jobs?: number; experiment: string }): Executor {
   if (name === 'slurm') return new SlurmExecutor({ local, experiment: options.experiment });
   return new LocalExecutor({ jobs: options.jobs ?? local.jobs ?? Math.max(1, availableParallelism()), gpus: detectGpus(local) });

@@ -4,7 +4,7 @@
  * per GPU job. Children run in their own process group and survive a crash of ckbuild; the next
  * invocation finds them through the pid in their status file and waits for them.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -23,6 +23,23 @@ export interface LocalExecutorOptions {
   jobs: number;
   /** GPU indices to hand out; empty when the machine has none. */
   gpus: number[];
+}
+
+/**
+ * Whether `pid` is still the job of this run: a live process whose command line runs this run's
+ * job script. A recorded pid may have been reused by an unrelated process (or be 1); such a pid is
+ * never adopted, waited on or signalled. Zombies are not alive.
+ */
+export function isJobProcess(pid: number | undefined, jobScript: string): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 1) return false;
+  try {
+    const status = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/^\d+ \(.*\) Z /.test(status)) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(jobScript);
+  } catch {
+    // No /proc (not Linux): fall back to "a process with that pid exists", never for pid 1.
+    return process.platform !== 'linux' && isProcessAlive(pid);
+  }
 }
 
 export class LocalExecutor implements Executor {
@@ -82,7 +99,7 @@ export class LocalExecutor implements Executor {
     for (const { run, handle } of jobs) {
       const pid = handle.pid;
       const child = pid === undefined ? undefined : this.children.get(pid);
-      const alive = child ? !child.exited : pid !== undefined && handle.host === this.host && isProcessAlive(pid);
+      const alive = child ? !child.exited : handle.host === this.host && isJobProcess(pid, jobScriptOf(run));
       const file = readStatusFile(run.runDir);
       if (alive) {
         states.set(handle.jobId, { status: 'running', startedAt: file?.started_at, node: this.host });
@@ -107,8 +124,11 @@ export class LocalExecutor implements Executor {
   }
 
   async cancel(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<void> {
-    for (const { handle } of jobs) {
-      if (handle.pid === undefined || handle.host !== this.host) continue;
+    for (const { run, handle } of jobs) {
+      if (handle.host !== this.host) continue;
+      const own = handle.pid !== undefined && this.children.has(handle.pid);
+      if (!own && !isJobProcess(handle.pid, jobScriptOf(run))) continue; // never signal a stranger
+      if (handle.pid === undefined) continue;
       // The job script traps TERM, stops its framework's process group and records "cancelled".
       try {
         process.kill(-handle.pid, 'SIGTERM');
@@ -121,9 +141,9 @@ export class LocalExecutor implements Executor {
       }
     }
     const deadline = Date.now() + 10_000;
-    for (const { handle } of jobs) {
+    for (const { run, handle } of jobs) {
       const child = handle.pid === undefined ? undefined : this.children.get(handle.pid);
-      while (Date.now() < deadline && handle.pid !== undefined && (child ? !child.exited : isProcessAlive(handle.pid))) {
+      while (Date.now() < deadline && handle.pid !== undefined && (child ? !child.exited : isJobProcess(handle.pid, jobScriptOf(run)))) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -133,7 +153,7 @@ export class LocalExecutor implements Executor {
     const adopted = new Map<string, JobHandle>();
     for (const run of runs) {
       const file = readStatusFile(run.runDir);
-      if (file?.status === 'running' && file.host === this.host && file.pid > 0 && isProcessAlive(file.pid)) {
+      if (file?.status === 'running' && file.host === this.host && isJobProcess(file.pid, jobScriptOf(run))) {
         adopted.set(run.key, { executor: this.name, jobId: `local:${file.pid}`, host: this.host, pid: file.pid });
       }
     }
@@ -156,4 +176,8 @@ export class LocalExecutor implements Executor {
   async close(): Promise<void> {
     this.wake?.();
   }
+}
+
+function jobScriptOf(run: PlannedRun): string {
+  return join(run.runDir, 'config', 'job.sh');
 }

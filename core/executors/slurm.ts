@@ -35,10 +35,10 @@ interface SlurmRow {
   elapsedS?: number;
 }
 
-async function slurm(command: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+async function slurm(command: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string; timedOut?: boolean }> {
   try {
     const result = await execa(command, args, { reject: false, timeout: 60_000, stdin: 'ignore' });
-    return { ok: result.exitCode === 0, stdout: String(result.stdout), stderr: String(result.stderr) };
+    return { ok: result.exitCode === 0, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut };
   } catch (error) {
     return { ok: false, stdout: '', stderr: (error as Error).message };
   }
@@ -156,8 +156,10 @@ export class SlurmExecutor implements Executor {
         if (/^\d+$/.test(jobId)) return { handle: { executor: this.name, jobId } };
         return { error: `sbatch printed no job id: ${result.stdout.trim()}` };
       }
-      const message = result.stderr.trim() || result.stdout.trim() || 'sbatch failed';
-      if (!TRANSIENT.test(message) || attempt >= this.retries) return { error: `sbatch rejected the job: ${message.replace(/^sbatch: error: /gm, '')}`, status: 'failed' };
+      const message = result.timedOut ? 'sbatch did not answer within 60 s' : result.stderr.trim() || result.stdout.trim() || 'sbatch failed';
+      // A hung sbatch is like a timed-out one: the job may have landed, so it is looked up below.
+      const transient = result.timedOut === true || TRANSIENT.test(message);
+      if (!transient || attempt >= this.retries) return { error: `sbatch rejected the job: ${message.replace(/^sbatch: error: /gm, '')}`, status: 'failed' };
       await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
       const landed = await this.findByName(jobName);
@@ -351,7 +353,8 @@ export function mapState(row: SlurmRow | undefined, file: ReturnType<typeof read
     case 'FAILED':
       return terminal('failed', `SLURM: FAILED${row.exitCode !== undefined ? ` (exit ${row.exitCode})` : ''}`);
     case 'CANCELLED':
-      if (row.reason.includes('Dependency')) return { ...base, status: 'cancelled', detail: 'an upstream job failed, so SLURM cancelled this one' };
+      if (row.reason.includes('DependencyNeverSatisfied')) return { ...base, status: 'cancelled', detail: 'an upstream job failed, so SLURM cancelled this one' };
+      if (row.reason.includes('Dependency')) return { ...base, status: 'cancelled', detail: 'cancelled while waiting for its upstream jobs' };
       return { ...base, status: 'cancelled', detail: `SLURM: ${row.reason || 'CANCELLED'}` };
     case 'TIMEOUT':
       return { ...base, status: 'timeout', detail: 'hit its time limit: raise resources.<step>.time in the experiment (not part of any run key, so nothing else reruns)' };

@@ -22,6 +22,8 @@ const epochList: JsonObject = {
   description: '0-indexed checkpoint epochs to evaluate, or last / all.',
 };
 
+const slurmName = { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.,:+%=/-]+$', description: 'a SLURM name: letters, digits and _ . , : + % = / -' } as const;
+
 export const resourcesSchema: JsonObject = {
   type: 'object',
   additionalProperties: false,
@@ -31,9 +33,9 @@ export const resourcesSchema: JsonObject = {
     cpus_per_task: positiveInt,
     mem: memory,
     time: wallTime,
-    partition: { type: 'string' },
-    constraint: { type: 'string' },
-    qos: { type: 'string' },
+    partition: slurmName,
+    constraint: slurmName,
+    qos: slurmName,
   },
 };
 

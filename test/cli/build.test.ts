@@ -244,7 +244,7 @@ test('local GPUs: each GPU job gets its own CUDA_VISIBLE_DEVICES', () => {
     `version: "1.0"
 experiment_name: exp
 prepare:
-${[1, 2, 3].map((i) => `  g${i}:\n    command: 'echo "$CUDA_VISIBLE_DEVICES" > "$CK_OUTPUTS/gpu"; sleep 1'\n    outputs: [gpu]\n`).join('')}resources:
+${[1, 2, 3].map((i) => `  g${i}:\n    command: 'echo "$CUDA_VISIBLE_DEVICES" > "$CK_OUTPUTS/gpu"; sleep 1; : g${i}'\n    outputs: [gpu]\n`).join('')}resources:
   prepare: { gpus: 1 }
 `,
   );
@@ -252,4 +252,65 @@ ${[1, 2, 3].map((i) => `  g${i}:\n    command: 'echo "$CUDA_VISIBLE_DEVICES" > "
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const devices = project.manifest().runs.map((r) => project.read(`${String(r.run_dir)}/outputs/gpu`).trim()).sort();
   assert.ok(devices.every((d) => d === '0' || d === '1'), devices.join(' '));
+});
+
+test('an edit made while a build runs is never hidden by the up-to-date stamp', async () => {
+  const project = setup(1);
+  project.write('slow', '2');
+  const child = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ranLines(project).includes('a'), 20_000, 'run a to start');
+  project.write('experiments/exp.yaml', EXPERIMENT(1, 'echo changed > "$CK_OUTPUTS/c.txt"'));
+  assert.equal(await exitOf(child), 0, child.output());
+  const { rmSync } = await import('node:fs');
+  rmSync(project.path('slow'));
+  const next = project.run(['experiments/exp.yaml']);
+  assert.doesNotMatch(next.stdout, /nothing to do/);
+  assert.match(next.stdout, /start\s+prepare\/c/);
+});
+
+test('a failure found while reconciling does not stop the retry of that run or skip its dependents', async () => {
+  const project = setup(1);
+  project.write('slow', '2');
+  // a logs its start, sleeps, then fails while the file `fail` exists.
+  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi', 'sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi; if [ -f "$CK_PROJECT_DIR/fail" ]; then exit 6; fi'));
+  assert.match(project.read('experiments/exp.yaml'), /exit 6/);
+  project.write('fail', '');
+  const child = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ranLines(project).includes('a'), 20_000, 'run a to start');
+  child.kill('SIGKILL'); // a keeps running and fails with nobody watching
+  await exitOf(child);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const { rmSync } = await import('node:fs');
+  rmSync(project.path('fail'));
+  rmSync(project.path('slow'));
+  const retry = project.run(['experiments/exp.yaml', '-j', '1']);
+  assert.equal(retry.code, 0, retry.stdout + retry.stderr);
+  const latest = new Map(project.manifest().runs.map((r) => [r.id, r.status]));
+  assert.deepEqual([...latest.entries()].sort(), [['prepare/a', 'succeeded'], ['prepare/b', 'succeeded'], ['prepare/c', 'succeeded']]);
+});
+
+test('two steps that are the same run (same key) execute once, and both are satisfied', () => {
+  const project = setup(1);
+  project.write(
+    'experiments/exp.yaml',
+    `version: "1.0"
+experiment_name: exp
+prepare:
+  first:
+    command: 'echo same > "$CK_OUTPUTS/x"; echo ran >> "$CK_PROJECT_DIR/ran.log"'
+    outputs: [x]
+  second:
+    command: 'echo same > "$CK_OUTPUTS/x"; echo ran >> "$CK_PROJECT_DIR/ran.log"'
+    outputs: [x]
+  after:
+    command: 'cat "$CK_NEEDS_SECOND/x" > "$CK_OUTPUTS/y"'
+    needs: [second]
+    outputs: [y]
+`,
+  );
+  const result = project.run(['experiments/exp.yaml', '-j', '2']);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.deepEqual(ranLines(project), ['ran'], 'the shared run executed once');
+  const again = project.run(['plan', 'experiments/exp.yaml', '--json']);
+  assert.ok((JSON.parse(again.stdout) as { runs: Array<{ state: string }> }).runs.every((r) => r.state === 'up-to-date'));
 });
