@@ -1,11 +1,13 @@
 /**
- * One ckbuild at a time per experiment. The lock is a file created with O_EXCL holding the
- * owner's pid, host and start time; a lock whose owner is a dead process on this host is stale
- * and taken over. A live owner is reported by name so the second invocation can say who holds it.
+ * One building ckbuild at a time per project. Per project, not per experiment: experiments share
+ * the runs root, and two experiments may contain the same run (same key) — two builds would run
+ * it twice, in one directory. The lock is a file created with O_EXCL holding the owner's pid,
+ * host, start time and command; a lock whose owner is a dead process on this host is stale and
+ * taken over. A live owner is reported so the second invocation can say who holds it.
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { findProjectDir } from './projectDir.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 
@@ -18,12 +20,10 @@ export interface LockOwner {
 
 export type LockResult = { acquired: true; release: () => void } | { acquired: false; owner: LockOwner; path: string };
 
-/** One lock per experiment file, kept in the project's git-ignored `.ckbuild/` folder. */
+/** The project's build lock, in its git-ignored `.ckbuild/` folder. */
 export function lockPathFor(experimentFile: string): string {
   const projectDir = findProjectDir(experimentFile);
-  const name = relative(projectDir, experimentFile).replace(/[^A-Za-z0-9_.-]+/g, '_');
-  const dir = ensureIgnoredDir(join(projectDir, '.ckbuild', 'locks'), projectDir);
-  return join(dir, `${name}.lock`);
+  return join(ensureIgnoredDir(join(projectDir, '.ckbuild', 'locks'), projectDir), 'build.lock');
 }
 
 export function isProcessAlive(pid: number): boolean {

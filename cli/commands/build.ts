@@ -26,7 +26,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   // Lock first, then plan once: the plan must see what a previous holder of the lock recorded.
   const lock = dryRun ? undefined : acquireLock(lockPathFor(resolve(file)), `ckbuild ${process.argv.slice(2).join(' ')}`);
   if (lock && !lock.acquired) {
-    err(`${red('error')}: another ckbuild is working on ${displayPath(resolve(file))}: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}).`);
+    err(`${red('error')}: another ckbuild is building in this project: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}). Builds of one project take turns: experiments share runs, and a run must never execute twice.`);
     err(`If that process is gone, remove ${displayPath(lock.path)}.`);
     return 3;
   }

@@ -158,7 +158,10 @@ test('two concurrent invocations: the second says who holds the lock and runs no
   await waitFor(() => ranLines(project).includes('a'), 20_000, 'first build to start a');
   const second = project.run(['experiments/exp.yaml']);
   assert.equal(second.code, 3);
-  assert.match(second.stderr, new RegExp(`another ckbuild is working on experiments/exp.yaml: pid ${first.pid}`));
+  assert.match(second.stderr, new RegExp(`another ckbuild is building in this project: pid ${first.pid} .*\\(ckbuild experiments/exp.yaml -j 1\\)`));
+  // Another experiment of the same project waits its turn too: they may share runs.
+  project.write('experiments/other.yaml', project.read('experiments/exp.yaml').replace('experiment_name: exp', 'experiment_name: other'));
+  assert.equal(project.run(['experiments/other.yaml']).code, 3);
   first.kill('SIGINT');
   await exitOf(first);
   assert.equal(ranLines(project).filter((l) => l === 'a').length, 1);
