@@ -198,7 +198,8 @@ export class SlurmExecutor implements Executor {
     if (jobs.length === 0) return states;
     const ids = jobs.map((job) => job.handle.jobId);
     const rows = new Map<string, SlurmRow>();
-    for (const row of await this.squeue(ids)) rows.set(row.jobId, row);
+    const unknown = new Set<string>();
+    for (const row of await this.squeue(ids, unknown)) rows.set(row.jobId, row);
     const missing = ids.filter((id) => !rows.has(id) || !ACTIVE_SLURM.has(rows.get(id)!.state));
     if (missing.length > 0) {
       for (const row of await this.sacct(missing)) {
@@ -212,15 +213,24 @@ export class SlurmExecutor implements Executor {
       const file = readStatusFile(run.runDir);
       const state = mapState(row, file);
       if (state) states.set(handle.jobId, state);
+      else if (unknown.has(handle.jobId)) {
+        // The controller answered that it has no such job, accounting has no record, and the job
+        // left no verdict: it died without a trace (killed, node lost). Waiting would be forever.
+        states.set(handle.jobId, { status: 'interrupted', detail: `SLURM no longer knows job ${handle.jobId} and it recorded no outcome; rerunning will resubmit it` });
+      }
     }
     return states;
   }
 
-  private async squeue(ids: string[]): Promise<SlurmRow[]> {
+  /** Rows for the ids squeue knows; ids it answered "Invalid job id" for go into `unknown`. */
+  private async squeue(ids: string[], unknown: Set<string>): Promise<SlurmRow[]> {
     const result = await slurm('squeue', ['-h', '-r', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r|%N|%S|%e']);
     // squeue fails outright when one id is unknown (purged); then ask one by one.
-    if (!result.ok && ids.length > 1) return (await Promise.all(ids.map((id) => this.squeue([id])))).flat();
-    if (!result.ok) return [];
+    if (!result.ok && ids.length > 1) return (await Promise.all(ids.map((id) => this.squeue([id], unknown)))).flat();
+    if (!result.ok) {
+      if (/invalid job id/i.test(result.stderr)) unknown.add(ids[0]!);
+      return [];
+    }
     return result.stdout
       .split('\n')
       .filter((line) => line.includes('|'))
