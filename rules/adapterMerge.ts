@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
-import { stableStringify, type Json, type JsonObject } from '../core/json.js';
+import { type Json, type JsonObject } from '../core/json.js';
 import { ParamReader } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriver, renderDiagnostic } from './support/render.js';
+import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriverRun, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
 
 const DRIVER = 'adapter_merge.py';
@@ -78,14 +78,7 @@ export function mergeConfig(context: RenderContext, diagnostics: Diagnostic[]): 
 function render(context: RenderContext): RenderedRun {
   const diagnostics: Diagnostic[] = [];
   const config = mergeConfig(context, diagnostics);
-  return {
-    files: { 'config/merge.json': stableStringify(config), 'config/merge.py': pythonDriver(DRIVER).text },
-    command: 'python3 "$CK_RUN_DIR/config/merge.py" "$CK_RUN_DIR/config/merge.json"\n',
-    requires: ['python3'],
-    install: { python3: 'install Python 3 with pip install torch transformers peft' },
-    outputs: ['outputs/adapter'],
-    diagnostics,
-  };
+  return pythonDriverRun('merge', DRIVER, config, { install: 'install Python 3 with pip install torch transformers peft', outputs: ['outputs/adapter'], diagnostics });
 }
 
 function defaultResources(params: JsonObject): Resources {

@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { nearest, type Diagnostic } from '../core/diagnostics.js';
-import { isObject, stableStringify, type JsonObject } from '../core/json.js';
+import { isObject, type JsonObject } from '../core/json.js';
 import { readFlatMetrics } from './support/metrics.js';
 import { datasetJson, ParamReader, readDataset, type DatasetParams } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, pythonDriver, renderDiagnostic } from './support/render.js';
+import { baseModelDir, checkpointDir, driverParam, pythonDriverRun, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
 
 const DRIVER = 'dspy_optimize.py';
@@ -132,14 +132,7 @@ export function optimizeConfig(context: RenderContext, diagnostics: Diagnostic[]
 function render(context: RenderContext): RenderedRun {
   const diagnostics: Diagnostic[] = [];
   const config = optimizeConfig(context, diagnostics);
-  return {
-    files: { 'config/optimize.json': stableStringify(config), 'config/optimize.py': pythonDriver(DRIVER).text },
-    command: 'python3 "$CK_RUN_DIR/config/optimize.py" "$CK_RUN_DIR/config/optimize.json"\n',
-    requires: ['python3'],
-    install: { python3: 'install Python 3 and pip install dspy' },
-    outputs: ['outputs/program.json', 'outputs/metrics.json'],
-    diagnostics,
-  };
+  return pythonDriverRun('optimize', DRIVER, config, { install: 'install Python 3 and pip install dspy', outputs: ['outputs/program.json', 'outputs/metrics.json'], diagnostics });
 }
 
 

@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
-import { stableStringify, type JsonObject } from '../core/json.js';
+import type { JsonObject } from '../core/json.js';
 import { ParamReader } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriver, renderDiagnostic } from './support/render.js';
+import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriverRun, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
 
 const DRIVER = 'export.py';
@@ -53,14 +53,11 @@ function render(context: RenderContext): RenderedRun {
     gguf_path: join(context.outputsDir, merge ? 'model.gguf' : 'adapter.gguf'),
     gguf_outtype: typeof context.params.gguf_outtype === 'string' ? context.params.gguf_outtype : 'auto',
   };
-  return {
-    files: { 'config/export.json': stableStringify(config), 'config/export.py': pythonDriver(DRIVER).text },
-    command: 'python3 "$CK_RUN_DIR/config/export.py" "$CK_RUN_DIR/config/export.json"\n',
-    requires: ['python3'],
-    install: { python3: 'install Python 3 with pip install torch transformers peft (and a llama.cpp checkout in LLAMA_CPP_DIR for GGUF)' },
+  return pythonDriverRun('export', DRIVER, config, {
+    install: 'install Python 3 with pip install torch transformers peft (and a llama.cpp checkout in LLAMA_CPP_DIR for GGUF)',
     outputs: exportOutputs(merge, format),
     diagnostics,
-  };
+  });
 }
 
 function defaultResources(params: JsonObject): Resources {

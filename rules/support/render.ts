@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { sha256 } from '../../core/hash.js';
-import type { JsonObject } from '../../core/json.js';
+import { type JsonObject, stableStringify } from '../../core/json.js';
 import { templatesDir } from '../../core/paths.js';
-import type { RenderContext, UpstreamView } from '../types.js';
+import type { RenderContext, RenderedRun, UpstreamView } from '../types.js';
 
 /** A render-time problem: it has no position in the experiment file, only the run it concerns. */
 export function renderDiagnostic(context: RenderContext, message: string, code: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
@@ -98,4 +98,24 @@ export function pythonDriver(file: string): PythonDriver {
  */
 export function driverParam(file: string): JsonObject {
   return { driver_sha256: pythonDriver(file).sha256 };
+}
+
+/**
+ * A run whose work is a Python driver fed a JSON config: `config/<name>.json` and
+ * `config/<name>.py`, run as `python3 <name>.py <name>.json`.
+ */
+export function pythonDriverRun(
+  name: string,
+  driverFile: string,
+  config: JsonObject,
+  run: { install: string; outputs: string[]; diagnostics: Diagnostic[] },
+): RenderedRun {
+  return {
+    files: { [`config/${name}.json`]: stableStringify(config), [`config/${name}.py`]: pythonDriver(driverFile).text },
+    command: `python3 "$CK_RUN_DIR/config/${name}.py" "$CK_RUN_DIR/config/${name}.json"\n`,
+    requires: ['python3'],
+    install: { python3: run.install },
+    outputs: run.outputs,
+    diagnostics: run.diagnostics,
+  };
 }
