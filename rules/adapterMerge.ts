@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
 import { type Json, type JsonObject } from '../core/json.js';
 import { ParamReader } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriverRun, renderDiagnostic } from './support/render.js';
+import { baseModelDir, checkpointDir, driverParam, cpuModelResources, pythonDriverRun, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
 
 const DRIVER = 'adapter_merge.py';
@@ -83,7 +83,7 @@ function render(context: RenderContext): RenderedRun {
 
 function defaultResources(params: JsonObject): Resources {
   // The base model in bfloat16 on the CPU, plus one set of adapter weights per member.
-  return { gpus: 0, time: '00:30:00', mem: memoryFor(typeof params.base_model === 'string' ? params.base_model : undefined, 3) };
+  return cpuModelResources(params, '00:30:00', 3);
 }
 
 export const adapterMergeRule: Rule = {

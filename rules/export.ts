@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
 import type { JsonObject } from '../core/json.js';
 import { ParamReader } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, memoryFor, pythonDriverRun, renderDiagnostic } from './support/render.js';
+import { baseModelDir, checkpointDir, driverParam, cpuModelResources, pythonDriverRun, renderDiagnostic } from './support/render.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
 
 const DRIVER = 'export.py';
@@ -62,7 +62,7 @@ function render(context: RenderContext): RenderedRun {
 
 function defaultResources(params: JsonObject): Resources {
   // Merging runs on the CPU in bfloat16: 2 bytes per parameter, plus the conversion's copy.
-  return { gpus: 0, time: '01:00:00', mem: memoryFor(typeof params.base_model === 'string' ? params.base_model : undefined, 4) };
+  return cpuModelResources(params, '01:00:00', 4);
 }
 
 export const exportRule: Rule = {

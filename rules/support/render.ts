@@ -9,7 +9,7 @@ import type { Diagnostic } from '../../core/diagnostics.js';
 import { sha256 } from '../../core/hash.js';
 import { type JsonObject, stableStringify } from '../../core/json.js';
 import { templatesDir } from '../../core/paths.js';
-import type { RenderContext, RenderedRun, UpstreamView } from '../types.js';
+import type { RenderContext, RenderedRun, Resources, UpstreamView } from '../types.js';
 
 /** A render-time problem: it has no position in the experiment file, only the run it concerns. */
 export function renderDiagnostic(context: RenderContext, message: string, code: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
@@ -118,4 +118,9 @@ export function pythonDriverRun(
     outputs: run.outputs,
     diagnostics: run.diagnostics,
   };
+}
+
+/** CPU-only jobs that hold the base model in memory (merges, exports): memory follows its size. */
+export function cpuModelResources(params: JsonObject, time: string, bytesPerParam: number): Resources {
+  return { gpus: 0, time, mem: memoryFor(typeof params.base_model === 'string' ? params.base_model : undefined, bytesPerParam) };
 }
