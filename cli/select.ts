@@ -1,5 +1,5 @@
 /** Choosing runs on the command line: by id glob, step, readable name or key prefix. */
-import type { StepKind } from '../rules/types.js';
+import type { StepKind } from '../core/rule.js';
 import type { PlannedRun } from '../core/plan.js';
 import { UsageError } from './args.js';
 

@@ -4,7 +4,7 @@
  * local config's `gpu_hour_cost`). The estimate of a run prefers what an earlier run of the same
  * logical id actually consumed (calibration), then the rule's own estimate, then its time limit.
  */
-import type { Rule } from '../rules/types.js';
+import type { Rule } from './rule.js';
 import { mergedResources } from './generate.js';
 import type { Plan, PlannedRun } from './plan.js';
 

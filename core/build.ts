@@ -3,7 +3,7 @@
  * them in dependency order through an executor, and record every transition in the manifest.
  * Core never prints: progress leaves as events, the outcome as a value.
  */
-import type { Rule } from '../rules/types.js';
+import type { Rule } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { EventSink } from './events.js';
 import type { Executor, JobHandle, JobState, SubmitRequest } from './executors/types.js';

@@ -13,7 +13,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Resources, Rule, RenderedRun, UpstreamView } from '../rules/types.js';
+import type { Resources, Rule, RenderedRun, UpstreamView } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { resolveProjectPath } from './experiment/load.js';
 import { stableStringify, type Json, type JsonObject } from './json.js';

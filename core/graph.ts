@@ -4,7 +4,7 @@
  * and execution walk.
  */
 import { Graph, alg } from '@dagrejs/graphlib';
-import type { ExpandedRun } from '../rules/types.js';
+import type { ExpandedRun } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { diagnosticAt, type SourceFile } from './source.js';
 

@@ -9,7 +9,7 @@
  * Merkle hash of the run's whole history: retraining changes exactly the evaluations of that
  * checkpoint.
  */
-import type { ExpandedRun, ResolvedParams, Rule } from '../rules/types.js';
+import type { ExpandedRun, ResolvedParams, Rule } from './rule.js';
 import { type Diagnostic } from './diagnostics.js';
 import { canonicalJson, type JsonObject } from './json.js';
 import { resolveProjectPath } from './experiment/load.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import type { RenderedRun, Resources } from '../rules/types.js';
+import type { RenderedRun, Resources } from './rule.js';
 import type { LocalConfig } from './localConfig.js';
 import { templatesDir } from './paths.js';
 import { shellQuote } from './shell.js';

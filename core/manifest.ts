@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import type { Resources, StepKind } from '../rules/types.js';
+import type { Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { isObject, type JsonObject, stableStringify, type Json } from './json.js';
 import type { RecordedInput } from './identity.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { ExpandedRun, Resources } from '../rules/types.js';
+import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';

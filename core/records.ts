@@ -1,7 +1,7 @@
 /** Turning planned runs and job outcomes into manifest records. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Resources, Rule } from '../rules/types.js';
+import type { Resources, Rule } from './rule.js';
 import { sha256 } from './hash.js';
 import { HASH_SCHEME_VERSION } from './identity.js';
 import type { JsonObject } from './json.js';

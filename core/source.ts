@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { type Diagnostic, type FieldPath, formatFieldPath } from './diagnostics.js';
+import { type Diagnostic, type FieldPath, formatFieldPath, type DiagnosticCode } from './diagnostics.js';
 import type { Json } from './json.js';
 
 export interface SourcePosition {
@@ -96,7 +96,7 @@ export function diagnosticAt(
   source: SourceFile,
   path: FieldPath,
   message: string,
-  options: { code: string; severity?: 'error' | 'warning'; at?: 'value' | 'key' },
+  options: { code: DiagnosticCode; severity?: 'error' | 'warning'; at?: 'value' | 'key' },
 ): Diagnostic {
   const { line, column } = source.locate(path, options.at ?? 'value');
   return {

@@ -8,7 +8,7 @@ import { isObject, type Json, type JsonObject } from '../core/json.js';
 import { envName, shellQuote } from '../core/shell.js';
 import { readFlatMetrics } from './support/metrics.js';
 import { ParamReader } from './support/params.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from '../core/rule.js';
 
 /** `data/words.json`, never `/etc/x`, `../x` or `a/../../x`: outputs stay inside the run's outputs dir. */
 export function checkOutputPath(path: string): string | undefined {

@@ -10,7 +10,7 @@ import { isObject, type JsonObject } from '../core/json.js';
 import { readFlatMetrics } from './support/metrics.js';
 import { datasetJson, ParamReader, readDataset, type DatasetParams } from './support/params.js';
 import { baseModelDir, checkpointDir, driverParam, pythonDriverRun, renderDiagnostic } from './support/render.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from './types.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from '../core/rule.js';
 
 const DRIVER = 'dspy_optimize.py';
 

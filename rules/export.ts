@@ -8,7 +8,7 @@ import type { Diagnostic } from '../core/diagnostics.js';
 import type { JsonObject } from '../core/json.js';
 import { ParamReader } from './support/params.js';
 import { baseModelDir, checkpointDir, driverParam, cpuModelResources, pythonDriverRun, renderDiagnostic } from './support/render.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from './types.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from '../core/rule.js';
 
 const DRIVER = 'export.py';
 const FORMATS = ['gguf', 'safetensors', 'none'] as const;

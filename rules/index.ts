@@ -10,7 +10,7 @@ import { dspyRule } from './dspy.js';
 import { exportRule } from './export.js';
 import { inspectRule } from './inspect/index.js';
 import { torchtuneRule } from './torchtune/index.js';
-import type { Rule, StepKind } from './types.js';
+import type { Rule, StepKind } from '../core/rule.js';
 
 const RULES: readonly Rule[] = [torchtuneRule, inspectRule, commandRule, dspyRule, exportRule, adapterMergeRule];
 

@@ -10,8 +10,8 @@
  * (`evaluate/<task>/<run>` for a model not trained here), and its labels carry the earlier
  * toolkit's cell name (`<task>_epoch<N>` / `<task>`) and, from the matrix, its `vis_label`.
  */
-import type { ExpandedRun, ResolvedParams, Resources, Rule, StepKind } from '../../rules/types.js';
-import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors } from '../diagnostics.js';
+import type { ExpandedRun, ResolvedParams, Resources, Rule, StepKind } from '../rule.js';
+import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors, type DiagnosticCode } from '../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 import { type DatasetRef, documentOrigins, type Evaluation, type EvaluationCheckpoint, type EvaluationTask, type Experiment } from './model.js';
@@ -76,7 +76,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
   const translator = documentOrigins.get(doc);
   const translate = translator ?? ((path: FieldPath) => path);
   const diagnostics: Diagnostic[] = [];
-  const diag = (path: FieldPath, message: string, options: { code: string; severity?: 'error' | 'warning' }): Diagnostic => diagnosticAt(source, translate(path), message, options);
+  const diag = (path: FieldPath, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }): Diagnostic => diagnosticAt(source, translate(path), message, options);
   const runs: ExpandedRun[] = [];
   const byId = new Map<string, ExpandedRun>();
   const resolved = new Map<string, ResolvedParams>();
@@ -441,7 +441,7 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
         // The base model, a checkpoint or a merged ensemble: one cell per task, no epochs.
         if (Array.isArray(entry.epochs)) {
           const what = final ? 'the merged ensemble has' : named?.checkpoint.path !== undefined ? 'an eval-only checkpoint has' : 'a control (the base model as-is) has';
-          diagnostics.push(diag([...rowPath, 'epochs'], `\`${entry.run}\` is not trained here: ${what} no training epochs; use \`epochs: null\``, { code: 'bad-value' }));
+          diagnostics.push(diag([...rowPath, 'epochs'], `\`${entry.run}\` is not trained here: ${what} no training epochs; use \`epochs: null\``, { code: 'invalid-value' }));
           return;
         }
         for (const { task, index: taskIndex } of rowTasks) {
@@ -588,7 +588,7 @@ function runPromptOrigin(trial: Trial): FieldPath | undefined {
   return trial.overrides.prompt !== undefined ? trial.origins.prompt : undefined;
 }
 
-function checkPlaceholder(prompt: string, at: FieldPath, diagnostics: Diagnostic[], diag: (path: FieldPath, message: string, options: { code: string }) => Diagnostic): void {
+function checkPlaceholder(prompt: string, at: FieldPath, diagnostics: Diagnostic[], diag: (path: FieldPath, message: string, options: { code: DiagnosticCode }) => Diagnostic): void {
   const count = prompt.split('{input}').length - 1;
   if (count === 0) diagnostics.push(diag(at, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', { code: 'prompt-placeholder' }));
   else if (count > 1) diagnostics.push(diag(at, 'the prompt contains `{input}` more than once; use it exactly once', { code: 'prompt-placeholder' }));

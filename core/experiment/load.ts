@@ -33,7 +33,7 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   const source = loaded.source;
   const diagnostics = [...loaded.diagnostics];
   if (!isObject(source.data)) {
-    diagnostics.push(diagnosticAt(source, [], 'an experiment file must be a YAML mapping (key: value lines)', { code: 'wrong-type' }));
+    diagnostics.push(diagnosticAt(source, [], 'an experiment file must be a YAML mapping (key: value lines)', { code: 'invalid-type' }));
     return { diagnostics };
   }
   const projectDir = findProjectDir(absolute);

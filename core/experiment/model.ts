@@ -1,5 +1,5 @@
 /** The experiment file as typed data, after schema validation. */
-import type { Resources, StepKind } from '../../rules/types.js';
+import type { Resources, StepKind } from '../rule.js';
 import type { FieldPath } from '../diagnostics.js';
 import type { JsonObject } from '../json.js';
 import type { SourceFile } from '../source.js';

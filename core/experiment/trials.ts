@@ -4,7 +4,7 @@
  * pure function of the experiment file, so the plan never changes between invocations.
  */
 import { createHash } from 'node:crypto';
-import type { Resources } from '../../rules/types.js';
+import type { Resources } from '../rule.js';
 import { type Diagnostic, type FieldPath } from '../diagnostics.js';
 import { canonicalJson, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';

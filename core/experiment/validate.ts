@@ -76,12 +76,12 @@ function translate(source: SourceFile, error: ErrorObject): Diagnostic {
     case 'type': {
       const expected = Array.isArray(params.type) ? params.type.join(' or ') : String(params.type);
       const hint = typeof error.data === 'string' && (expected === 'number' || expected === 'integer') && error.data.trim() !== '' && !Number.isNaN(Number(error.data)) ? ' (remove the quotes)' : '';
-      return diagnosticAt(source, path, `expected ${article(expected)}, got ${describe(error.data)}${hint}`, { code: 'wrong-type' });
+      return diagnosticAt(source, path, `expected ${article(expected)}, got ${describe(error.data)}${hint}`, { code: 'invalid-type' });
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map((v) => String(v));
       const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed) : '';
-      return diagnosticAt(source, path, `${describe(error.data)} is not allowed; expected one of ${allowed.join(', ')}${hint}`, { code: 'bad-value' });
+      return diagnosticAt(source, path, `${describe(error.data)} is not allowed; expected one of ${allowed.join(', ')}${hint}`, { code: 'invalid-value' });
     }
     case 'minimum':
     case 'maximum':
@@ -92,21 +92,21 @@ function translate(source: SourceFile, error: ErrorObject): Diagnostic {
     }
     case 'pattern': {
       const what = typeof parentSchema.description === 'string' ? ` (${parentSchema.description})` : ` (pattern ${String(params.pattern)})`;
-      return diagnosticAt(source, path, `${describe(error.data)} is not valid here${what}`, { code: 'bad-value' });
+      return diagnosticAt(source, path, `${describe(error.data)} is not valid here${what}`, { code: 'invalid-value' });
     }
     case 'minItems':
       return diagnosticAt(source, path, `needs at least ${String(params.limit)} item(s)`, { code: 'too-few' });
     case 'maxItems':
       return diagnosticAt(source, path, `takes at most ${String(params.limit)} item(s)`, { code: 'too-many' });
     case 'minLength':
-      return diagnosticAt(source, path, 'must not be empty', { code: 'bad-value' });
+      return diagnosticAt(source, path, 'must not be empty', { code: 'invalid-value' });
     case 'maxLength':
-      return diagnosticAt(source, path, `is longer than ${String(params.limit)} characters`, { code: 'bad-value' });
+      return diagnosticAt(source, path, `is longer than ${String(params.limit)} characters`, { code: 'invalid-value' });
     case 'uniqueItems':
       return diagnosticAt(source, path, 'lists the same value twice', { code: 'duplicate' });
     case 'oneOf': {
       const branches = Array.isArray(parentSchema.oneOf) ? parentSchema.oneOf.map(branchSummary).join(' or ') : 'another shape';
-      return diagnosticAt(source, path, `${describe(error.data)} is not valid here; expected ${branches}`, { code: 'bad-value' });
+      return diagnosticAt(source, path, `${describe(error.data)} is not valid here; expected ${branches}`, { code: 'invalid-value' });
     }
     default:
       return diagnosticAt(source, path, error.message ?? 'is not valid', { code: 'invalid' });

@@ -18,8 +18,8 @@
  */
 import { statSync } from 'node:fs';
 import { basename, extname, isAbsolute } from 'node:path';
-import type { Resources } from '../../rules/types.js';
-import { type Diagnostic, type FieldPath, didYouMean, hasErrors } from '../diagnostics.js';
+import type { Resources } from '../rule.js';
+import { type Diagnostic, type FieldPath, didYouMean, hasErrors, type DiagnosticCode } from '../diagnostics.js';
 import { resolveProjectPath, type ForeignFormat } from '../experiment/load.js';
 import { documentOrigins, type DatasetRef, type EvaluationCheckpoint, type EvaluationTask, type ExperimentDocument, type ListRun, type MatrixEntry } from '../experiment/model.js';
 import { canonicalJson, isObject, type Json, type JsonObject } from '../json.js';
@@ -131,11 +131,11 @@ class Conversion {
     readonly projectDir: string,
   ) {}
 
-  error(path: FieldPath, message: string, code: string, at: 'value' | 'key' = 'value'): void {
+  error(path: FieldPath, message: string, code: DiagnosticCode, at: 'value' | 'key' = 'value'): void {
     this.diagnostics.push(diagnosticAt(this.source, path, message, { code, at }));
   }
 
-  warn(path: FieldPath, message: string, code: string, at: 'value' | 'key' = 'value'): void {
+  warn(path: FieldPath, message: string, code: DiagnosticCode, at: 'value' | 'key' = 'value'): void {
     this.diagnostics.push(diagnosticAt(this.source, path, message, { code, severity: 'warning', at }));
   }
 
@@ -173,7 +173,7 @@ class Conversion {
   mapping(value: Json | undefined, path: FieldPath, what: string): JsonObject | undefined {
     if (value === undefined || value === null) return undefined;
     if (!isObject(value)) {
-      this.error(path, `${what} must be a mapping (key: value lines), got ${describe(value)}`, 'wrong-type');
+      this.error(path, `${what} must be a mapping (key: value lines), got ${describe(value)}`, 'invalid-type');
       return undefined;
     }
     return value;
@@ -194,11 +194,11 @@ class Conversion {
     const value = this.need(object, name, path, renamed ? 'optional' : missing, options.why);
     if (value === undefined) return undefined;
     if (typeof value !== 'string') {
-      this.error([...path, name], `expected a string, got ${describe(value)}`, 'wrong-type');
+      this.error([...path, name], `expected a string, got ${describe(value)}`, 'invalid-type');
       return undefined;
     }
     if (options.nonEmpty && value.trim() === '') {
-      this.error([...path, name], 'must not be empty', 'bad-value');
+      this.error([...path, name], 'must not be empty', 'invalid-value');
       return undefined;
     }
     return value;
@@ -214,11 +214,11 @@ class Conversion {
         else if (typeof value === 'string' && !spec.strict && value.trim() !== '' && !Number.isNaN(Number(value))) number = Number(value);
         if (number === undefined) {
           const quoted = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value));
-          this.error(path, `expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${describe(value)}${quoted ? ' (remove the quotes)' : ''}`, 'wrong-type');
+          this.error(path, `expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${describe(value)}${quoted ? ' (remove the quotes)' : ''}`, 'invalid-type');
           return undefined;
         }
         if (spec.type === 'int' && !Number.isInteger(number)) {
-          this.error(path, `expected an integer, got ${number}`, 'wrong-type');
+          this.error(path, `expected an integer, got ${number}`, 'invalid-type');
           return undefined;
         }
         if ((spec.min !== undefined && number < spec.min) || (spec.exclusiveMin !== undefined && number <= spec.exclusiveMin) || (spec.max !== undefined && number > spec.max)) {
@@ -233,20 +233,20 @@ class Conversion {
         const text = typeof value === 'string' ? value.toLowerCase() : typeof value === 'number' ? String(value) : '';
         if (['true', 'yes', '1'].includes(text)) return true;
         if (['false', 'no', '0'].includes(text)) return false;
-        this.error(path, `expected true or false, got ${describe(value)}`, 'wrong-type');
+        this.error(path, `expected true or false, got ${describe(value)}`, 'invalid-type');
         return undefined;
       }
       case 'string': {
         if (typeof value !== 'string') {
-          this.error(path, `expected a string, got ${describe(value)}`, 'wrong-type');
+          this.error(path, `expected a string, got ${describe(value)}`, 'invalid-type');
           return undefined;
         }
         if (spec.native === 'dataset_type' && LEGACY_DATASET_TYPES.includes(value)) {
-          this.error(path, `\`${value}\` passed cruijff_kit’s validation but its config generator fails on it (KeyError); use chat_completion (instruct/chat models) or text_completion (base models)`, 'bad-value');
+          this.error(path, `\`${value}\` passed cruijff_kit’s validation but its config generator fails on it (KeyError); use chat_completion (instruct/chat models) or text_completion (base models)`, 'invalid-value');
           return undefined;
         }
         if (spec.values && !spec.values.includes(value)) {
-          this.error(path, `${describe(value)} is not allowed; expected one of ${spec.values.join(', ')}${didYouMean(value, spec.values)}`, 'bad-value');
+          this.error(path, `${describe(value)} is not allowed; expected one of ${spec.values.join(', ')}${didYouMean(value, spec.values)}`, 'invalid-value');
           return undefined;
         }
         if (spec.native === 'prompt') this.placeholder(value, path);
@@ -277,7 +277,7 @@ class Conversion {
     this.keys(compute, path, 'compute', ['time', 'gpus', 'mem', 'cpus_per_task']);
     const resources: Resources = {};
     if (compute.time !== undefined) {
-      if (typeof compute.time !== 'string' || !WALL_TIME.test(compute.time)) this.error([...path, 'time'], `${describe(compute.time)} is not a time limit; use HH:MM:SS (e.g. "0:15:00")`, 'bad-value');
+      if (typeof compute.time !== 'string' || !WALL_TIME.test(compute.time)) this.error([...path, 'time'], `${describe(compute.time)} is not a time limit; use HH:MM:SS (e.g. "0:15:00")`, 'invalid-value');
       else resources.time = compute.time;
     }
     for (const name of ['gpus', 'cpus_per_task'] as const) {
@@ -286,7 +286,7 @@ class Conversion {
       if (typeof count === 'number') resources[name] = count;
     }
     if (compute.mem !== undefined) {
-      if (typeof compute.mem !== 'string' || !MEMORY.test(compute.mem)) this.error([...path, 'mem'], `${describe(compute.mem)} is not a memory size; use a number and a unit (e.g. "80G")`, 'bad-value');
+      if (typeof compute.mem !== 'string' || !MEMORY.test(compute.mem)) this.error([...path, 'mem'], `${describe(compute.mem)} is not a memory size; use a number and a unit (e.g. "80G")`, 'invalid-value');
       else resources.mem = compute.mem;
     }
     for (const name of Object.keys(resources)) this.from([...native, name], [...path, name]);
@@ -358,7 +358,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   }
   const date = c.string(experiment, 'date', ['experiment'], 'warning');
   if (date !== undefined) {
-    if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) c.error(['experiment', 'date'], `${describe(date)} is not a date; use YYYY-MM-DD`, 'bad-value');
+    if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) c.error(['experiment', 'date'], `${describe(date)} is not a date; use YYYY-MM-DD`, 'invalid-value');
     else {
       document.date = date;
       c.from(['date'], ['experiment', 'date']);
@@ -366,7 +366,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   }
   const dir = c.string(experiment, 'dir', ['experiment'], 'warning', { nonEmpty: true, why: 'ckbuild keeps run outputs under its runs root instead', legacy: 'directory' });
   if (dir !== undefined) {
-    if (!isAbsolute(dir)) c.warn(['experiment', 'dir'], 'the experiment directory should be an absolute path', 'bad-value');
+    if (!isAbsolute(dir)) c.warn(['experiment', 'dir'], 'the experiment directory should be an absolute path', 'invalid-value');
     c.notes.push(`experiment.dir (${dir}) is not carried: ckbuild writes each run under its runs root (\`runs_root\` in ckbuild.local.yaml; default ./runs), in a directory named by the run's key.`);
   }
 
@@ -377,7 +377,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     c.keys(tools, ['tools'], '`tools`', ['preparation', 'evaluation']);
     for (const [field, expected] of [['preparation', 'torchtune'], ['evaluation', 'inspect-ai']] as const) {
       const value = c.string(tools, field, ['tools'], 'warning');
-      if (value !== undefined && value !== expected) c.error(['tools', field], `${describe(value)} is not supported; the only ${field} tool is \`${expected}\``, 'bad-value');
+      if (value !== undefined && value !== expected) c.error(['tools', field], `${describe(value)} is not supported; the only ${field} tool is \`${expected}\``, 'invalid-value');
     }
   }
 
@@ -387,7 +387,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   const modelNames = new Map<string, number>();
   const modelPaths: Record<string, { path: string }> = {};
   const base = models.base;
-  if (base !== undefined && (!Array.isArray(base) || base.length === 0)) c.error(['models', 'base'], 'expected a non-empty list of {name, path, size_gb}', 'wrong-type');
+  if (base !== undefined && (!Array.isArray(base) || base.length === 0)) c.error(['models', 'base'], 'expected a non-empty list of {name, path, size_gb}', 'invalid-type');
   if (data.models !== undefined && base === undefined) c.error(['models'], 'missing required key `base` (a list of {name, path, size_gb})', 'missing-key');
   (Array.isArray(base) ? base : []).forEach((entry, index) => {
     const path: FieldPath = ['models', 'base', index];
@@ -397,7 +397,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     const modelName = c.string(model, 'name', path, 'error', { nonEmpty: true });
     const modelPath = c.string(model, 'path', path, 'warning', { nonEmpty: true, why: 'without it ckbuild looks in the models_dir of ckbuild.local.yaml' });
     if (model.size_gb === undefined) c.warn(path, 'missing `size_gb` (required by cruijff_kit; informational here)', 'missing-key');
-    else if (typeof model.size_gb !== 'number' || model.size_gb < 0) c.error([...path, 'size_gb'], `expected a size in GB, got ${describe(model.size_gb)}`, 'wrong-type');
+    else if (typeof model.size_gb !== 'number' || model.size_gb < 0) c.error([...path, 'size_gb'], `expected a size in GB, got ${describe(model.size_gb)}`, 'invalid-type');
     if (modelName === undefined) return;
     if (modelNames.has(modelName)) {
       c.error([...path, 'name'], `\`${modelName}\` is listed twice (also models.base[${modelNames.get(modelName)}])`, 'duplicate');
@@ -423,9 +423,9 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     const path = c.string(training, 'path', at, 'error', { nonEmpty: true });
     const label = c.string(training, 'dataset_label', at, 'warning', { why: 'informational here', legacy: 'label' });
     const format = c.string(training, 'format', at, 'warning');
-    if (format !== undefined && format !== 'json') c.error([...at, 'format'], `${describe(format)} is not supported; the format is "json" ({"train": […], "validation": […], "test": […]} of {input, output})`, 'bad-value');
+    if (format !== undefined && format !== 'json') c.error([...at, 'format'], `${describe(format)} is not supported; the format is "json" ({"train": […], "validation": […], "test": […]} of {input, output})`, 'invalid-value');
     if (training.size_kb === undefined) c.warn(at, 'missing `size_kb` (required by cruijff_kit; informational here)', 'missing-key');
-    else if (typeof training.size_kb !== 'number' || training.size_kb < 0) c.error([...at, 'size_kb'], `expected a size in KB, got ${describe(training.size_kb)}`, 'wrong-type');
+    else if (typeof training.size_kb !== 'number' || training.size_kb < 0) c.error([...at, 'size_kb'], `expected a size in KB, got ${describe(training.size_kb)}`, 'invalid-type');
     const splits = c.mapping(training.splits, [...at, 'splits'], '`splits`');
     if (!splits) {
       if (training.splits === undefined) c.warn(at, 'missing `splits` (required by cruijff_kit: the train/validation/test counts)', 'missing-key');
@@ -526,7 +526,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   }
   const textCompletion = config.dataset_type === 'text_completion';
   if (textCompletion && typeof config.system_prompt === 'string') {
-    if (config.system_prompt !== '') c.warn(['controls', 'system_prompt'], 'with dataset_type text_completion there is no chat template to hold a system prompt: it is used neither in training nor in evaluation', 'ignored');
+    if (config.system_prompt !== '') c.warn(['controls', 'system_prompt'], 'with dataset_type text_completion there is no chat template to hold a system prompt: it is used neither in training nor in evaluation', 'ignored-key');
     delete config.system_prompt;
   }
 
@@ -534,7 +534,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   const runs: RunInfo[] = [];
   const runsByName = new Map<string, RunInfo>();
   const rawRuns = data.runs;
-  if (rawRuns !== undefined && rawRuns !== null && (!Array.isArray(rawRuns) || rawRuns.length === 0)) c.error(['runs'], 'expected a non-empty list of runs ({name, type, model, parameters})', 'wrong-type');
+  if (rawRuns !== undefined && rawRuns !== null && (!Array.isArray(rawRuns) || rawRuns.length === 0)) c.error(['runs'], 'expected a non-empty list of runs ({name, type, model, parameters})', 'invalid-type');
   (Array.isArray(rawRuns) ? rawRuns : []).forEach((entry, index) => {
     const path: FieldPath = ['runs', index];
     const run = c.mapping(entry, path, 'a run');
@@ -548,8 +548,8 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     const model = c.string(run, 'model', path, 'error', { nonEmpty: true });
     const parameters = run.parameters === undefined || run.parameters === null ? undefined : c.mapping(run.parameters, [...path, 'parameters'], '`parameters`');
     if (run.parameters === undefined || run.parameters === null) c.error(path, 'missing required key `parameters` (the varied values of a fine-tuned run; `{}` for a control; `{checkpoint_path: …}` for an eval-only run)', 'missing-key');
-    if (type !== undefined && !(RUN_TYPES as readonly string[]).includes(type)) c.error([...path, 'type'], `${describe(type)} is not a run type; expected one of ${RUN_TYPES.join(', ')}${didYouMean(type, RUN_TYPES)}`, 'bad-value');
-    if (runName !== undefined && !RUN_NAME.test(runName)) c.error([...path, 'name'], `run names may use only letters, digits, _, . and - (it names the run’s directory and jobs), got ${JSON.stringify(runName)}`, 'bad-value');
+    if (type !== undefined && !(RUN_TYPES as readonly string[]).includes(type)) c.error([...path, 'type'], `${describe(type)} is not a run type; expected one of ${RUN_TYPES.join(', ')}${didYouMean(type, RUN_TYPES)}`, 'invalid-value');
+    if (runName !== undefined && !RUN_NAME.test(runName)) c.error([...path, 'name'], `run names may use only letters, digits, _, . and - (it names the run’s directory and jobs), got ${JSON.stringify(runName)}`, 'invalid-value');
     if (runName !== undefined && runsByName.has(runName)) c.error([...path, 'name'], `two runs are named \`${runName}\` (the first is runs[${runsByName.get(runName)!.index}])`, 'duplicate-run');
     if (model !== undefined && modelNames.size > 0 && !modelNames.has(model)) c.error([...path, 'model'], `\`${model}\` is not one of models.base: ${[...modelNames.keys()].join(', ')}${didYouMean(model, modelNames.keys())}`, 'dangling-reference');
     if (run.training_condition !== undefined) c.error([...path, 'training_condition'], '`training_condition` (a file generated by tabular_to_text_gen, named by a hash of its configuration) is not supported yet: point `dataset_path` at the generated file instead', 'unsupported', 'key');
@@ -582,7 +582,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     let checkpointPath: { value: string; at: FieldPath } | undefined;
     const takePath = (value: Json, at: FieldPath): { value: string; at: FieldPath } | undefined => {
       if (typeof value === 'string' && value.trim() !== '') return { value, at };
-      c.error(at, `expected a path, got ${describe(value)}`, 'wrong-type');
+      c.error(at, `expected a path, got ${describe(value)}`, 'invalid-type');
       return undefined;
     };
     if (raw.dataset_path !== undefined) datasetPath = takePath(raw.dataset_path, [...path, 'dataset_path']);
@@ -599,7 +599,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
         continue;
       }
       if (name === 'checkpoint_path') {
-        if (run.type !== 'eval-only') c.error(at, `\`checkpoint_path\` is for eval-only runs (this run is ${run.type})`, 'bad-value', 'key');
+        if (run.type !== 'eval-only') c.error(at, `\`checkpoint_path\` is for eval-only runs (this run is ${run.type})`, 'invalid-value', 'key');
         else checkpointPath = takePath(value, at);
         continue;
       }
@@ -614,7 +614,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
       const converted = c.param(spec, value, at);
       if (converted === undefined) continue;
       if (run.type !== 'fine-tuned' && name !== 'prompt') {
-        c.warn(at, `ignored: a ${run.type} run is not trained here, so training settings do not apply`, 'ignored', 'key');
+        c.warn(at, `ignored: a ${run.type} run is not trained here, so training settings do not apply`, 'ignored-key', 'key');
         continue;
       }
       if (spec.differs) c.warn(at, spec.differs, 'differs', 'key');
@@ -623,7 +623,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
       overridePaths[spec.native] = at;
     }
     if (textCompletion && typeof overrides.system_prompt === 'string') {
-      if (overrides.system_prompt !== '') c.warn(overridePaths.system_prompt!, 'with dataset_type text_completion a system prompt is used neither in training nor in evaluation', 'ignored');
+      if (overrides.system_prompt !== '') c.warn(overridePaths.system_prompt!, 'with dataset_type text_completion a system prompt is used neither in training nor in evaluation', 'ignored-key');
       delete overrides.system_prompt;
     }
     if (run.type === 'fine-tuned' && Object.keys(run.parameters).length === 0) {
@@ -641,14 +641,14 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     if (raw.compute !== undefined && raw.compute !== null) {
       resources = c.compute(raw.compute, [...path, 'compute'], native);
       if (run.type !== 'fine-tuned') {
-        c.warn([...path, 'compute'], `ignored: \`compute\` sizes a fine-tune, and a ${run.type} run is not trained here (evaluation.compute sizes evaluations)`, 'ignored', 'key');
+        c.warn([...path, 'compute'], `ignored: \`compute\` sizes a fine-tune, and a ${run.type} run is not trained here (evaluation.compute sizes evaluations)`, 'ignored-key', 'key');
         resources = undefined;
       }
     }
     const overridesSlurm = c.mapping(raw.slurm_overrides, [...path, 'slurm_overrides'], '`slurm_overrides`');
     if (overridesSlurm) {
       c.keys(overridesSlurm, [...path, 'slurm_overrides'], '`slurm_overrides`', ['constraint', 'partition']);
-      if (run.type !== 'fine-tuned') c.warn([...path, 'slurm_overrides'], `ignored: \`slurm_overrides\` apply to a fine-tune, and a ${run.type} run is not trained here`, 'ignored', 'key');
+      if (run.type !== 'fine-tuned') c.warn([...path, 'slurm_overrides'], `ignored: \`slurm_overrides\` apply to a fine-tune, and a ${run.type} run is not trained here`, 'ignored-key', 'key');
       else {
         resources = { ...(resources ?? {}) };
         for (const field of ['constraint', 'partition'] as const) {
@@ -756,7 +756,7 @@ function checkVariables(c: Conversion, variables: JsonObject, runs: RunInfo[]): 
       continue;
     }
     if (!Array.isArray(values) || values.length === 0) {
-      c.error(path, `a variable is a non-empty list of the values it takes, got ${describe(values)}`, 'wrong-type');
+      c.error(path, `a variable is a non-empty list of the values it takes, got ${describe(values)}`, 'invalid-type');
       continue;
     }
     const normalise = (value: Json, at: FieldPath): Json | undefined => (spec ? c.param(spec, value, at) : value);
@@ -815,7 +815,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
   // Decoding: greedy unless do_sample; a temperature only means something under sampling.
   let sampling = false;
   if (evaluation.do_sample !== undefined && evaluation.do_sample !== null) {
-    if (typeof evaluation.do_sample !== 'boolean') c.error([...at, 'do_sample'], `expected true or false, got ${describe(evaluation.do_sample)}`, 'wrong-type');
+    if (typeof evaluation.do_sample !== 'boolean') c.error([...at, 'do_sample'], `expected true or false, got ${describe(evaluation.do_sample)}`, 'invalid-type');
     else {
       sampling = evaluation.do_sample;
       result.do_sample = sampling;
@@ -824,7 +824,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
   if (evaluation.temperature !== undefined && evaluation.temperature !== null) {
     const temperature = c.param({ native: 'temperature', type: 'number' }, evaluation.temperature, [...at, 'temperature']);
     if (typeof temperature === 'number') {
-      if (!sampling) c.warn([...at, 'temperature'], 'has no effect under greedy decoding (do_sample is false), so it is not passed; set `do_sample: true` to sample', 'ignored');
+      if (!sampling) c.warn([...at, 'temperature'], 'has no effect under greedy decoding (do_sample is false), so it is not passed; set `do_sample: true` to sample', 'ignored-key');
       else if (temperature <= 0) c.error([...at, 'temperature'], `must be > 0 when sampling (do_sample: true), got ${temperature}`, 'out-of-range');
       else result.temperature = temperature;
     }
@@ -845,7 +845,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     if (evaluation.scorer === undefined) c.warn(at, 'missing `scorers` (required by cruijff_kit); each task uses its own default scorers', 'missing-key');
   } else {
     const list = typeof scorers === 'string' ? [scorers] : Array.isArray(scorers) ? scorers : undefined;
-    if (!list || list.length === 0) c.error([...at, 'scorers'], `expected a list of {name, params}, got ${describe(scorers)}`, 'wrong-type');
+    if (!list || list.length === 0) c.error([...at, 'scorers'], `expected a list of {name, params}, got ${describe(scorers)}`, 'invalid-type');
     else {
       result.scorers = [];
       list.forEach((entry, index) => {
@@ -869,7 +869,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
   const assistantPrefix = evaluation.assistant_prefix === undefined ? undefined : c.string(evaluation, 'assistant_prefix', at, 'optional');
   const tasks = evaluation.tasks;
   if (tasks === undefined || tasks === null) c.error(at, 'missing required key `tasks` (a list of {name, script, description})', 'missing-key');
-  else if (!Array.isArray(tasks) || tasks.length === 0) c.error([...at, 'tasks'], 'expected a non-empty list of tasks ({name, script, description})', 'wrong-type');
+  else if (!Array.isArray(tasks) || tasks.length === 0) c.error([...at, 'tasks'], 'expected a non-empty list of tasks ({name, script, description})', 'invalid-type');
   const taskNames = new Map<string, number>();
   (Array.isArray(tasks) ? tasks : []).forEach((entry, index) => {
     const path: FieldPath = [...at, 'tasks', index];
@@ -897,7 +897,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     const dataset = c.string(task, 'dataset', path, 'optional', { nonEmpty: true });
     if (dataset !== undefined) {
       if (dataset.toLowerCase() === 'same') {
-        c.warn([...path, 'dataset'], '"same" is not a path: read as "the training dataset" (data.training.path), which is what a task without `dataset` uses; remove it', 'bad-value');
+        c.warn([...path, 'dataset'], '"same" is not a path: read as "the training dataset" (data.training.path), which is what a task without `dataset` uses; remove it', 'invalid-value');
       } else if (c.file(dataset, [...path, 'dataset'], 'dataset file')) {
         converted.dataset = { path: dataset, format: 'json' };
         c.from([...path, 'dataset', 'path'], [...path, 'dataset']);
@@ -911,7 +911,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     const systemPrompt = c.string(task, 'system_prompt', path, 'optional');
     if (systemPrompt !== undefined) {
       if (textCompletion) {
-        if (systemPrompt !== '') c.warn([...path, 'system_prompt'], 'with dataset_type text_completion evaluation uses no chat template, so no system prompt', 'ignored');
+        if (systemPrompt !== '') c.warn([...path, 'system_prompt'], 'with dataset_type text_completion evaluation uses no chat template, so no system prompt', 'ignored-key');
       } else converted.system_prompt = systemPrompt;
     }
     const prefix = task.assistant_prefix === undefined ? assistantPrefix : c.string(task, 'assistant_prefix', path, 'optional');
@@ -935,7 +935,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     return result;
   }
   if (!Array.isArray(matrix) || matrix.length === 0) {
-    c.error([...at, 'matrix'], 'expected a non-empty list of {run, tasks, epochs, vis_label}', 'wrong-type');
+    c.error([...at, 'matrix'], 'expected a non-empty list of {run, tasks, epochs, vis_label}', 'invalid-type');
     return result;
   }
   const entries: MatrixEntry[] = [];
@@ -953,10 +953,10 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     const visLabel = c.string(entry, 'vis_label', path, 'optional', { nonEmpty: true });
     const rowTasks: string[] = [];
     if (entry.tasks === undefined || entry.tasks === null) c.error(path, 'missing required key `tasks` (the names of the tasks to evaluate this run on)', 'missing-key');
-    else if (!Array.isArray(entry.tasks) || entry.tasks.length === 0) c.error([...path, 'tasks'], `expected a non-empty list of task names, got ${describe(entry.tasks)}`, 'wrong-type');
+    else if (!Array.isArray(entry.tasks) || entry.tasks.length === 0) c.error([...path, 'tasks'], `expected a non-empty list of task names, got ${describe(entry.tasks)}`, 'invalid-type');
     else {
       entry.tasks.forEach((task, taskIndex) => {
-        if (typeof task !== 'string') c.error([...path, 'tasks', taskIndex], `expected a task name, got ${describe(task)}`, 'wrong-type');
+        if (typeof task !== 'string') c.error([...path, 'tasks', taskIndex], `expected a task name, got ${describe(task)}`, 'invalid-type');
         else if (!taskNames.has(task)) c.error([...path, 'tasks', taskIndex], `no task named \`${task}\`${didYouMean(task, taskNames.keys()) || `; tasks: ${[...taskNames.keys()].join(', ')}`}`, 'dangling-reference');
         else if (rowTasks.includes(task)) c.error([...path, 'tasks', taskIndex], `\`${task}\` is listed twice`, 'duplicate');
         else rowTasks.push(task);
@@ -966,12 +966,12 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
     if (run?.type === 'fine-tuned') {
       if (!('epochs' in entry)) c.error(path, 'missing required key `epochs`: the 0-indexed epochs whose checkpoints to evaluate (e.g. [0, 1])', 'missing-key');
       else if (entry.epochs === null) c.error([...path, 'epochs'], `\`${runName}\` is fine-tuned: list the 0-indexed epochs whose checkpoints to evaluate (null is for control and eval-only runs)`, 'missing-key');
-      else if (!Array.isArray(entry.epochs) || entry.epochs.length === 0) c.error([...path, 'epochs'], `expected a non-empty list of 0-indexed epochs, got ${describe(entry.epochs)}`, 'wrong-type');
+      else if (!Array.isArray(entry.epochs) || entry.epochs.length === 0) c.error([...path, 'epochs'], `expected a non-empty list of 0-indexed epochs, got ${describe(entry.epochs)}`, 'invalid-type');
       else {
         const epochs: number[] = [];
         entry.epochs.forEach((epoch, epochIndex) => {
           const at: FieldPath = [...path, 'epochs', epochIndex];
-          if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) c.error(at, `expected a 0-indexed epoch (0, 1, …), got ${describe(epoch)}`, 'bad-value');
+          if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0) c.error(at, `expected a 0-indexed epoch (0, 1, …), got ${describe(epoch)}`, 'invalid-value');
           else if (epochs.includes(epoch)) c.error(at, `epoch ${epoch} is listed twice`, 'duplicate');
           else epochs.push(epoch);
         });
@@ -979,7 +979,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
       }
     } else if (run) {
       if (!('epochs' in entry)) c.warn(path, `missing \`epochs\` (required by cruijff_kit; \`null\` for a ${run.type} run)`, 'missing-key');
-      else if (entry.epochs !== null) c.error([...path, 'epochs'], `\`${runName}\` is a ${run.type} run: it has no training epochs, so use \`epochs: null\``, 'bad-value');
+      else if (entry.epochs !== null) c.error([...path, 'epochs'], `\`${runName}\` is a ${run.type} run: it has no training epochs, so use \`epochs: null\``, 'invalid-value');
     }
     // The earlier toolkit always labelled cells (default: the run's name) and passed the label to the task.
     converted.vis_label = visLabel ?? runName ?? '';
@@ -1003,7 +1003,7 @@ function convertGeneration(c: Conversion, value: Json): void {
     for (const required of ['input_type', 'rule', 'k', 'N', 'seed', 'design', 'output_path']) c.need(generation, required, path, 'error');
     const check = (name: string, values: string[]): void => {
       const given = generation[name];
-      if (typeof given === 'string' && !values.includes(given)) c.error([...path, name], `${describe(given)} is not allowed; expected one of ${values.join(', ')}`, 'bad-value');
+      if (typeof given === 'string' && !values.includes(given)) c.error([...path, name], `${describe(given)} is not allowed; expected one of ${values.join(', ')}`, 'invalid-value');
     };
     check('input_type', ['bits', 'digits', 'letters']);
     check('design', ['memorization', 'in_distribution', 'ood']);
@@ -1012,7 +1012,7 @@ function convertGeneration(c: Conversion, value: Json): void {
   } else if (tool === 'tabular_to_text_gen') {
     if (generation.split !== undefined) c.error([...path, 'split'], '`split` was renamed `split_ratio` (cruijff_kit 0.3.4)', 'renamed-key', 'key');
   } else {
-    c.error([...path, 'tool'], `${describe(tool)} is not a generator; expected model_organism or tabular_to_text_gen`, 'bad-value');
+    c.error([...path, 'tool'], `${describe(tool)} is not a generator; expected model_organism or tabular_to_text_gen`, 'invalid-value');
     return;
   }
   c.warn(path, `ckbuild does not run the ${tool} generator: it reads the dataset at data.training.path as it is. To make the data part of the build, generate it in a \`prepare\` step of a ckbuild experiment`, 'not-converted', 'key');

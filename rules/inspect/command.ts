@@ -13,7 +13,7 @@ import type { Diagnostic } from '../../core/diagnostics.js';
 import type { Json, JsonObject } from '../../core/json.js';
 import { shellQuote } from '../../core/shell.js';
 import { baseModelDir, checkpointDir, lastEpoch, modelDirName, renderDiagnostic } from '../support/render.js';
-import type { RenderContext, UpstreamView } from '../types.js';
+import type { RenderContext, UpstreamView } from '../../core/rule.js';
 import { inspectArg, inspectValue } from './cliArgs.js';
 import type { InspectParams } from './params.js';
 

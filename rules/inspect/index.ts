@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../../core/json.js';
 import { memoryFor } from '../support/render.js';
-import type { RenderContext, RenderedRun, Resources, Rule } from '../types.js';
+import type { RenderContext, RenderedRun, Resources, Rule } from '../../core/rule.js';
 import { EVAL_CONFIG, evalCommand } from './command.js';
 import { readInspectMetrics } from './metrics.js';
 import { inspectParams, resolveInspect } from './params.js';

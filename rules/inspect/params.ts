@@ -5,7 +5,7 @@
  */
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { datasetJson, ParamReader, readDataset, type DatasetParams } from '../support/params.js';
-import type { ExpandedRun, ResolveContext, ResolvedParams } from '../types.js';
+import type { ExpandedRun, ResolveContext, ResolvedParams } from '../../core/rule.js';
 import { inspectValue } from './cliArgs.js';
 
 export const DEFAULT_SEED = 14;

@@ -3,11 +3,12 @@
  * expected type (or the default) or records a diagnostic positioned at the parameter and returns
  * undefined, so a rule can report every problem of a run at once instead of stopping at the first.
  */
+import type { DiagnosticCode } from '../../core/diagnostics.js';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
-import type { ResolveContext } from '../types.js';
+import type { ResolveContext } from '../../core/rule.js';
 
-export type Report = (param: string, message: string, code: string, severity?: 'error' | 'warning') => void;
+export type Report = (param: string, message: string, code: DiagnosticCode, severity?: 'error' | 'warning') => void;
 
 export class ParamReader {
   readonly diagnostics: Diagnostic[] = [];

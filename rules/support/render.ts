@@ -3,16 +3,17 @@
  * the static Python driver scripts under templates/python/, and diagnostics for problems only
  * visible once paths are known.
  */
+import type { DiagnosticCode } from '../../core/diagnostics.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { sha256 } from '../../core/hash.js';
 import { type JsonObject, stableStringify } from '../../core/json.js';
 import { templatesDir } from '../../core/paths.js';
-import type { RenderContext, RenderedRun, Resources, UpstreamView } from '../types.js';
+import type { RenderContext, RenderedRun, Resources, UpstreamView } from '../../core/rule.js';
 
 /** A render-time problem: it has no position in the experiment file, only the run it concerns. */
-export function renderDiagnostic(context: RenderContext, message: string, code: string, severity: 'error' | 'warning' = 'error'): Diagnostic {
+export function renderDiagnostic(context: RenderContext, message: string, code: DiagnosticCode, severity: 'error' | 'warning' = 'error'): Diagnostic {
   return { severity, code, file: '', line: 0, column: 0, field: context.id, message: `${context.id}: ${message}` };
 }
 

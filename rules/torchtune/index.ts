@@ -7,7 +7,7 @@
  * Version history: 1 — first version. Bump on any change to what a run trains
  * (templates/torchtune/finetune.yaml included).
  */
-import type { Rule } from '../types.js';
+import type { Rule } from '../../core/rule.js';
 import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
 import { paramsSchema } from './params.js';
 import { renderTorchtune } from './render.js';

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
-import type { Resources } from '../types.js';
+import type { Resources } from '../../core/rule.js';
 import { findModel } from './models.js';
 import { readResolved } from './resolved.js';
 

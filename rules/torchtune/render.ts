@@ -3,12 +3,13 @@
  * serialised by `yaml`), config/post_finetune.py for adapters, and the `tune run` command.
  * Pure: the same context renders the same bytes, which `ckbuild reproduce` relies on.
  */
+import type { DiagnosticCode } from '../../core/diagnostics.js';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import type { JsonObject } from '../../core/json.js';
 import { shellQuote } from '../../core/shell.js';
-import type { RenderContext, RenderedRun } from '../types.js';
+import type { RenderContext, RenderedRun } from '../../core/rule.js';
 import { buildCommand } from './command.js';
 import { buildConfig } from './config.js';
 import { findModel } from './models.js';
@@ -23,7 +24,7 @@ export function serializeConfig(config: object): string {
   return stringify(config, { version: '1.1', lineWidth: 0, blockQuote: false });
 }
 
-function renderProblem(message: string, code: string, severity: 'error' | 'warning' = 'error', field = 'config'): Diagnostic {
+function renderProblem(message: string, code: DiagnosticCode, severity: 'error' | 'warning' = 'error', field = 'config'): Diagnostic {
   return { severity, code, file: '', line: 0, column: 0, field, message };
 }
 

@@ -4,7 +4,8 @@
  * (an HF repo id into the registry name, `o_proj` into `output_proj`, an effective batch size
  * into gradient accumulation), so that two ways of writing the same training give one key.
  */
-import type { ExpandedRun, ResolveContext, ResolvedParams } from '../types.js';
+import type { DiagnosticCode } from '../../core/diagnostics.js';
+import type { ExpandedRun, ResolveContext, ResolvedParams } from '../../core/rule.js';
 import { didYouMean } from '../../core/diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { findModel, MODELS, suggestModel, type Method, type ModelSpec } from './models.js';
@@ -14,7 +15,7 @@ import { toJson, trainingSteps, type DatasetFormat, type LoraParams, type TunePa
 
 type Severity = 'error' | 'warning';
 /** Where problems go: positioned by the parameter they concern. */
-export type Report = (param: string, message: string, code: string, severity?: Severity) => void;
+export type Report = (param: string, message: string, code: DiagnosticCode, severity?: Severity) => void;
 
 const ATTENTION_ORDER = ['q_proj', 'k_proj', 'v_proj', 'output_proj'];
 
@@ -38,7 +39,7 @@ class Reader {
 
   private wrongType(name: string, expected: string, value: Json): void {
     const quoted = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) && expected.includes('number');
-    this.report(name, `\`${name}\` must be ${expected}, got ${JSON.stringify(value)}${quoted ? ' (remove the quotes)' : ''}`, 'wrong-type');
+    this.report(name, `\`${name}\` must be ${expected}, got ${JSON.stringify(value)}${quoted ? ' (remove the quotes)' : ''}`, 'invalid-type');
   }
 
   int(name: string, fallback: number, min: number): number;
@@ -101,7 +102,7 @@ class Reader {
     const found = allowed.find((a) => a === value);
     if (found !== undefined) return found;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
-    this.report(name, `\`${name}\` ${JSON.stringify(value)} is not one of ${allowed.join(', ')}${why}${didYouMean(text, allowed)}`, 'bad-value');
+    this.report(name, `\`${name}\` ${JSON.stringify(value)} is not one of ${allowed.join(', ')}${why}${didYouMean(text, allowed)}`, 'invalid-value');
     return fallback;
   }
 }
@@ -237,7 +238,7 @@ function resolveLora(read: Reader, raw: JsonObject, model: ModelSpec | undefined
   const targets = raw.target_modules;
   if (targets !== undefined && targets !== null) {
     if (!Array.isArray(targets) || targets.some((t) => typeof t !== 'string')) {
-      report('target_modules', '`target_modules` must be a list of layer names, e.g. [q_proj, v_proj]', 'wrong-type');
+      report('target_modules', '`target_modules` must be a list of layer names, e.g. [q_proj, v_proj]', 'invalid-type');
       DEFAULTS.target_modules.forEach((t) => attention.add(t));
     } else {
       for (const target of targets as string[]) {
@@ -260,7 +261,7 @@ function resolveLora(read: Reader, raw: JsonObject, model: ModelSpec | undefined
   }
   const attentionModules = ATTENTION_ORDER.filter((m) => attention.has(m));
   const applyMlp = mlp || mlpNamed;
-  if (attentionModules.length === 0 && !applyMlp && !applyOutput) report('target_modules', 'LoRA needs at least one layer to adapt', 'bad-value');
+  if (attentionModules.length === 0 && !applyMlp && !applyOutput) report('target_modules', 'LoRA needs at least one layer to adapt', 'invalid-value');
 
   // Curriculum stages keep their merged weights by default: the next stage starts from them.
   const saveDefault = env.curriculumStage ? false : DEFAULTS.save_adapter_weights_only;
@@ -308,7 +309,7 @@ function resolveDataset(value: Json | undefined, report: Report): TuneParams['da
   }
   const format = (DATASET_FORMATS as readonly string[]).includes(String(value.format)) ? (value.format as DatasetFormat) : undefined;
   if (!format) {
-    report('dataset', `dataset format ${JSON.stringify(value.format)} is not one of ${DATASET_FORMATS.join(', ')}`, 'bad-value');
+    report('dataset', `dataset format ${JSON.stringify(value.format)} is not one of ${DATASET_FORMATS.join(', ')}`, 'invalid-value');
     return undefined;
   }
   const split = typeof value.split === 'string' && value.split !== '' ? value.split : 'train';
@@ -364,7 +365,7 @@ export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Res
     inputs.recipe = recipe;
     // `tune run` imports a custom recipe as a module named after its file (torchtune/_cli/run.py).
     const file = recipe.slice(recipe.lastIndexOf('/') + 1);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*\.py$/.test(file)) report('recipe', `\`tune run\` imports a custom recipe as a Python module named after its file, so it must be a .py file whose name is a valid module name (letters, digits, _): \`${file}\``, 'bad-value');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*\.py$/.test(file)) report('recipe', `\`tune run\` imports a custom recipe as a Python module named after its file, so it must be a .py file whose name is a valid module name (letters, digits, _): \`${file}\``, 'invalid-value');
   }
   return {
     params: toJson(params),

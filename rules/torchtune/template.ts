@@ -3,6 +3,7 @@
  * `base_config` file. Both are read as YAML 1.1, the dialect OmegaConf (and so torchtune)
  * reads, so `yes`/`on` and unquoted leading-zero numbers mean here what they mean there.
  */
+import type { DiagnosticCode } from '../../core/diagnostics.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -19,7 +20,7 @@ export interface BaseConfig {
   diagnostics: Diagnostic[];
 }
 
-function problem(file: string, message: string, code: string, severity: 'error' | 'warning', line = 0, column = 0): Diagnostic {
+function problem(file: string, message: string, code: DiagnosticCode, severity: 'error' | 'warning', line = 0, column = 0): Diagnostic {
   return { severity, code, file, line, column, field: 'config.base_config', message };
 }
 
@@ -28,10 +29,10 @@ function parseYaml(text: string, file: string): { value?: JsonObject; diagnostic
   const error = doc.errors[0];
   if (error) {
     const pos = error.linePos?.[0];
-    return { diagnostic: problem(file, `not valid YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, 'bad-yaml', 'error', pos?.line ?? 0, pos?.col ?? 0) };
+    return { diagnostic: problem(file, `not valid YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, 'yaml-syntax', 'error', pos?.line ?? 0, pos?.col ?? 0) };
   }
   const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  if (!isObject(value)) return { diagnostic: problem(file, 'a torchtune base config must be a YAML mapping (key: value lines)', 'wrong-type', 'error') };
+  if (!isObject(value)) return { diagnostic: problem(file, 'a torchtune base config must be a YAML mapping (key: value lines)', 'invalid-type', 'error') };
   return { value: value as JsonObject };
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderJobScript, sbatchDirectives, UnsafeDirectiveError } from '../../core/jobScript.js';
-import type { RenderedRun } from '../../rules/types.js';
+import type { RenderedRun } from '../../core/rule.js';
 import { projectRoot } from '../helpers/paths.js';
 
 function job(command: string, extra: Partial<RenderedRun> = {}, earlyStopLoss?: number): { dir: string; script: string } {

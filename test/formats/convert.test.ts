@@ -159,28 +159,28 @@ test('every mistake at once, each at its line and column', () => {
   const text = placed.text;
   const at = (needle: string, offset = 0, after?: string) => positionOf(text, needle, { offset, after });
   const expected: Array<[string, string, { line: number; column: number }, RegExp]> = [
-    ['experiment.date', 'bad-value', at('05/04/2026'), /not a date; use YYYY-MM-DD/],
-    ['tools.evaluation', 'bad-value', at('lm-eval'), /only evaluation tool is `inspect-ai`/],
+    ['experiment.date', 'invalid-value', at('05/04/2026'), /not a date; use YYYY-MM-DD/],
+    ['tools.evaluation', 'invalid-value', at('lm-eval'), /only evaluation tool is `inspect-ai`/],
     ['variables.lora_rank[2]', 'unused-variable', at('[4, 8, 32]', 7), /no run trains with lora_rank = 32/],
     ['controls.prompt', 'prompt-placeholder', at('"Capitalize the given word:"'), /must contain the `\{input\}` placeholder/],
     ['controls.learning_rate', 'unknown-key', at('learning_rate: 1e-4'), /this format calls it `lr`/],
     ['controls.lora_rnak', 'unknown-key', at('lora_rnak'), /did you mean `lora_rank`\?/],
     ['controls', 'missing-key', at('system_prompt: ""', 0, 'controls:'), /missing required key `dataset_type`/],
-    ['data.training.format', 'bad-value', at('parquet'), /the format is "json"/],
-    ['runs[0].type', 'bad-value', at('type: finetuned', 6), /did you mean `fine-tuned`\?/],
+    ['data.training.format', 'invalid-value', at('parquet'), /the format is "json"/],
+    ['runs[0].type', 'invalid-value', at('type: finetuned', 6), /did you mean `fine-tuned`\?/],
     ['runs[1].model', 'dangling-reference', at('model: Llama-3.2-3B-Instruct', 7), /not one of models\.base: Llama-3\.2-1B-Instruct/],
-    ['runs[2].name', 'bad-value', at('name: rank 8', 6), /only letters, digits, _, \. and -/],
+    ['runs[2].name', 'invalid-value', at('name: rank 8', 6), /only letters, digits, _, \. and -/],
     ['runs[3].parameters', 'missing-key', at('parameters: {}', 12, 'name: prior'), /eval-only run needs `checkpoint_path`/],
-    ['runs[4].compute.time', 'bad-value', at('25min'), /use HH:MM:SS/],
+    ['runs[4].compute.time', 'invalid-value', at('25min'), /use HH:MM:SS/],
     ['runs[4].compute.gpus', 'out-of-range', at('gpus: 0', 6), /must be ≥ 1, got 0/],
-    ['runs[4].compute.mem', 'bad-value', at('mem: "80"', 5), /number and a unit/],
+    ['runs[4].compute.mem', 'invalid-value', at('mem: "80"', 5), /number and a unit/],
     ['runs[5].name', 'duplicate-run', at('name: Llama-3.2-1B-Instruct_rank8', 6, 'mem: "80"'), /two runs are named `Llama-3\.2-1B-Instruct_rank8` \(the first is runs\[4\]\)/],
     ['evaluation.temperature', 'out-of-range', at('temperature: 0', 13), /must be > 0 when sampling/],
     ['evaluation.matrix[0].run', 'dangling-reference', at('run: Llama-3.2-1B-Instruct_rank16', 5), /no run named `Llama-3\.2-1B-Instruct_rank16`/],
     ['evaluation.matrix[1].tasks[0]', 'dangling-reference', at('capitalisation'), /did you mean `capitalization`\?/],
     ['evaluation.matrix[1].epochs', 'missing-key', at('epochs: null', 8), /is fine-tuned: list the 0-indexed epochs/],
-    ['evaluation.matrix[2].epochs', 'bad-value', at('epochs: [0]', 8, '- run: Llama-3.2-1B-Instruct_base'), /is a control run: it has no training epochs, so use `epochs: null`/],
-    ['evaluation.matrix[3].epochs[0]', 'bad-value', at('-1, 1]'), /expected a 0-indexed epoch/],
+    ['evaluation.matrix[2].epochs', 'invalid-value', at('epochs: [0]', 8, '- run: Llama-3.2-1B-Instruct_base'), /is a control run: it has no training epochs, so use `epochs: null`/],
+    ['evaluation.matrix[3].epochs[0]', 'invalid-value', at('-1, 1]'), /expected a 0-indexed epoch/],
   ];
   for (const [field, code, position, message] of expected) expectAt(placed, diagnostics, field, { code, at: position, message });
   assert.deepEqual(errors(diagnostics).map((d) => d.field).sort(), expected.map(([field]) => field).sort(), describeAll(errors(diagnostics)));

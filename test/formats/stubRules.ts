@@ -7,7 +7,7 @@
 import { experimentSchema } from '../../core/experiment/schema.js';
 import type { RuleRegistry } from '../../core/experiment/expand.js';
 import type { JsonObject } from '../../core/json.js';
-import type { Rule, StepKind } from '../../rules/types.js';
+import type { Rule, StepKind } from '../../core/rule.js';
 
 const int = { type: 'integer', minimum: 0 };
 const number = { type: 'number' };

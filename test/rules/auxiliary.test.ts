@@ -13,7 +13,7 @@ import type { JsonObject } from '../../core/json.js';
 import { adapterMergeRule, memberRoles } from '../../rules/adapterMerge.js';
 import { dspyRule } from '../../rules/dspy.js';
 import { exportOutputs, exportRule } from '../../rules/export.js';
-import type { RenderedRun, UpstreamView } from '../../rules/types.js';
+import type { RenderedRun, UpstreamView } from '../../core/rule.js';
 import { projectRoot } from '../helpers/paths.js';
 import { assertBashSyntax, assertGolden, codes, expandedRun, MODELS, PROJECT, renderContext, resolveContext, upstreamView } from './ruleSupport.js';
 

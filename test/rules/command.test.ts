@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { JsonObject } from '../../core/json.js';
 import { commandRule } from '../../rules/command.js';
-import type { ExpandedRun } from '../../rules/types.js';
+import type { ExpandedRun } from '../../core/rule.js';
 import { assertBashSyntax, assertGolden, codes, expandedRun, renderContext, resolveContext, runRendered, upstreamView } from './ruleSupport.js';
 
 function prepareRun(params: JsonObject, overrides: Partial<ExpandedRun> = {}): ExpandedRun {

@@ -7,7 +7,7 @@ import type { JsonObject } from '../../core/json.js';
 import { inspectArg, yamlNumber } from '../../rules/inspect/cliArgs.js';
 import { inspectRule } from '../../rules/inspect/index.js';
 import { metricsFromLog, parseInspectJson } from '../../rules/inspect/metrics.js';
-import type { ExpandedRun, RenderContext } from '../../rules/types.js';
+import type { ExpandedRun, RenderContext } from '../../core/rule.js';
 import { projectRoot } from '../helpers/paths.js';
 import {
   assertBashSyntax,

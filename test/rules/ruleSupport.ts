@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import type { JsonObject } from '../../core/json.js';
-import type { ExpandedRun, RenderContext, ResolveContext, StepKind, UpstreamView } from '../../rules/types.js';
+import type { ExpandedRun, RenderContext, ResolveContext, StepKind, UpstreamView } from '../../core/rule.js';
 import { goldenDir, updateGolden } from '../helpers/paths.js';
 
 export const PROJECT = '/work/project';

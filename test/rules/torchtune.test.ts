@@ -17,7 +17,7 @@ import { findModel, MODELS, modelComponents, type Method } from '../../rules/tor
 import { LR_SCHEDULERS, paramsSchema } from '../../rules/torchtune/params.js';
 import { configData, serializeConfig } from '../../rules/torchtune/render.js';
 import { TEMPLATE_PATH } from '../../rules/torchtune/template.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../rules/types.js';
+import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../core/rule.js';
 import { goldenDir, updateGolden } from '../helpers/paths.js';
 
 const GOLDEN = join(goldenDir, 'torchtune');

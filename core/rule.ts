@@ -4,8 +4,8 @@
  * metrics. Core only ever sees these types, so adding a framework touches rules/ and
  * templates/ alone.
  */
-import type { Diagnostic, FieldPath } from '../core/diagnostics.js';
-import type { Json, JsonObject } from '../core/json.js';
+import type { Diagnostic, DiagnosticCode, FieldPath } from './diagnostics.js';
+import type { Json, JsonObject } from './json.js';
 
 /** The steps of a pipeline, in the order they usually run. */
 export type StepKind = 'prepare' | 'finetune' | 'evaluate' | 'merge' | 'export' | 'optimize';
@@ -50,7 +50,7 @@ export interface ExpandedRun {
 
 export interface ResolveContext {
   /** Builds a diagnostic positioned at the origin of a parameter (or at `fallback`). */
-  diagnostic(param: string, message: string, options: { code: string; severity?: 'error' | 'warning' }): Diagnostic;
+  diagnostic(param: string, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }): Diagnostic;
   /** The expanded runs by id, so a rule can read an upstream's parameters (e.g. its epochs). */
   runs: ReadonlyMap<string, ExpandedRun>;
 }
