@@ -65,7 +65,7 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  rules: RuleRegistry & { schema(): JsonObject };
+  rules: RuleRegistry;
   foreign?: ForeignFormat[];
   force?: (run: PlannedRun) => boolean;
 }

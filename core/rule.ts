@@ -84,11 +84,11 @@ export interface RenderSite {
   modelPath?: string;
 }
 
-export interface RenderContext {
+export interface RenderContext<P = JsonObject> {
   id: string;
   key: string;
   name: string;
-  params: JsonObject;
+  params: P;
   model?: JsonObject;
   /** Absolute paths of the run's input files by role. */
   inputs: Record<string, string>;
@@ -116,7 +116,13 @@ export interface RenderedRun {
   diagnostics: Diagnostic[];
 }
 
-export interface Rule {
+/**
+ * What a rule module writes: its parameters are a typed value `P` from `resolve` to `render`.
+ * `toJson` is the one canonical serialisation of `P` (what the key hashes and the manifest
+ * records); `fromJson` reads it back, so a run renders the same from a fresh plan and from a
+ * manifest record (reproduce).
+ */
+export interface RuleDefinition<P> {
   name: string;
   /** Bump when rendering changes in a way that changes results: every key of the rule changes. */
   version: number;
@@ -124,14 +130,66 @@ export interface Rule {
   description: string;
   /** JSON Schema properties of the parameters the rule accepts (used in the experiment schema). */
   paramsSchema?: JsonObject;
+  resolve(run: ExpandedRun, context: ResolveContext): Resolved<P>;
+  toJson(params: P): JsonObject;
+  fromJson(json: JsonObject): P;
+  render(context: RenderContext<P>): RenderedRun;
+  /** Resources the rule suggests (memory follows the model); experiment and local config override. */
+  defaultResources?(params: P): Resources;
+  /** Estimated GPU-hours, for budgets; undefined when the rule cannot tell. */
+  estimateGpuHours?(params: P, resources: Resources): number | undefined;
+  /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
+  readMetrics?(runDir: string, params: P): JsonObject | undefined;
+}
+
+export interface Resolved<P> extends Omit<ResolvedParams, 'params'> {
+  params: P;
+}
+
+/**
+ * A rule as core holds it: parameters in their canonical JSON form, whatever the rule's own type.
+ * Made from a definition by `defineRule`, so the conversion happens in one place.
+ */
+export interface Rule {
+  name: string;
+  version: number;
+  steps: readonly StepKind[];
+  description: string;
+  paramsSchema?: JsonObject;
   resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams;
   render(context: RenderContext): RenderedRun;
-  /** Resources the rule suggests (memory follows the model); experiment and local config override. */
   defaultResources?(params: JsonObject): Resources;
-  /** Estimated GPU-hours, for budgets; undefined when the rule cannot tell. */
   estimateGpuHours?(params: JsonObject, resources: Resources): number | undefined;
-  /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
   readMetrics?(runDir: string, params: JsonObject): JsonObject | undefined;
+}
+
+export function defineRule<P>(definition: RuleDefinition<P>): Rule {
+  const { toJson, fromJson, defaultResources, estimateGpuHours, readMetrics } = definition;
+  const rule: Rule = {
+    name: definition.name,
+    version: definition.version,
+    steps: definition.steps,
+    description: definition.description,
+    resolve(run, context) {
+      const resolved = definition.resolve(run, context);
+      return { ...resolved, params: toJson(resolved.params) };
+    },
+    render: (context) => definition.render({ ...context, params: fromJson(context.params) }),
+  };
+  if (definition.paramsSchema) rule.paramsSchema = definition.paramsSchema;
+  if (defaultResources) rule.defaultResources = (params) => defaultResources(fromJson(params));
+  if (estimateGpuHours) rule.estimateGpuHours = (params, resources) => estimateGpuHours(fromJson(params), resources);
+  if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));
+  return rule;
+}
+
+/** The rules core can use, by name, and which rule each step uses by default. */
+export interface RuleRegistry {
+  get(name: string): Rule | undefined;
+  names(): string[];
+  defaultFor(step: StepKind): string;
+  /** The experiment schema, with the fine-tune rules' parameters as `config`. */
+  schema(): JsonObject;
 }
 
 export type { Json, JsonObject };

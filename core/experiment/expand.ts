@@ -10,7 +10,7 @@
  * (`evaluate/<task>/<run>` for a model not trained here), and its labels carry the earlier
  * toolkit's cell name (`<task>_epoch<N>` / `<task>`) and, from the matrix, its `vis_label`.
  */
-import type { ExpandedRun, ResolvedParams, Resources, Rule, StepKind } from '../rule.js';
+import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, StepKind } from '../rule.js';
 import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors, type DiagnosticCode } from '../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
@@ -18,14 +18,7 @@ import { type DatasetRef, documentOrigins, type Evaluation, type EvaluationCheck
 import { expandTrials, type Trial } from './trials.js';
 import { validateAgainstSchema } from './validate.js';
 
-export interface RuleRegistry {
-  get(name: string): Rule | undefined;
-  names(): string[];
-  /** The rule that runs a step when the experiment names none. */
-  defaultFor(step: StepKind): string;
-  /** The experiment schema; a document converted from another format is validated against it. */
-  schema?(): JsonObject;
-}
+export type { RuleRegistry };
 
 export interface Expansion {
   runs: ExpandedRun[];

@@ -67,7 +67,7 @@ const byName = new Map(rules.map((rule) => [rule.name, rule]));
 const defaults: Record<StepKind, string> = { prepare: 'command', finetune: 'torchtune', evaluate: 'inspect', merge: 'adapter-merge', export: 'export', optimize: 'dspy' };
 const schema = experimentSchema(stubConfigProperties, ['torchtune']);
 
-export const stubRules: RuleRegistry & { schema(): JsonObject } = {
+export const stubRules: RuleRegistry = {
   get: (name) => byName.get(name),
   names: () => [...byName.keys()],
   defaultFor: (step) => defaults[step],
