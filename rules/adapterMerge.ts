@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
 import { type Json, type JsonObject } from '../core/json.js';
-import { ParamReader } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, cpuModelResources, pythonDriverRun, renderDiagnostic } from './support/render.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Resources, Rule } from '../core/rule.js';
+import { ParamReader } from '../core/params.js';
+import { baseModelDir, checkpointDir, driverSha256, cpuModelResources, pythonDriverRun, renderDiagnostic } from './support/render.js';
+import { defineRule, type ExpandedRun, type RenderContext, type RenderedRun, type ResolveContext, type Resolved, type Resources } from '../core/rule.js';
 
 const DRIVER = 'adapter_merge.py';
 export const MERGE_METHODS = ['linear', 'ties', 'dare_linear', 'cat'] as const;
@@ -23,7 +23,20 @@ export function memberRoles(needs: Record<string, unknown>): string[] {
     .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
 }
 
-function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+export interface MergeParams {
+  method: (typeof MERGE_METHODS)[number];
+  /** One per member, in member order. */
+  weights: number[];
+  base_model: string;
+  /** How many members are merged (their keys are the run's upstream keys). */
+  members: number;
+  /** ties and dare_linear only: the fraction of each adapter's weights kept. */
+  density?: number;
+  /** The driver script's content hash: an edit to it changes the key. */
+  driver_sha256: string;
+}
+
+function resolve(run: ExpandedRun, context: ResolveContext): Resolved<MergeParams> {
   const read = new ParamReader(run.params, context);
   const method = read.oneOf('method', MERGE_METHODS, 'linear');
   const roles = memberRoles(run.needs);
@@ -53,45 +66,65 @@ function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
     if (ranks.size > 1) read.report('method', `\`${method}\` needs every member to have the same LoRA rank (PEFT); the members have ranks ${[...ranks].map(String).join(', ')}: use \`cat\`, or merge members of one rank`, 'conflict');
   }
 
-  const params: JsonObject = { method, weights, base_model: baseModel, members: roles.length, ...driverParam(DRIVER) };
+  const params: MergeParams = { method, weights, base_model: baseModel, members: roles.length, driver_sha256: driverSha256(DRIVER) };
   if (density !== undefined) params.density = density;
   return { params, model: { name: baseModel }, diagnostics: read.diagnostics };
 }
 
-export function mergeConfig(context: RenderContext, diagnostics: Diagnostic[]): JsonObject {
+function toJson(params: MergeParams): JsonObject {
+  const json: JsonObject = { method: params.method, weights: params.weights, base_model: params.base_model, members: params.members, driver_sha256: params.driver_sha256 };
+  if (params.density !== undefined) json.density = params.density;
+  return json;
+}
+
+function fromJson(json: JsonObject): MergeParams {
+  const params: MergeParams = {
+    method: MERGE_METHODS.find((method) => method === json.method) ?? 'linear',
+    weights: Array.isArray(json.weights) ? json.weights.filter((weight): weight is number => typeof weight === 'number') : [],
+    base_model: typeof json.base_model === 'string' ? json.base_model : '',
+    members: typeof json.members === 'number' ? json.members : 0,
+    driver_sha256: typeof json.driver_sha256 === 'string' ? json.driver_sha256 : '',
+  };
+  if (typeof json.density === 'number') params.density = json.density;
+  return params;
+}
+
+export function mergeConfig(context: RenderContext<MergeParams>, diagnostics: Diagnostic[]): JsonObject {
   const roles = memberRoles(context.upstream);
   const members: Json[] = [];
   for (const role of roles) members.push({ name: role, path: checkpointDir(context.upstream[role]!) });
   if (roles.length === 0) diagnostics.push(renderDiagnostic(context, 'the merge has no members', 'missing-upstream'));
-  const baseModel = typeof context.params.base_model === 'string' ? context.params.base_model : '';
+  const { base_model: baseModel, weights, method, density } = context.params;
   const config: JsonObject = {
     base_model_dir: baseModelDir(context, baseModel, roles[0] === undefined ? undefined : context.upstream[roles[0]]),
     members,
-    weights: Array.isArray(context.params.weights) ? context.params.weights : [],
-    method: String(context.params.method ?? 'linear'),
+    weights,
+    method,
     output_dir: join(context.outputsDir, 'adapter'),
   };
-  if (typeof context.params.density === 'number') config.density = context.params.density;
+  if (density !== undefined) config.density = density;
   return config;
 }
 
-function render(context: RenderContext): RenderedRun {
+function render(context: RenderContext<MergeParams>): RenderedRun {
   const diagnostics: Diagnostic[] = [];
   const config = mergeConfig(context, diagnostics);
   return pythonDriverRun('merge', DRIVER, config, { install: 'install Python 3 with pip install torch transformers peft', outputs: ['outputs/adapter'], diagnostics });
 }
 
-function defaultResources(params: JsonObject): Resources {
+function defaultResources(params: MergeParams): Resources {
   // The base model in bfloat16 on the CPU, plus one set of adapter weights per member.
-  return cpuModelResources(params, '00:30:00', 3);
+  return cpuModelResources(params.base_model, '00:30:00', 3);
 }
 
-export const adapterMergeRule: Rule = {
+export const adapterMergeRule = defineRule<MergeParams>({
   name: 'adapter-merge',
   version: 1,
   steps: ['merge'],
   description: 'Ensemble merge of LoRA adapters with PEFT add_weighted_adapter (linear, ties, dare_linear or cat).',
   resolve,
+  toJson,
+  fromJson,
   render,
   defaultResources,
-};
+});

@@ -7,8 +7,8 @@
 import { isObject, type Json, type JsonObject } from '../core/json.js';
 import { envName, shellQuote } from '../core/shell.js';
 import { readFlatMetrics } from './support/metrics.js';
-import { ParamReader } from './support/params.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from '../core/rule.js';
+import { ParamReader } from '../core/params.js';
+import { defineRule, type ExpandedRun, type RenderContext, type RenderedRun, type ResolveContext, type Resolved } from '../core/rule.js';
 
 /** `data/words.json`, never `/etc/x`, `../x` or `a/../../x`: outputs stay inside the run's outputs dir. */
 export function checkOutputPath(path: string): string | undefined {
@@ -30,7 +30,17 @@ function paramText(value: Json): string {
   return JSON.stringify(value);
 }
 
-function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+export interface CommandParams {
+  /** The user's shell code, written verbatim to config/command.sh. */
+  command: string;
+  /** Files the command leaves, relative to "$CK_OUTPUTS" (normalised: no `./`, no trailing `/`). */
+  outputs: string[];
+  requires: string[];
+  /** Values exported as CK_PARAM_<NAME>; absent when there are none. */
+  params?: JsonObject;
+}
+
+function resolve(run: ExpandedRun, context: ResolveContext): Resolved<CommandParams> {
   const read = new ParamReader(run.params, context);
   const command = read.string('command', '');
   if (command.trim() === '') read.report('command', 'a command step needs a non-empty `command`', 'missing-key');
@@ -55,9 +65,23 @@ function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
   checkEnvNames('inputs', 'CK_INPUT_', Object.keys(run.inputs), read.report);
   checkEnvNames('needs', 'CK_NEEDS_', Object.keys(run.needs), read.report);
 
-  const resolved: JsonObject = { command, outputs, requires };
+  const resolved: CommandParams = { command, outputs, requires };
   if (Object.keys(params).length > 0) resolved.params = params;
   return { params: resolved, diagnostics: read.diagnostics };
+}
+
+function toJson(params: CommandParams): JsonObject {
+  const json: JsonObject = { command: params.command, outputs: params.outputs, requires: params.requires };
+  if (params.params !== undefined && Object.keys(params.params).length > 0) json.params = params.params;
+  return json;
+}
+
+const strings = (value: Json | undefined): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
+
+function fromJson(json: JsonObject): CommandParams {
+  const params: CommandParams = { command: typeof json.command === 'string' ? json.command : '', outputs: strings(json.outputs), requires: strings(json.requires) };
+  if (isObject(json.params)) params.params = json.params;
+  return params;
 }
 
 function checkEnvNames(field: string, prefix: string, names: string[], report: ParamReader['report']): void {
@@ -74,11 +98,9 @@ function checkEnvNames(field: string, prefix: string, names: string[], report: P
   }
 }
 
-function render(context: RenderContext): RenderedRun {
-  const command = typeof context.params.command === 'string' ? context.params.command : '';
-  const outputs = Array.isArray(context.params.outputs) ? context.params.outputs.filter((o): o is string => typeof o === 'string') : [];
-  const requires = Array.isArray(context.params.requires) ? context.params.requires.filter((r): r is string => typeof r === 'string') : [];
-  const params = isObject(context.params.params) ? context.params.params : {};
+function render(context: RenderContext<CommandParams>): RenderedRun {
+  const { command, outputs, requires } = context.params;
+  const params = context.params.params ?? {};
 
   const exports: Array<[string, string]> = [];
   for (const [role, path] of Object.entries(context.inputs)) exports.push([`CK_INPUT_${envName(role)}`, path]);
@@ -101,8 +123,7 @@ function render(context: RenderContext): RenderedRun {
   };
 }
 
-
-export const commandRule: Rule = {
+export const commandRule = defineRule<CommandParams>({
   name: 'command',
   version: 1,
   steps: ['prepare'],
@@ -114,6 +135,8 @@ export const commandRule: Rule = {
     params: { type: 'object', description: 'Values exported to the command as CK_PARAM_<NAME>.' },
   },
   resolve,
+  toJson,
+  fromJson,
   render,
-  readMetrics: readFlatMetrics,
-};
+  readMetrics: (runDir) => readFlatMetrics(runDir),
+});

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { nearest, type Diagnostic } from '../core/diagnostics.js';
 import { isObject, type JsonObject } from '../core/json.js';
 import { readFlatMetrics } from './support/metrics.js';
-import { datasetJson, ParamReader, readDataset, type DatasetParams } from './support/params.js';
-import { baseModelDir, checkpointDir, driverParam, pythonDriverRun, renderDiagnostic } from './support/render.js';
-import type { ExpandedRun, RenderContext, RenderedRun, ResolveContext, ResolvedParams, Rule } from '../core/rule.js';
+import { ParamReader } from '../core/params.js';
+import { datasetJson, datasetOf, readDataset, type DatasetParams } from './support/params.js';
+import { baseModelDir, checkpointDir, driverSha256, pythonDriverRun, renderDiagnostic } from './support/render.js';
+import { defineRule, type ExpandedRun, type RenderContext, type RenderedRun, type ResolveContext, type Resolved } from '../core/rule.js';
 
 const DRIVER = 'dspy_optimize.py';
 
@@ -33,7 +34,25 @@ export const TELEPROMPTERS = [
 ];
 export const BUILTIN_METRICS = ['exact_match', 'exact_match_ci', 'includes'];
 
-function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+export interface DspyParams {
+  /** The program's name in its file. */
+  module: string;
+  /** `base`, `finetuned`, or a LiteLLM model id. */
+  lm: string;
+  teleprompter: string;
+  metric: string;
+  /** The teleprompter's own parameters. */
+  params: JsonObject;
+  seed: number;
+  /** The driver script's content hash: an edit to it changes the key. */
+  driver_sha256: string;
+  /** The local model, for `lm: base` and `lm: finetuned`. */
+  base_model?: string;
+  trainset?: DatasetParams;
+  valset?: DatasetParams;
+}
+
+function resolve(run: ExpandedRun, context: ResolveContext): Resolved<DspyParams> {
   const read = new ParamReader(run.params, context);
   const module = read.string('module', 'program');
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(module)) read.report('module', `\`${module}\` is not a Python name in the program file`, 'invalid-value');
@@ -62,15 +81,42 @@ function resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams {
   const params = read.object('params') ?? {};
   const seed = read.integer('seed', 0, 0);
 
-  const resolved: JsonObject = { module, lm, teleprompter, metric, params, seed, ...driverParam(DRIVER) };
+  const resolved: DspyParams = { module, lm, teleprompter, metric, params, seed, driver_sha256: driverSha256(DRIVER) };
   if (baseModel) resolved.base_model = baseModel;
-  if (trainset) resolved.trainset = datasetJson(trainset);
-  if (valset) resolved.valset = datasetJson(valset);
+  if (trainset) resolved.trainset = trainset;
+  if (valset) resolved.valset = valset;
   const model: JsonObject | undefined = lm === 'base' || lm === 'finetuned' ? { name: baseModel ?? '' } : { name: lm };
   return { params: resolved, model, diagnostics: read.diagnostics };
 }
 
-function datasetFile(context: RenderContext, role: 'train' | 'val', dataset: DatasetParams, diagnostics: Diagnostic[]): string {
+function toJson(params: DspyParams): JsonObject {
+  const json: JsonObject = { module: params.module, lm: params.lm, teleprompter: params.teleprompter, metric: params.metric, params: params.params, seed: params.seed, driver_sha256: params.driver_sha256 };
+  if (params.base_model) json.base_model = params.base_model;
+  if (params.trainset) json.trainset = datasetJson(params.trainset);
+  if (params.valset) json.valset = datasetJson(params.valset);
+  return json;
+}
+
+function fromJson(json: JsonObject): DspyParams {
+  const text = (name: string, fallback: string): string => (typeof json[name] === 'string' ? (json[name] as string) : fallback);
+  const params: DspyParams = {
+    module: text('module', 'program'),
+    lm: text('lm', ''),
+    teleprompter: text('teleprompter', 'BootstrapFewShot'),
+    metric: text('metric', 'exact_match'),
+    params: isObject(json.params) ? json.params : {},
+    seed: typeof json.seed === 'number' ? json.seed : 0,
+    driver_sha256: text('driver_sha256', ''),
+  };
+  if (typeof json.base_model === 'string' && json.base_model !== '') params.base_model = json.base_model;
+  const trainset = datasetOf(json.trainset, 'train');
+  if (trainset) params.trainset = trainset;
+  const valset = datasetOf(json.valset, 'validation');
+  if (valset) params.valset = valset;
+  return params;
+}
+
+function datasetFile(context: RenderContext<DspyParams>, role: 'train' | 'val', dataset: DatasetParams, diagnostics: Diagnostic[]): string {
   const input = context.inputs[role === 'train' ? 'trainset' : 'valset'];
   if (input !== undefined) return input;
   const upstream = context.upstream[`${role}_dataset`];
@@ -79,18 +125,9 @@ function datasetFile(context: RenderContext, role: 'train' | 'val', dataset: Dat
   return '';
 }
 
-function datasetOf(value: unknown): DatasetParams | undefined {
-  if (!isObject(value)) return undefined;
-  return {
-    format: typeof value.format === 'string' ? value.format : 'json',
-    split: typeof value.split === 'string' ? value.split : 'train',
-    ...(typeof value.file === 'string' ? { file: value.file } : {}),
-  };
-}
-
-function lmConfig(context: RenderContext, diagnostics: Diagnostic[]): JsonObject {
-  const lm = String(context.params.lm ?? '');
-  const baseModel = typeof context.params.base_model === 'string' ? context.params.base_model : '';
+function lmConfig(context: RenderContext<DspyParams>, diagnostics: Diagnostic[]): JsonObject {
+  const lm = context.params.lm;
+  const baseModel = context.params.base_model ?? '';
   if (lm === 'base') {
     const path = baseModelDir(context, baseModel);
     return { kind: 'local', model_path: path, served_name: path };
@@ -110,17 +147,15 @@ function lmConfig(context: RenderContext, diagnostics: Diagnostic[]): JsonObject
 }
 
 /** The whole optimisation as data: the driver script reads nothing else. */
-export function optimizeConfig(context: RenderContext, diagnostics: Diagnostic[]): JsonObject {
-  const params = context.params;
-  const trainset = datasetOf(params.trainset);
-  const valset = datasetOf(params.valset);
+export function optimizeConfig(context: RenderContext<DspyParams>, diagnostics: Diagnostic[]): JsonObject {
+  const { trainset, valset, ...params } = context.params;
   const config: JsonObject = {
     program: context.inputs.program ?? '',
-    module: String(params.module ?? 'program'),
+    module: params.module,
     lm: lmConfig(context, diagnostics),
-    teleprompter: { name: String(params.teleprompter ?? 'BootstrapFewShot'), params: isObject(params.params) ? params.params : {} },
-    metric: String(params.metric ?? 'exact_match'),
-    seed: typeof params.seed === 'number' ? params.seed : 0,
+    teleprompter: { name: params.teleprompter, params: params.params },
+    metric: params.metric,
+    seed: params.seed,
     output: { program: join(context.outputsDir, 'program.json'), metrics: join(context.outputsDir, 'metrics.json') },
   };
   if (context.inputs.program === undefined) diagnostics.push(renderDiagnostic(context, 'the optimisation has no `program` file', 'missing-input'));
@@ -129,20 +164,21 @@ export function optimizeConfig(context: RenderContext, diagnostics: Diagnostic[]
   return config;
 }
 
-function render(context: RenderContext): RenderedRun {
+function render(context: RenderContext<DspyParams>): RenderedRun {
   const diagnostics: Diagnostic[] = [];
   const config = optimizeConfig(context, diagnostics);
   return pythonDriverRun('optimize', DRIVER, config, { install: 'install Python 3 and pip install dspy', outputs: ['outputs/program.json', 'outputs/metrics.json'], diagnostics });
 }
 
-
-export const dspyRule: Rule = {
+export const dspyRule = defineRule<DspyParams>({
   name: 'dspy',
   version: 1,
   steps: ['optimize'],
   description: 'DSPy program optimisation: a teleprompter compiles a program against a metric; the compiled program and its validation score are the outputs.',
   resolve,
+  toJson,
+  fromJson,
   render,
   defaultResources: () => ({ gpus: 0, time: '01:00:00', mem: '8G' }),
-  readMetrics: readFlatMetrics,
-};
+  readMetrics: (runDir) => readFlatMetrics(runDir),
+});

@@ -12,7 +12,9 @@
  */
 import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, StepKind } from '../rule.js';
 import { type Diagnostic, type FieldPath, formatFieldPath, hasErrors, type DiagnosticCode } from '../diagnostics.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import { compact, type Json, type JsonObject } from '../json.js';
+import { promptProblem } from '../prompt.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 import { type DatasetRef, documentOrigins, type Evaluation, type EvaluationCheckpoint, type EvaluationTask, type Experiment } from './model.js';
 import { expandTrials, type Trial } from './trials.js';
@@ -25,8 +27,6 @@ export interface Expansion {
   resolved: Map<string, ResolvedParams>;
   diagnostics: Diagnostic[];
 }
-
-const DEFAULT_EVAL_SEED = 14;
 
 /** A result of the experiment: a fine-tune (or a merge) whose checkpoints are evaluated and exported. */
 interface Final {
@@ -582,9 +582,8 @@ function runPromptOrigin(trial: Trial): FieldPath | undefined {
 }
 
 function checkPlaceholder(prompt: string, at: FieldPath, diagnostics: Diagnostic[], diag: (path: FieldPath, message: string, options: { code: DiagnosticCode }) => Diagnostic): void {
-  const count = prompt.split('{input}').length - 1;
-  if (count === 0) diagnostics.push(diag(at, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', { code: 'prompt-placeholder' }));
-  else if (count > 1) diagnostics.push(diag(at, 'the prompt contains `{input}` more than once; use it exactly once', { code: 'prompt-placeholder' }));
+  const problem = promptProblem(prompt);
+  if (problem) diagnostics.push(diag(at, problem.message, { code: problem.code }));
 }
 
 /**
@@ -601,7 +600,7 @@ function evalParams(task: EvaluationTask, evaluation: Evaluation, config: JsonOb
     prompt: task.prompt ?? config.prompt,
     system_prompt: task.system_prompt ?? config.system_prompt,
     dataset_type: config.dataset_type,
-    seed: evaluation.seed ?? DEFAULT_EVAL_SEED,
+    seed: evaluation.seed ?? DEFAULT_SEED,
     max_connections: evaluation.max_connections,
     max_tokens: task.max_tokens ?? evaluation.max_tokens,
     do_sample: evaluation.do_sample,

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { findProjectDir, resolveProjectPath } from '../projectDir.js';
 import { type Diagnostic, type FieldPath, hasErrors } from '../diagnostics.js';
 import { isObject, type JsonObject } from '../json.js';
+import { promptProblem } from '../prompt.js';
 import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
 import { validateAgainstSchema } from './validate.js';
 import type { Experiment, ExperimentDocument } from './model.js';
@@ -100,7 +101,6 @@ function checkReferences(source: SourceFile, doc: ExperimentDocument, projectDir
 }
 
 export function checkPrompt(source: SourceFile, prompt: string, at: FieldPath, diagnostics: Diagnostic[]): void {
-  const count = prompt.split('{input}').length - 1;
-  if (count === 0) diagnostics.push(diagnosticAt(source, at, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', { code: 'prompt-placeholder' }));
-  else if (count > 1) diagnostics.push(diagnosticAt(source, at, 'the prompt contains `{input}` more than once; use it exactly once', { code: 'prompt-placeholder' }));
+  const problem = promptProblem(prompt);
+  if (problem) diagnostics.push(diagnosticAt(source, at, problem.message, { code: problem.code }));
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Resources } from '../rule.js';
 import { type Diagnostic, type FieldPath } from '../diagnostics.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import { canonicalJson, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 import { type DatasetRef, type ExperimentDocument, LIST_RUN_KEYS } from './model.js';
@@ -26,8 +27,6 @@ export interface Trial {
   resources?: Resources;
 }
 
-/** The seed a trial gets when the protocol lists none: the config's seed, else the earlier toolkit's 14. */
-export const DEFAULT_SEED = 14;
 
 export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Trial[] {
   const protocol = doc.protocol ?? { type: 'standard' as const };

@@ -22,7 +22,9 @@ import type { Resources } from '../rule.js';
 import { type Diagnostic, type FieldPath, didYouMean, hasErrors, type DiagnosticCode } from '../diagnostics.js';
 import { resolveProjectPath, type ForeignFormat } from '../experiment/load.js';
 import { documentOrigins, type DatasetRef, type EvaluationCheckpoint, type EvaluationTask, type ExperimentDocument, type ListRun, type MatrixEntry } from '../experiment/model.js';
+import { DEFAULT_SEED } from '../defaults.js';
 import { canonicalJson, isObject, type Json, type JsonObject } from '../json.js';
+import { promptProblem } from '../prompt.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 
 export interface CruijffConversion {
@@ -39,8 +41,6 @@ const DATASET_TYPES = ['chat_completion', 'text_completion'];
 const LEGACY_DATASET_TYPES = ['instruct_dataset', 'chat_dataset', 'text_completion_dataset'];
 const LR_SCHEDULERS = ['get_cosine_schedule_with_warmup', 'get_linear_schedule_with_warmup', 'get_constant_schedule_with_warmup', 'get_exponential_schedule_with_warmup'];
 const SCORERS = ['match', 'includes', 'risk_scorer', 'numeric_risk_scorer', 'continuous_scorer'];
-/** The earlier toolkit's seed when none is given, for training and for evaluation alike. */
-export const CRUIJFF_DEFAULT_SEED = 14;
 /** `validation_during_training: true` meant validation every this many steps. */
 export const VALIDATION_EVERY_N_STEPS = 50;
 const WALL_TIME = /^([0-9]+-)?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9]$/;
@@ -258,9 +258,8 @@ class Conversion {
   }
 
   placeholder(prompt: string, path: FieldPath): void {
-    const count = prompt.split('{input}').length - 1;
-    if (count === 0) this.error(path, 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")', 'prompt-placeholder');
-    else if (count > 1) this.error(path, 'the prompt contains `{input}` more than once; use it exactly once', 'prompt-placeholder');
+    const problem = promptProblem(prompt);
+    if (problem) this.error(path, problem.message, problem.code);
   }
 
   /** A file ckbuild hashes must exist where the file says. */
@@ -508,7 +507,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     c.from(['config', 'system_prompt'], ['controls']);
   }
   if (config.seed === undefined && trains) {
-    config.seed = CRUIJFF_DEFAULT_SEED;
+    config.seed = DEFAULT_SEED;
     c.from(['config', 'seed'], ['controls']);
   }
   // Whether a recipe can validate (GPU count, torchtune version) is the torchtune rule's to say.
@@ -831,7 +830,7 @@ function convertEvaluation(c: Conversion, evaluation: JsonObject, controls: Json
   } else if (sampling) {
     c.error([...at, 'do_sample'], 'sampling (do_sample: true) needs `evaluation.temperature` > 0', 'missing-key');
   }
-  const seed = evaluation.seed === undefined || evaluation.seed === null ? CRUIJFF_DEFAULT_SEED : c.param({ native: 'seed', type: 'int', min: 0, strict: true }, evaluation.seed, [...at, 'seed']);
+  const seed = evaluation.seed === undefined || evaluation.seed === null ? DEFAULT_SEED : c.param({ native: 'seed', type: 'int', min: 0, strict: true }, evaluation.seed, [...at, 'seed']);
   if (typeof seed === 'number') result.seed = seed;
   for (const name of ['max_tokens', 'max_connections'] as const) {
     if (evaluation[name] === undefined || evaluation[name] === null) continue;

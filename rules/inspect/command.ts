@@ -44,7 +44,7 @@ export function visLabel(id: string, task: string): string {
   return cellLabel(id, task).replace(/[,/\s]+/g, '_');
 }
 
-function chooseModel(context: RenderContext, params: InspectParams, diagnostics: Diagnostic[]): ModelChoice {
+function chooseModel(context: RenderContext<InspectParams>, params: InspectParams, diagnostics: Diagnostic[]): ModelChoice {
   const label = visLabel(context.id, params.task).replace(/[^A-Za-z0-9._-]+/g, '-');
   if (params.model_kind === 'base') {
     const path = baseModelDir(context, params.base_model);
@@ -81,7 +81,7 @@ function chooseModel(context: RenderContext, params: InspectParams, diagnostics:
   };
 }
 
-function datasetPath(context: RenderContext, params: InspectParams, diagnostics: Diagnostic[]): string {
+function datasetPath(context: RenderContext<InspectParams>, params: InspectParams, diagnostics: Diagnostic[]): string {
   const input = context.inputs.dataset;
   if (input !== undefined) return input;
   const upstream = context.upstream.dataset;
@@ -110,7 +110,8 @@ export interface EvalCommand {
   diagnostics: Diagnostic[];
 }
 
-export function evalCommand(context: RenderContext, params: InspectParams): EvalCommand {
+export function evalCommand(context: RenderContext<InspectParams>): EvalCommand {
+  const params = context.params;
   const diagnostics: Diagnostic[] = [];
   const model = chooseModel(context, params, diagnostics);
   const script = context.inputs.script;

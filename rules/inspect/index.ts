@@ -3,16 +3,14 @@
  * run directory, logs and job (nothing shared between cells can collide). A fine-tuned cell
  * reads the checkpoint of the exact upstream run the DAG names.
  */
-import type { JsonObject } from '../../core/json.js';
 import { memoryFor } from '../support/render.js';
-import type { RenderContext, RenderedRun, Resources, Rule } from '../../core/rule.js';
+import { defineRule, type RenderContext, type RenderedRun, type Resources } from '../../core/rule.js';
 import { EVAL_CONFIG, evalCommand } from './command.js';
 import { readInspectMetrics } from './metrics.js';
-import { inspectParams, resolveInspect } from './params.js';
+import { inspectJson, inspectParams, resolveInspect, type InspectParams } from './params.js';
 
-function render(context: RenderContext): RenderedRun {
-  const params = inspectParams(context.params);
-  const { command, evalYaml, diagnostics } = evalCommand(context, params);
+function render(context: RenderContext<InspectParams>): RenderedRun {
+  const { command, evalYaml, diagnostics } = evalCommand(context);
   return {
     files: { [EVAL_CONFIG]: evalYaml },
     command,
@@ -23,19 +21,20 @@ function render(context: RenderContext): RenderedRun {
   };
 }
 
-function defaultResources(params: JsonObject): Resources {
-  const model = typeof params.base_model === 'string' ? params.base_model : undefined;
+function defaultResources(params: InspectParams): Resources {
   // The hf provider loads weights in float32 unless told otherwise: 4 bytes per parameter.
-  return { gpus: 1, time: '00:20:00', mem: memoryFor(model, 4) };
+  return { gpus: 1, time: '00:20:00', mem: memoryFor(params.base_model, 4) };
 }
 
-export const inspectRule: Rule = {
+export const inspectRule = defineRule<InspectParams>({
   name: 'inspect',
   version: 1,
   steps: ['evaluate'],
   description: 'inspect-ai evaluation of one task on one model (base model, fine-tuned checkpoint or merged adapter) per run.',
   resolve: resolveInspect,
+  toJson: inspectJson,
+  fromJson: inspectParams,
   render,
   defaultResources,
-  readMetrics: readInspectMetrics,
-};
+  readMetrics: (runDir) => readInspectMetrics(runDir),
+});

@@ -4,11 +4,13 @@
  * fine-tune, or a merged adapter), on one dataset split.
  */
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
-import { datasetJson, ParamReader, readDataset, type DatasetParams } from '../support/params.js';
-import type { ExpandedRun, ResolveContext, ResolvedParams } from '../../core/rule.js';
+import { DEFAULT_SEED } from '../../core/defaults.js';
+import { ParamReader } from '../../core/params.js';
+import { datasetJson, datasetOf, readDataset, type DatasetParams } from '../support/params.js';
+import { promptFields, promptProblem } from '../../core/prompt.js';
+import type { ExpandedRun, ResolveContext, Resolved } from '../../core/rule.js';
 import { inspectValue } from './cliArgs.js';
 
-export const DEFAULT_SEED = 14;
 export const DEFAULT_MAX_CONNECTIONS = 32;
 
 /** Task parameters the rule sets itself; `args` may not set them a second time. */
@@ -43,30 +45,7 @@ export interface InspectParams {
   dataset: DatasetParams;
 }
 
-/**
- * Python `str.format` fields in a prompt: the task fills `{input}` and rejects any other field
- * (literal braces are written `{{` and `}}`).
- */
-export function promptFields(prompt: string): { fields: string[]; unbalanced: boolean } {
-  const fields: string[] = [];
-  let unbalanced = false;
-  for (let i = 0; i < prompt.length; i++) {
-    const char = prompt[i];
-    if (char === '{') {
-      if (prompt[i + 1] === '{') { i++; continue; }
-      const end = prompt.indexOf('}', i + 1);
-      if (end === -1) { unbalanced = true; break; }
-      fields.push(prompt.slice(i + 1, end));
-      i = end;
-    } else if (char === '}') {
-      if (prompt[i + 1] === '}') { i++; continue; }
-      unbalanced = true;
-    }
-  }
-  return { fields, unbalanced };
-}
-
-export function resolveInspect(run: ExpandedRun, context: ResolveContext): ResolvedParams {
+export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resolved<InspectParams> {
   const read = new ParamReader(run.params, context);
   const task = read.string('task', '');
   if (task === '') read.report('task', 'an evaluation needs a task name', 'missing-key');
@@ -79,8 +58,9 @@ export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resol
 
   const prompt = read.string('prompt');
   if (prompt !== undefined) {
+    const problem = promptProblem(prompt);
+    if (problem) read.report('prompt', problem.message, problem.code);
     const { fields, unbalanced } = promptFields(prompt);
-    if (!fields.includes('input')) read.report('prompt', 'the prompt must contain `{input}`, where each example\'s input goes', 'invalid-prompt');
     const others = fields.filter((field) => field !== 'input');
     if (others.length > 0 || unbalanced) {
       read.report('prompt', `the prompt may only use the \`{input}\` placeholder${others.length ? ` (found ${others.map((f) => `{${f}}`).join(', ')})` : ''}; write literal braces as \`{{\` and \`}}\``, 'invalid-prompt');
@@ -128,31 +108,55 @@ export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resol
   else if (dataset.file === undefined && run.inputs.dataset === undefined) read.report('dataset', 'the dataset is neither a file in the repository nor a prepare step\'s output', 'missing-key');
   else if (dataset.file !== undefined && run.needs.dataset === undefined) read.report('dataset', `the dataset file \`${dataset.file}\` names no prepare step that produces it`, 'missing-key');
 
-  const params: JsonObject = {
+  const params: InspectParams = {
     task,
     task_function: taskFunction,
     base_model: baseModel,
+    prompt,
+    system_prompt: systemPrompt,
     dataset_type: datasetType,
     seed,
     max_connections: maxConnections,
+    max_tokens: maxTokens,
     do_sample: doSample,
+    // Greedy decoding ignores a temperature: keeping one out of the key means it cannot make two
+    // identical greedy cells look different.
+    temperature: doSample ? temperature : undefined,
+    limit,
+    scorers,
+    args,
     model_kind: modelKind,
-    dataset: dataset ? datasetJson(dataset) : { format: 'json', split: 'test' },
+    // An existing checkpoint is identified by its path: ckbuild does not hash model directories.
+    checkpoint_path: checkpointPath === '' ? undefined : checkpointPath,
+    epoch: modelKind === 'finetuned' ? epoch : undefined,
+    dataset: dataset ?? { format: 'json', split: 'test' },
   };
-  if (prompt !== undefined) params.prompt = prompt;
-  if (systemPrompt !== undefined) params.system_prompt = systemPrompt;
-  if (maxTokens !== undefined) params.max_tokens = maxTokens;
-  // Greedy decoding ignores a temperature: keeping one out of the key means it cannot make two
-  // identical greedy cells look different.
-  if (doSample && temperature !== undefined) params.temperature = temperature;
-  if (limit !== undefined) params.limit = limit;
-  if (scorers !== undefined) params.scorers = scorers;
-  if (Object.keys(args).length > 0) params.args = args;
-  if (modelKind === 'finetuned' && epoch !== undefined) params.epoch = epoch;
-  // An existing checkpoint is identified by its path: ckbuild does not hash model directories.
-  if (checkpointPath) params.checkpoint_path = checkpointPath;
-
   return { params, model: { name: baseModel }, diagnostics: read.diagnostics };
+}
+
+/** The canonical JSON of a cell's parameters: what its key hashes and its record holds. */
+export function inspectJson(params: InspectParams): JsonObject {
+  const json: JsonObject = {
+    task: params.task,
+    task_function: params.task_function,
+    base_model: params.base_model,
+    dataset_type: params.dataset_type,
+    seed: params.seed,
+    max_connections: params.max_connections,
+    do_sample: params.do_sample,
+    model_kind: params.model_kind,
+    dataset: datasetJson(params.dataset),
+  };
+  if (params.prompt !== undefined) json.prompt = params.prompt;
+  if (params.system_prompt !== undefined) json.system_prompt = params.system_prompt;
+  if (params.max_tokens !== undefined) json.max_tokens = params.max_tokens;
+  if (params.do_sample && params.temperature !== undefined) json.temperature = params.temperature;
+  if (params.limit !== undefined) json.limit = params.limit;
+  if (params.scorers !== undefined) json.scorers = params.scorers;
+  if (Object.keys(params.args).length > 0) json.args = params.args;
+  if (params.model_kind === 'finetuned' && params.epoch !== undefined) json.epoch = params.epoch;
+  if (params.checkpoint_path) json.checkpoint_path = params.checkpoint_path;
+  return json;
 }
 
 /** Task arguments are passed as `-T key=value`: the keys must be parameter names and the values must survive inspect's parsing. */
@@ -183,11 +187,10 @@ function checkArgs(read: ParamReader): JsonObject {
   return out;
 }
 
-/** The typed view of resolved parameters (as the key recorded them). */
+/** A cell's parameters read back from their canonical JSON (a fresh plan's or a manifest record's). */
 export function inspectParams(params: JsonObject): InspectParams {
   const str = (name: string, fallback = ''): string => (typeof params[name] === 'string' ? (params[name] as string) : fallback);
   const num = (name: string): number | undefined => (typeof params[name] === 'number' ? (params[name] as number) : undefined);
-  const dataset = isObject(params.dataset) ? params.dataset : {};
   return {
     task: str('task'),
     task_function: str('task_function', str('task')),
@@ -206,10 +209,6 @@ export function inspectParams(params: JsonObject): InspectParams {
     model_kind: params.model_kind === 'finetuned' || params.model_kind === 'checkpoint' ? params.model_kind : 'base',
     checkpoint_path: typeof params.checkpoint_path === 'string' ? params.checkpoint_path : undefined,
     epoch: num('epoch'),
-    dataset: {
-      format: typeof dataset.format === 'string' ? dataset.format : 'json',
-      split: typeof dataset.split === 'string' ? dataset.split : 'test',
-      ...(typeof dataset.file === 'string' ? { file: dataset.file } : {}),
-    },
+    dataset: datasetOf(params.dataset, 'test') ?? { format: 'json', split: 'test' },
   };
 }

@@ -13,7 +13,7 @@ import { templatesDir } from '../../core/paths.js';
 import type { RenderContext, RenderedRun, Resources, UpstreamView } from '../../core/rule.js';
 
 /** A render-time problem: it has no position in the experiment file, only the run it concerns. */
-export function renderDiagnostic(context: RenderContext, message: string, code: DiagnosticCode, severity: 'error' | 'warning' = 'error'): Diagnostic {
+export function renderDiagnostic(context: RenderContext<unknown>, message: string, code: DiagnosticCode, severity: 'error' | 'warning' = 'error'): Diagnostic {
   return { severity, code, file: '', line: 0, column: 0, field: context.id, message: `${context.id}: ${message}` };
 }
 
@@ -32,7 +32,7 @@ export function modelDirName(baseModel: string): string {
  * folded to the registry name), so its name wins over the one written in the experiment: the
  * evaluation then loads exactly the directory the training used.
  */
-export function baseModelDir(context: RenderContext, baseModel: string, upstream?: UpstreamView): string {
+export function baseModelDir(context: RenderContext<unknown>, baseModel: string, upstream?: UpstreamView): string {
   if (context.site.modelPath !== undefined) return context.site.modelPath;
   const resolved = upstream?.step === 'finetune' && typeof upstream.params.base_model === 'string' ? upstream.params.base_model : baseModel;
   return join(context.site.modelsDir, modelDirName(resolved));
@@ -94,11 +94,11 @@ export function pythonDriver(file: string): PythonDriver {
 }
 
 /**
- * The driver's content hash belongs in the key: a changed script can change results, and
+ * The driver's content hash belongs in the key (as `driver_sha256`): a changed script can change results, and
  * nobody remembers to bump a rule version for an edit to a .py file.
  */
-export function driverParam(file: string): JsonObject {
-  return { driver_sha256: pythonDriver(file).sha256 };
+export function driverSha256(file: string): string {
+  return pythonDriver(file).sha256;
 }
 
 /**
@@ -122,6 +122,6 @@ export function pythonDriverRun(
 }
 
 /** CPU-only jobs that hold the base model in memory (merges, exports): memory follows its size. */
-export function cpuModelResources(params: JsonObject, time: string, bytesPerParam: number): Resources {
-  return { gpus: 0, time, mem: memoryFor(typeof params.base_model === 'string' ? params.base_model : undefined, bytesPerParam) };
+export function cpuModelResources(baseModel: string, time: string, bytesPerParam: number): Resources {
+  return { gpus: 0, time, mem: memoryFor(baseModel, bytesPerParam) };
 }

@@ -7,21 +7,24 @@
  * Version history: 1 — first version. Bump on any change to what a run trains
  * (templates/torchtune/finetune.yaml included).
  */
-import type { Rule } from '../../core/rule.js';
+import { defineRule } from '../../core/rule.js';
 import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
 import { paramsSchema } from './params.js';
 import { renderTorchtune } from './render.js';
+import { readResolved, toJson, type TuneParams } from './resolved.js';
 import { resolveTorchtune } from './resolve.js';
 
-export const torchtuneRule: Rule = {
+export const torchtuneRule = defineRule<TuneParams>({
   name: 'torchtune',
   version: 1,
   steps: ['finetune'],
   description: 'Fine-tune a language model with torchtune (LoRA, QLoRA or full), single-GPU or distributed.',
   paramsSchema,
   resolve: resolveTorchtune,
+  toJson,
+  fromJson: readResolved,
   render: renderTorchtune,
   defaultResources,
   estimateGpuHours,
   readMetrics: (runDir) => readMetrics(runDir),
-};
+});

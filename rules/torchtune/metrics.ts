@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
 import type { Resources } from '../../core/rule.js';
 import { findModel } from './models.js';
-import { readResolved } from './resolved.js';
+import type { TuneParams } from './resolved.js';
 
-export function defaultResources(params: JsonObject): Resources {
-  const model = typeof params.base_model === 'string' ? findModel(params.base_model) : undefined;
+export function defaultResources(params: TuneParams): Resources {
+  const model = findModel(params.base_model);
   if (!model) return {};
   return { gpus: model.slurm.gpus, mem: model.slurm.mem, cpus_per_task: model.slurm.cpus_per_task };
 }
@@ -33,8 +33,7 @@ const METHOD_SPEED = { lora: 1, qlora: 0.6, full: 0.5 } as const;
  *
  * Core calibrates it with the recorded durations of earlier runs.
  */
-export function estimateGpuHours(params: JsonObject, resources: Resources): number | undefined {
-  const p = readResolved(params);
+export function estimateGpuHours(p: TuneParams, resources: Resources): number | undefined {
   const model = findModel(p.base_model);
   if (!model) return undefined;
   const gpus = Math.max(1, resources.gpus ?? model.slurm.gpus);

@@ -5,6 +5,7 @@
  * stage configs) bypass the schema, so `resolve` checks every value again.
  */
 import type { JsonObject } from '../../core/json.js';
+import { DEFAULT_SEED } from '../../core/defaults.js';
 import { MODELS } from './models.js';
 
 export const METHODS = ['lora', 'qlora', 'full'] as const;
@@ -40,7 +41,7 @@ export const DEFAULTS = {
   warmup_steps: 100,
   weight_decay: 0.01,
   validation_every_n_steps: 0,
-  seed: 14,
+  seed: DEFAULT_SEED,
   train_on_input: false,
   packed: false,
   save_adapter_weights_only: true,
@@ -103,7 +104,7 @@ export const paramsSchema: JsonObject = {
   weight_decay: { type: 'number', minimum: 0, description: 'AdamW weight decay (default 0.01).' },
   max_samples: positiveInt('Train on the first N examples of the split only (Hugging Face split slicing, train[:N]).'),
   validation_every_n_steps: nonNegativeInt('Validation loss every N steps on the validation split (0 = off, default). Needs a recipe with a validation loop: torchtune 0.7.0’s distributed recipes, or a custom recipe.'),
-  seed: nonNegativeInt('Training seed (default 14).'),
+  seed: nonNegativeInt(`Training seed (default ${DEFAULT_SEED}).`),
   max_steps_per_epoch: positiveInt('Stop each epoch after this many optimizer steps (for smoke tests).'),
   train_on_input: bool('Also compute the loss on the prompt tokens (default false).'),
   packed: bool('Pack several examples into each max_seq_len sequence (default false).'),

@@ -33,7 +33,7 @@ function failed(message: string, diagnostics: Diagnostic[]): RenderedRun {
   return { files: {}, command: `echo ${shellQuote(`ckbuild: ${message}`)} >&2\nexit 2\n`, requires: [], outputs: [], diagnostics };
 }
 
-function dataFile(ctx: RenderContext, params: TuneParams): string | undefined {
+function dataFile(ctx: RenderContext<TuneParams>, params: TuneParams): string | undefined {
   if (ctx.inputs.dataset) return ctx.inputs.dataset;
   const upstream = ctx.upstream.dataset;
   if (upstream && params.dataset?.file) return join(upstream.outputsDir, params.dataset.file);
@@ -48,8 +48,8 @@ interface Built {
 }
 
 /** Everything a render decides, before it becomes files; a RenderedRun when it cannot be built. */
-function build(ctx: RenderContext): Built | RenderedRun {
-  const params = readResolved(ctx.params);
+function build(ctx: RenderContext<TuneParams>): Built | RenderedRun {
+  const params = ctx.params;
   const diagnostics: Diagnostic[] = [];
   const model = findModel(params.base_model);
   if (!model || !model.builders[params.method]) {
@@ -85,11 +85,11 @@ function build(ctx: RenderContext): Built | RenderedRun {
 
 /** The config as data (what config/finetune.yaml serialises), or undefined when the run cannot be rendered. */
 export function configData(ctx: RenderContext): JsonObject | undefined {
-  const built = build(ctx);
+  const built = build({ ...ctx, params: readResolved(ctx.params) });
   return 'config' in built ? built.config : undefined;
 }
 
-export function renderTorchtune(ctx: RenderContext): RenderedRun {
+export function renderTorchtune(ctx: RenderContext<TuneParams>): RenderedRun {
   const built = build(ctx);
   if (!('config' in built)) return built;
   const { config, params, command, diagnostics } = built;

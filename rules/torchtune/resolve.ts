@@ -4,18 +4,18 @@
  * (an HF repo id into the registry name, `o_proj` into `output_proj`, an effective batch size
  * into gradient accumulation), so that two ways of writing the same training give one key.
  */
-import type { DiagnosticCode } from '../../core/diagnostics.js';
-import type { ExpandedRun, ResolveContext, ResolvedParams } from '../../core/rule.js';
+import type { ExpandedRun, ResolveContext, Resolved } from '../../core/rule.js';
 import { didYouMean } from '../../core/diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
+import { ParamReader, type ParamReport } from '../../core/params.js';
+import { promptProblem } from '../../core/prompt.js';
 import { findModel, MODELS, suggestModel, type Method, type ModelSpec } from './models.js';
 import { ATTENTION_MODULES, DATASET_FORMATS, DEFAULTS, KNOWN_TARGET_MODULES, LR_SCHEDULERS, MLP_MODULES, OUTPUT_MODULES, PARAM_NAMES } from './params.js';
 import { usesPrompt } from './dataset.js';
-import { toJson, trainingSteps, type DatasetFormat, type LoraParams, type TuneParams } from './resolved.js';
+import { trainingSteps, type DatasetFormat, type LoraParams, type TuneParams } from './resolved.js';
 
-type Severity = 'error' | 'warning';
 /** Where problems go: positioned by the parameter they concern. */
-export type Report = (param: string, message: string, code: DiagnosticCode, severity?: Severity) => void;
+export type Report = ParamReport;
 
 const ATTENTION_ORDER = ['q_proj', 'k_proj', 'v_proj', 'output_proj'];
 
@@ -26,93 +26,12 @@ export interface NormalizeEnv {
   curriculumStage: boolean;
 }
 
-/** Reads and checks one raw parameter against a type, reporting what is wrong with it. */
-class Reader {
-  constructor(
-    private readonly raw: JsonObject,
-    private readonly report: Report,
-  ) {}
-
-  has(name: string): boolean {
-    return this.raw[name] !== undefined && this.raw[name] !== null;
-  }
-
-  private wrongType(name: string, expected: string, value: Json): void {
-    const quoted = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) && expected.includes('number');
-    this.report(name, `\`${name}\` must be ${expected}, got ${JSON.stringify(value)}${quoted ? ' (remove the quotes)' : ''}`, 'invalid-type');
-  }
-
-  int(name: string, fallback: number, min: number): number;
-  int(name: string, fallback: undefined, min: number): number | undefined;
-  int(name: string, fallback: number | undefined, min: number): number | undefined {
-    const value = this.raw[name];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value)) {
-      this.wrongType(name, min >= 1 ? 'a whole number ≥ 1 (number)' : 'a whole number ≥ 0 (number)', value);
-      return fallback;
-    }
-    if (value < min) {
-      this.report(name, `\`${name}\` must be ≥ ${min}, got ${value}`, 'out-of-range');
-      return fallback;
-    }
-    return value;
-  }
-
-  number(name: string, fallback: number, range: { min?: number; above?: number; below?: number }): number {
-    const value = this.raw[name];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      this.wrongType(name, 'a number', value);
-      return fallback;
-    }
-    const bad =
-      (range.min !== undefined && value < range.min && `≥ ${range.min}`) ||
-      (range.above !== undefined && value <= range.above && `> ${range.above}`) ||
-      (range.below !== undefined && value >= range.below && `< ${range.below}`);
-    if (bad) {
-      this.report(name, `\`${name}\` must be ${bad}, got ${value}`, 'out-of-range');
-      return fallback;
-    }
-    return value;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const value = this.raw[name];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'boolean') {
-      this.wrongType(name, 'true or false', value);
-      return fallback;
-    }
-    return value;
-  }
-
-  string(name: string, fallback: string): string {
-    const value = this.raw[name];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'string') {
-      this.wrongType(name, 'a string', value);
-      return fallback;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T, why = ''): T {
-    const value = this.raw[name];
-    if (value === undefined || value === null) return fallback;
-    const found = allowed.find((a) => a === value);
-    if (found !== undefined) return found;
-    const text = typeof value === 'string' ? value : JSON.stringify(value);
-    this.report(name, `\`${name}\` ${JSON.stringify(value)} is not one of ${allowed.join(', ')}${why}${didYouMean(text, allowed)}`, 'invalid-value');
-    return fallback;
-  }
-}
-
 /**
  * Checks `raw` and returns it resolved; problems go to `report`. Used for the run itself and,
  * silently, for an upstream curriculum stage whose resolved values a later stage needs.
  */
 export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Report): TuneParams {
-  const read = new Reader(raw, report);
+  const read = new ParamReader(raw, report);
 
   for (const key of Object.keys(raw)) {
     if (key === 'dataset' || PARAM_NAMES.includes(key)) continue;
@@ -131,7 +50,7 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
     report('method', `torchtune has no ${method} builder for ${model.name} (no \`${method}_${model.family}…\` in torchtune 0.6.1/0.7.0); it supports ${has}`, 'unsupported');
   }
 
-  const batchSize = read.int('batch_size', DEFAULTS.batch_size, 1);
+  const batchSize = read.integer('batch_size', 1, DEFAULTS.batch_size);
   const gradientAccumulation = resolveAccumulation(read, batchSize, env.gpus, report);
 
   const params: TuneParams = {
@@ -140,30 +59,30 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
     learning_rate: read.number('learning_rate', DEFAULTS.learning_rate, { above: 0 }),
     batch_size: batchSize,
     gradient_accumulation: gradientAccumulation,
-    epochs: read.int('epochs', DEFAULTS.epochs, 1),
+    epochs: read.integer('epochs', 1, DEFAULTS.epochs),
     prompt: resolvePrompt(read, report),
     system_prompt: read.string('system_prompt', DEFAULTS.system_prompt),
     dataset_type: read.oneOf('dataset_type', ['chat_completion', 'text_completion'] as const, DEFAULTS.dataset_type),
-    max_seq_len: read.int('max_seq_len', DEFAULTS.max_seq_len, 1),
+    max_seq_len: read.integer('max_seq_len', 1, DEFAULTS.max_seq_len),
     lr_scheduler: read.oneOf('lr_scheduler', Object.keys(LR_SCHEDULERS), DEFAULTS.lr_scheduler, ' (torchtune 0.6.1/0.7.0 ship only get_cosine_schedule_with_warmup)'),
-    warmup_steps: read.int('warmup_steps', DEFAULTS.warmup_steps, 0),
+    warmup_steps: read.integer('warmup_steps', 0, DEFAULTS.warmup_steps),
     weight_decay: read.number('weight_decay', DEFAULTS.weight_decay, { min: 0 }),
-    validation_every_n_steps: read.int('validation_every_n_steps', DEFAULTS.validation_every_n_steps, 0),
-    seed: read.int('seed', DEFAULTS.seed, 0),
-    train_on_input: read.bool('train_on_input', DEFAULTS.train_on_input),
-    packed: read.bool('packed', DEFAULTS.packed),
+    validation_every_n_steps: read.integer('validation_every_n_steps', 0, DEFAULTS.validation_every_n_steps),
+    seed: read.integer('seed', 0, DEFAULTS.seed),
+    train_on_input: read.boolean('train_on_input', DEFAULTS.train_on_input),
+    packed: read.boolean('packed', DEFAULTS.packed),
     dtype: read.oneOf('dtype', ['bf16', 'fp32'] as const, DEFAULTS.dtype),
-    activation_checkpointing: read.bool('activation_checkpointing', DEFAULTS.activation_checkpointing),
-    log_every_n_steps: read.int('log_every_n_steps', DEFAULTS.log_every_n_steps, 1),
-    compile: read.bool('compile', DEFAULTS.compile),
+    activation_checkpointing: read.boolean('activation_checkpointing', DEFAULTS.activation_checkpointing),
+    log_every_n_steps: read.integer('log_every_n_steps', 1, DEFAULTS.log_every_n_steps),
+    compile: read.boolean('compile', DEFAULTS.compile),
   };
   // Each GPU is a data-parallel rank: torchtune's global batch is batch × accumulation × GPUs, so
   // a multi-GPU fine-tune is a different experiment and gets its own key. One GPU adds nothing,
   // so single-GPU keys do not depend on this rule.
   if (env.gpus > 1) params.data_parallel = env.gpus;
-  const maxSamples = read.int('max_samples', undefined, 1);
+  const maxSamples = read.integer('max_samples', 1);
   if (maxSamples !== undefined) params.max_samples = maxSamples;
-  const maxSteps = read.int('max_steps_per_epoch', undefined, 1);
+  const maxSteps = read.integer('max_steps_per_epoch', 1);
   if (maxSteps !== undefined) params.max_steps_per_epoch = maxSteps;
 
   if (method === 'full') {
@@ -174,7 +93,7 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
     params.lora = resolveLora(read, raw, model, env, report);
   }
   if (method === 'qlora') {
-    params.quantization_bits = read.int('quantization_bits', DEFAULTS.quantization_bits, 1);
+    params.quantization_bits = read.integer('quantization_bits', 1, DEFAULTS.quantization_bits);
     if (params.quantization_bits !== 4) {
       report('quantization_bits', `torchtune's QLoRA quantizes the base model to 4-bit NF4 only; \`quantization_bits\` ${params.quantization_bits} is not available`, 'unsupported');
       params.quantization_bits = 4;
@@ -196,21 +115,21 @@ function unknownModelMessage(name: string): string {
   return `unknown model \`${name}\`${suggestion ? `; did you mean \`${suggestion}\`?` : ''} Supported: ${MODELS.map((m) => m.name).join(', ')}`;
 }
 
-function resolvePrompt(read: Reader, report: Report): string {
+function resolvePrompt(read: ParamReader, report: Report): string {
   const prompt = read.string('prompt', DEFAULTS.prompt);
-  const count = prompt.split('{input}').length - 1;
-  if (count !== 1) {
-    // Worded as core's load-time check of config.prompt, so the two collapse when deduplicated.
-    report('prompt', count === 0 ? 'the prompt must contain the `{input}` placeholder, where each example’s input goes (e.g. "Capitalize: {input}\\n")' : 'the prompt contains `{input}` more than once; use it exactly once', 'prompt-placeholder');
+  // The same check as the loader's of config.prompt, so the two collapse when deduplicated.
+  const problem = promptProblem(prompt);
+  if (problem) {
+    report('prompt', problem.message, problem.code);
     return DEFAULTS.prompt;
   }
   return prompt;
 }
 
 /** Gradient accumulation, given directly or derived from an effective (global) batch size. */
-function resolveAccumulation(read: Reader, batchSize: number, gpus: number, report: Report): number {
-  const explicit = read.int('gradient_accumulation', undefined, 1);
-  const effective = read.int('effective_batch_size', undefined, 1);
+function resolveAccumulation(read: ParamReader, batchSize: number, gpus: number, report: Report): number {
+  const explicit = read.integer('gradient_accumulation', 1);
+  const effective = read.integer('effective_batch_size', 1);
   if (effective === undefined) return explicit ?? 1;
   if (explicit !== undefined) {
     report('gradient_accumulation', '`gradient_accumulation` and `effective_batch_size` both set the accumulation; give one of them', 'conflict');
@@ -230,8 +149,8 @@ function resolveAccumulation(read: Reader, batchSize: number, gpus: number, repo
   return effective / perStep;
 }
 
-function resolveLora(read: Reader, raw: JsonObject, model: ModelSpec | undefined, env: NormalizeEnv, report: Report): LoraParams {
-  const rank = read.int('lora_rank', DEFAULTS.lora_rank, 1);
+function resolveLora(read: ParamReader, raw: JsonObject, model: ModelSpec | undefined, env: NormalizeEnv, report: Report): LoraParams {
+  const rank = read.integer('lora_rank', 1, DEFAULTS.lora_rank);
   const attention = new Set<string>();
   let mlpNamed = false;
   let outputNamed = false;
@@ -251,9 +170,9 @@ function resolveLora(read: Reader, raw: JsonObject, model: ModelSpec | undefined
   } else {
     DEFAULTS.target_modules.forEach((t) => attention.add(t));
   }
-  const mlp = read.bool('apply_lora_to_mlp', DEFAULTS.apply_lora_to_mlp);
+  const mlp = read.boolean('apply_lora_to_mlp', DEFAULTS.apply_lora_to_mlp);
   if (mlpNamed && read.has('apply_lora_to_mlp') && !mlp) report('apply_lora_to_mlp', '`target_modules` names MLP projections but `apply_lora_to_mlp` is false', 'conflict');
-  const output = read.bool('apply_lora_to_output', DEFAULTS.apply_lora_to_output);
+  const output = read.boolean('apply_lora_to_output', DEFAULTS.apply_lora_to_output);
   if (outputNamed && read.has('apply_lora_to_output') && !output) report('apply_lora_to_output', '`target_modules` names the output projection but `apply_lora_to_output` is false', 'conflict');
   const applyOutput = output || outputNamed;
   if (applyOutput && model?.tiedEmbeddings) {
@@ -272,12 +191,12 @@ function resolveLora(read: Reader, raw: JsonObject, model: ModelSpec | undefined
     target_modules: attentionModules,
     apply_lora_to_mlp: applyMlp,
     apply_lora_to_output: applyOutput && !model?.tiedEmbeddings,
-    save_adapter_weights_only: read.bool('save_adapter_weights_only', saveDefault),
+    save_adapter_weights_only: read.boolean('save_adapter_weights_only', saveDefault),
   };
 }
 
 /** Training/evaluation format consistency that torchtune's stock components can or cannot give. */
-function checkFormatting(params: TuneParams, model: ModelSpec | undefined, read: Reader, report: Report): void {
+function checkFormatting(params: TuneParams, model: ModelSpec | undefined, read: ParamReader, report: Report): void {
   const format = params.dataset?.format;
   if (format === 'json-chat' || format === 'alpaca') {
     // Their examples are whole conversations / Alpaca records, not an {input} to wrap.
@@ -350,8 +269,8 @@ export function plannedGpus(run: ExpandedRun, params: JsonObject): number {
   return model?.slurm.gpus ?? 1;
 }
 
-export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): ResolvedParams {
-  const diagnostics: ResolvedParams['diagnostics'] = [];
+export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Resolved<TuneParams> {
+  const diagnostics: Resolved<TuneParams>['diagnostics'] = [];
   const report: Report = (param, message, code, severity = 'error') => diagnostics.push(context.diagnostic(param, message, { code, severity }));
   const env: NormalizeEnv = { gpus: plannedGpus(run, run.params), curriculumStage: run.labels.stage !== undefined };
   const params = normalizeParams(run.params, env, report);
@@ -368,7 +287,7 @@ export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Res
     if (!/^[A-Za-z_][A-Za-z0-9_]*\.py$/.test(file)) report('recipe', `\`tune run\` imports a custom recipe as a Python module named after its file, so it must be a .py file whose name is a valid module name (letters, digits, _): \`${file}\``, 'invalid-value');
   }
   return {
-    params: toJson(params),
+    params,
     model: model ? { name: model.name, hf_repo: model.hfRepo } : undefined,
     inputs,
     diagnostics,

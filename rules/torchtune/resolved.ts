@@ -1,8 +1,9 @@
 /**
- * The resolved parameters of a torchtune run, typed. `resolve` produces them (every default
- * applied) and stores them as JSON in the run's identity; `render`, the estimates and the
- * metrics reader read them back with `readResolved`, which tolerates a hand-made or older
- * record by falling back to the defaults instead of failing on a missing field.
+ * The resolved parameters of a torchtune run, typed: `resolve` produces them (every default
+ * applied), `render`, the estimates and the metrics reader receive them. `toJson` is their one
+ * canonical JSON (what the key hashes and the manifest records) and `readResolved` reads it back
+ * (a record, or an upstream stage's parameters), tolerating a hand-made or older record by
+ * falling back to the defaults instead of failing on a missing field.
  */
 import { isObject, type JsonObject } from '../../core/json.js';
 import { DEFAULTS, LR_SCHEDULERS } from './params.js';

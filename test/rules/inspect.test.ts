@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { JsonObject } from '../../core/json.js';
+import { promptProblem } from '../../core/prompt.js';
 import { inspectArg, yamlNumber } from '../../rules/inspect/cliArgs.js';
 import { inspectRule } from '../../rules/inspect/index.js';
 import { metricsFromLog, parseInspectJson } from '../../rules/inspect/metrics.js';
@@ -109,7 +110,11 @@ test('temperature: only with sampling, required by sampling, and above zero', ()
 });
 
 test('the prompt must hold {input} and no other placeholder', () => {
-  assert.deepEqual(codes(resolve(cellParams({ prompt: 'Capitalize the given word:\n' })).diagnostics), ['invalid-prompt']);
+  // The placeholder is core's one check (the loader's and the fine-tune's): same code, same message.
+  const missing = resolve(cellParams({ prompt: 'Capitalize the given word:\n' })).diagnostics;
+  assert.deepEqual(codes(missing), ['prompt-placeholder']);
+  assert.equal(missing[0]!.message, promptProblem('Capitalize the given word:\n')!.message);
+  assert.deepEqual(codes(resolve(cellParams({ prompt: '{input} and {input}' })).diagnostics), ['prompt-placeholder']);
   assert.deepEqual(codes(resolve(cellParams({ prompt: '{input} in {language}' })).diagnostics), ['invalid-prompt']);
   assert.deepEqual(codes(resolve(cellParams({ prompt: 'Answer {input} as JSON {{"word": ...}}' })).diagnostics), []);
 });
