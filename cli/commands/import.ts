@@ -14,7 +14,7 @@ import { displayPath, err, out, red, renderDiagnostics } from '../output.js';
 export async function importCommand(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
   if (!file || rest.length > 0) throw new UsageError('usage: ckbuild import <experiment_summary.yaml> [-o experiments/name.yaml] [--force]');
-  const result = importExperiment(file, { output: value(args, '-o'), rules: ruleRegistry });
+  const result = importExperiment(file, { output: value(args, '-o'), rules: ruleRegistry, cwd: process.cwd() });
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
   if (hasErrors(result.diagnostics) || result.text === undefined || result.output === undefined) {
     err(`${red('import failed')}: nothing written`);

@@ -16,7 +16,7 @@ import { DEFAULT_SEED } from '../defaults.js';
 import { compact, type Json, type JsonObject } from '../json.js';
 import { promptProblem } from '../prompt.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
-import { type DatasetRef, documentOrigins, type Evaluation, type EvaluationCheckpoint, type EvaluationTask, type Experiment } from './model.js';
+import { type DatasetRef, type Evaluation, type EvaluationCheckpoint, type EvaluationTask, type Experiment } from './model.js';
 import { expandTrials, type Trial } from './trials.js';
 import { validateAgainstSchema } from './validate.js';
 
@@ -66,7 +66,7 @@ function translatingSource(source: SourceFile, translate: (path: FieldPath) => F
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry): Expansion {
   const doc = experiment.document;
   const source = experiment.source;
-  const translator = documentOrigins.get(doc);
+  const translator = experiment.origins;
   const translate = translator ?? ((path: FieldPath) => path);
   const diagnostics: Diagnostic[] = [];
   const diag = (path: FieldPath, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }): Diagnostic => diagnosticAt(source, translate(path), message, options);

@@ -11,7 +11,7 @@ import { isObject, type JsonObject } from '../json.js';
 import { promptProblem } from '../prompt.js';
 import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
 import { validateAgainstSchema } from './validate.js';
-import type { Experiment, ExperimentDocument } from './model.js';
+import type { Experiment, ExperimentDocument, OriginMap } from './model.js';
 
 export interface LoadResult {
   experiment?: Experiment;
@@ -22,7 +22,7 @@ export interface LoadResult {
 export interface ForeignFormat {
   name: 'cruijff';
   detect(data: JsonObject): boolean;
-  convert(source: SourceFile, projectDir: string): { document?: ExperimentDocument; diagnostics: Diagnostic[] };
+  convert(source: SourceFile, projectDir: string): { document?: ExperimentDocument; origins?: OriginMap; diagnostics: Diagnostic[] };
 }
 
 export { findProjectDir, resolveProjectPath };
@@ -40,10 +40,12 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   const projectDir = findProjectDir(absolute);
   const reader = foreign.find((format) => format.detect(source.data as JsonObject));
   let document: ExperimentDocument | undefined;
+  let origins: OriginMap | undefined;
   if (reader) {
     const converted = reader.convert(source, projectDir);
     diagnostics.push(...converted.diagnostics);
     document = converted.document;
+    origins = converted.origins;
     if (!document) return { diagnostics };
   } else {
     const schemaProblems = validateAgainstSchema(source, source.data, schema);
@@ -53,6 +55,7 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   }
   diagnostics.push(...checkReferences(source, document, projectDir, reader !== undefined));
   const experiment: Experiment = { file: absolute, projectDir, source, document, format: reader ? reader.name : 'native' };
+  if (origins) experiment.origins = origins;
   return { experiment, diagnostics };
 }
 

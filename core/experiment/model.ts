@@ -165,12 +165,14 @@ export interface Experiment {
   document: ExperimentDocument;
   /** Which reader understood the file: the native format or the earlier toolkit's. */
   format: 'native' | 'cruijff';
+  /**
+   * For a document converted from another format: maps a field path of the native document to
+   * the path of the field it came from in the original file, so that diagnostics raised after
+   * conversion (expansion, rules, identity) point at the line the user wrote. Kept beside the
+   * document, never in it, so `ckbuild import` does not write it. Absent for a native file.
+   */
+  origins?: OriginMap;
 }
 
-/**
- * For a document converted from another format: maps a field path of the native document to the
- * path of the field it came from in the original file, so that diagnostics raised after
- * conversion (expansion, rules, identity) point at the line the user wrote. Kept beside the
- * document, never in it, so it is not written by `ckbuild import`.
- */
-export const documentOrigins = new WeakMap<ExperimentDocument, (path: FieldPath) => FieldPath>();
+/** Native field path → the path of the field it came from in the original file. */
+export type OriginMap = (path: FieldPath) => FieldPath;

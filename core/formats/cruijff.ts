@@ -21,7 +21,7 @@ import { basename, extname, isAbsolute } from 'node:path';
 import type { Resources } from '../rule.js';
 import { type Diagnostic, type FieldPath, didYouMean, hasErrors, type DiagnosticCode } from '../diagnostics.js';
 import { resolveProjectPath, type ForeignFormat } from '../experiment/load.js';
-import { documentOrigins, type DatasetRef, type EvaluationCheckpoint, type EvaluationTask, type ExperimentDocument, type ListRun, type MatrixEntry } from '../experiment/model.js';
+import { type DatasetRef, type EvaluationCheckpoint, type EvaluationTask, type ExperimentDocument, type ListRun, type MatrixEntry, type OriginMap } from '../experiment/model.js';
 import { DEFAULT_SEED } from '../defaults.js';
 import { canonicalJson, isObject, type Json, type JsonObject } from '../json.js';
 import { promptProblem } from '../prompt.js';
@@ -29,6 +29,8 @@ import { diagnosticAt, type SourceFile } from '../source.js';
 
 export interface CruijffConversion {
   document?: ExperimentDocument;
+  /** Where each field of `document` came from in experiment_summary.yaml (with `document`). */
+  origins?: OriginMap;
   diagnostics: Diagnostic[];
   /** What the conversion chose not to carry, in words, for `ckbuild import` to print. */
   notes: string[];
@@ -294,8 +296,7 @@ class Conversion {
 
   finish(document: ExperimentDocument): CruijffConversion {
     if (hasErrors(this.diagnostics)) return { diagnostics: this.diagnostics, notes: this.notes };
-    documentOrigins.set(document, this.translate);
-    return { document, diagnostics: this.diagnostics, notes: this.notes };
+    return { document, origins: this.translate, diagnostics: this.diagnostics, notes: this.notes };
   }
 }
 

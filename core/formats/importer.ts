@@ -28,8 +28,13 @@ export interface ImportResult {
 const EVALUATION_ORDER = ['tasks', 'checkpoints', 'matrix', 'seed', 'do_sample', 'temperature', 'max_tokens', 'max_connections', 'scorers'];
 const SECTION_ORDER = ['version', 'experiment_name', 'project', 'question', 'hypothesis', 'purpose', 'date', 'dataset', 'config', 'protocol', 'evaluation', 'resources', 'models'];
 
-export function importExperiment(file: string, options: { output?: string; rules: RuleRegistry; cwd?: string }): ImportResult {
-  const absolute = resolve(file);
+/**
+ * `cwd` is the caller's working directory: a relative `file` or `output` is relative to it, and
+ * without `output` the file goes to the experiments folder of the project that holds it.
+ */
+export function importExperiment(file: string, options: { output?: string; rules: RuleRegistry; cwd: string }): ImportResult {
+  const cwd = options.cwd;
+  const absolute = resolve(cwd, file);
   const loaded = loadSourceFile(absolute);
   if (!loaded.source) return { diagnostics: loaded.diagnostics, notes: [] };
   const source = loaded.source;
@@ -43,11 +48,10 @@ export function importExperiment(file: string, options: { output?: string; rules
   diagnostics.push(...converted.diagnostics);
   if (!converted.document || hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics), notes: converted.notes };
   // Everything planning would say about it (schema, expansion, rules), positioned in the original file.
-  const expansion = expandExperiment({ file: absolute, projectDir, source, document: converted.document, format: 'cruijff' }, options.rules);
+  const expansion = expandExperiment({ file: absolute, projectDir, source, document: converted.document, format: 'cruijff', origins: converted.origins }, options.rules);
   diagnostics.push(...expansion.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics: sortDiagnostics(diagnostics), notes: converted.notes };
 
-  const cwd = options.cwd ?? process.cwd();
   const output = resolve(cwd, options.output ?? join(findProjectDir(join(cwd, 'experiment.yaml')), 'experiments', `${converted.document.experiment_name}.yaml`));
   const document = rebase(converted.document, projectDir, findProjectDir(output));
   return { text: render(document, absolute, output, converted.notes), document, output, diagnostics: sortDiagnostics(diagnostics), notes: converted.notes };

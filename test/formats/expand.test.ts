@@ -209,5 +209,5 @@ test('import refuses a file that would not plan, with the reasons where they are
   assert.ok(imported.diagnostics.some((d) => d.field === 'controls.lora_rnak' && d.line === positionOf(placed.text, 'lora_rnak').line));
   const native = place('rank_lr_sweep');
   writeFileSync(native.file, 'version: "1.0"\nexperiment_name: x\n');
-  assert.match(importExperiment(native.file, { rules: stubRules }).diagnostics[0]!.message, /not an experiment_summary\.yaml/);
+  assert.match(importExperiment(native.file, { rules: stubRules, cwd: native.dir }).diagnostics[0]!.message, /not an experiment_summary\.yaml/);
 });
