@@ -4,14 +4,16 @@ import { planExperiment } from '../core/plan.js';
 import { ruleRegistry } from '../rules/index.js';
 import { foreignFormats } from '../core/formats/index.js';
 import { UsageError } from './args.js';
+import { environment } from './environment.js';
 
 export async function planFile(file: string, extra: Partial<PlanOptions> = {}): Promise<PlanResult> {
-  return planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, ...extra });
+  const localDefaults = environment.modelsDir ? { models_dir: environment.modelsDir } : {};
+  return planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, ...extra });
 }
 
 /** --executor, else $CKBUILD_EXECUTOR: a typo is a usage error, never a silent default. */
 export function requestedExecutor(flagValue: string | undefined): 'local' | 'slurm' | undefined {
-  const requested = flagValue ?? process.env.CKBUILD_EXECUTOR;
+  const requested = flagValue ?? environment.executor;
   if (requested === undefined || requested === '') return undefined;
   if (requested !== 'local' && requested !== 'slurm') {
     throw new UsageError(`${flagValue !== undefined ? '--executor' : 'CKBUILD_EXECUTOR'} must be local or slurm, got ${JSON.stringify(requested)}`);

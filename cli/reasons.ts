@@ -1,6 +1,7 @@
 /** Staleness reasons, as data from core, worded for people. */
 import type { Json } from '../core/json.js';
 import type { Change, PlannedRun, StaleReason } from '../core/plan.js';
+import { displayPath } from './output.js';
 
 const short = (value: Json | undefined): string => (value === undefined ? '(unset)' : JSON.stringify(value));
 
@@ -30,7 +31,7 @@ export function describeReason(reason: StaleReason): string {
     case 'failed':
       return `previously ${reason.status}${reason.detail ? `: ${reason.detail}` : ''}`;
     case 'outputs-missing':
-      return `outputs missing: ${reason.paths.join(', ')}`;
+      return `outputs missing: ${reason.paths.map((path) => (reason.runDir ? displayPath(path === '.' ? reason.runDir : `${reason.runDir}/${path}`) : displayPath(path))).join(', ')}`;
     case 'changed':
       return `changed: ${reason.changes.map(describeChange).join('; ') || 'identity changed'}`;
   }

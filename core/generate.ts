@@ -11,19 +11,20 @@
  * place, so an interrupted generation never leaves a directory that looks complete; an existing
  * one has each changed file replaced atomically and unchanged files left alone.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources, Rule, RenderedRun, UpstreamView } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { resolveProjectPath } from './experiment/load.js';
 import { stableStringify, type Json, type JsonObject } from './json.js';
 import { type LocalConfig, modelsDirOf } from './localConfig.js';
-import { writeFileAtomic } from './manifest.js';
+import { copyFileAtomic, writeFileAtomic } from './atomicFile.js';
 import type { Plan, PlannedRun } from './plan.js';
 import { renderJobScript } from './jobScript.js';
 import { identityFields } from './records.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import { CKBUILD_VERSION } from './version.js';
+import { jobScriptPath, readRunSpec, runSpecPath } from './runDir.js';
 
 /** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
 const SNAPSHOT_LIMIT = 16 * 1024 * 1024;
@@ -117,7 +118,7 @@ function snapshotName(role: string, path: string): string {
 export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedRun {
   const { files, rendered, resources, snapshots } = renderRunFiles(run, plan, rule);
   let changed = false;
-  if (!existsSync(join(run.runDir, 'config', 'run.json'))) {
+  if (!existsSync(runSpecPath(run.runDir))) {
     // Assemble beside the final name, then one rename: the directory appears complete or not at all.
     const staging = `${run.runDir}.partial-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
@@ -140,7 +141,7 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   } else {
     changed = writeFiles(run.runDir, files, snapshots, true);
   }
-  return { run, rendered, resources, jobScript: join(run.runDir, 'config', 'job.sh'), changed, diagnostics: rendered.diagnostics };
+  return { run, rendered, resources, jobScript: jobScriptPath(run.runDir), changed, diagnostics: rendered.diagnostics };
 }
 
 function writeFiles(root: string, files: Map<string, string>, snapshots: Map<string, string>, onlyChanged = false): boolean {
@@ -154,10 +155,7 @@ function writeFiles(root: string, files: Map<string, string>, snapshots: Map<str
   for (const [path, original] of snapshots) {
     const target = join(root, path);
     if (onlyChanged && existsSync(target)) continue; // same key ⇒ same bytes
-    mkdirSync(dirname(target), { recursive: true });
-    const temporary = `${target}.tmp-${process.pid}`;
-    copyFileSync(original, temporary);
-    renameSync(temporary, target);
+    copyFileAtomic(original, target);
     changed = true;
   }
   return changed;
@@ -165,10 +163,5 @@ function writeFiles(root: string, files: Map<string, string>, snapshots: Map<str
 
 /** The outputs a run directory's job must leave (config/run.json), for runs this process did not render. */
 export function declaredOutputs(runDir: string): string[] | undefined {
-  try {
-    const spec = JSON.parse(readFileSync(join(runDir, 'config', 'run.json'), 'utf8')) as { outputs?: unknown };
-    return Array.isArray(spec.outputs) ? spec.outputs.filter((o): o is string => typeof o === 'string') : undefined;
-  } catch {
-    return undefined;
-  }
+  return readRunSpec(runDir)?.outputs;
 }

@@ -3,8 +3,9 @@
  * read once: (path, size, mtime, inode) → sha256. A file modified within a second of being
  * hashed is not trusted from the cache (its mtime may not have ticked yet), as git does.
  */
+import { writeFileAtomic } from './atomicFile.js';
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensureIgnoredDir } from './ignoredDir.js';
 
@@ -70,9 +71,7 @@ export class InputHasher {
   save(): void {
     if (!this.cacheFile || !this.dirty) return;
     ensureIgnoredDir(dirname(this.cacheFile), dirname(dirname(this.cacheFile)));
-    const temporary = `${this.cacheFile}.tmp-${process.pid}`;
-    writeFileSync(temporary, JSON.stringify({ version: CACHE_VERSION, entries: Object.fromEntries(this.entries) }));
-    renameSync(temporary, this.cacheFile);
+    writeFileAtomic(this.cacheFile, JSON.stringify({ version: CACHE_VERSION, entries: Object.fromEntries(this.entries) }));
     this.dirty = false;
   }
 }

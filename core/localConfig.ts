@@ -75,15 +75,19 @@ export const localConfigSchema: JsonObject = {
   },
 };
 
-export function loadLocalConfig(projectDir: string): { config: LocalConfig; file?: string; diagnostics: Diagnostic[] } {
+/**
+ * The local config of a project. `defaults` are what the caller's environment supplies
+ * (CKBUILD_MODELS_DIR, read by the CLI); the file's own values win over them.
+ */
+export function loadLocalConfig(projectDir: string, defaults: LocalConfig = {}): { config: LocalConfig; file?: string; diagnostics: Diagnostic[] } {
   const file = join(projectDir, LOCAL_CONFIG_FILE);
-  if (!existsSync(file)) return { config: {}, diagnostics: [] };
+  if (!existsSync(file)) return { config: { ...defaults }, diagnostics: [] };
   const loaded = loadSourceFile(file);
-  if (!loaded.source) return { config: {}, file, diagnostics: loaded.diagnostics };
+  if (!loaded.source) return { config: { ...defaults }, file, diagnostics: loaded.diagnostics };
   const data = loaded.source.data ?? {};
   const diagnostics = [...loaded.diagnostics, ...validateAgainstSchema(loaded.source, data, localConfigSchema)];
-  if (hasErrors(diagnostics)) return { config: {}, file, diagnostics };
-  return { config: data as LocalConfig, file, diagnostics };
+  if (hasErrors(diagnostics)) return { config: { ...defaults }, file, diagnostics };
+  return { config: { ...defaults, ...(data as LocalConfig) }, file, diagnostics };
 }
 
 export function runsRootOf(projectDir: string, config: LocalConfig): string {
@@ -91,5 +95,5 @@ export function runsRootOf(projectDir: string, config: LocalConfig): string {
 }
 
 export function modelsDirOf(projectDir: string, config: LocalConfig): string {
-  return resolve(projectDir, config.models_dir ?? process.env.CKBUILD_MODELS_DIR ?? 'models');
+  return resolve(projectDir, config.models_dir ?? 'models');
 }

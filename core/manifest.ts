@@ -4,12 +4,13 @@
  * too, so reverting a change finds the old result. Written atomically, sorted and pretty so
  * that a git diff shows exactly what changed.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { isObject, type JsonObject, stableStringify, type Json } from './json.js';
 import type { RecordedInput } from './identity.js';
+import { writeFileAtomic } from './atomicFile.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -132,12 +133,6 @@ export function writeManifest(path: string, manifest: Manifest): boolean {
   return true;
 }
 
-export function writeFileAtomic(path: string, content: string | Buffer, mode?: number): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  writeFileSync(temporary, content, mode === undefined ? undefined : { mode });
-  renameSync(temporary, path);
-}
 
 /** What is wrong with a hand-edited record, if anything: the fields every reader relies on. */
 function recordProblem(record: Json): string | undefined {

@@ -3,8 +3,10 @@
  * reading files; says for every run whether it is up to date, in progress, or stale and why.
  * Staleness reasons are data (the CLI words them; watch mode and CI read them as they are).
  */
-import { existsSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { JobHandle, JobState } from './executors/types.js';
+import { unrecordedSuccess } from './reconcile.js';
 import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
@@ -16,6 +18,7 @@ import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './iden
 import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
 import { findProjectDir } from './projectDir.js';
+import { runDirName } from './runDir.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
 
 export type Change =
@@ -30,7 +33,8 @@ export type StaleReason =
   | { kind: 'new' }
   | { kind: 'changed'; previousKey: string; changes: Change[] }
   | { kind: 'failed'; status: string; detail?: string }
-  | { kind: 'outputs-missing'; paths: string[] }
+  /** Paths relative to `runDir`; no paths means the run directory itself is gone. */
+  | { kind: 'outputs-missing'; runDir: string; paths: string[] }
   | { kind: 'forced' };
 
 export type RunState = 'up-to-date' | 'in-progress' | 'stale';
@@ -45,6 +49,8 @@ export interface PlannedRun extends RunIdentity {
   reasons: StaleReason[];
   /** The manifest record for this key, if any. */
   record?: RunRecord;
+  /** A verdict its job left in the run directory that the manifest lacks (see reconcile.ts). */
+  found?: { handle: JobHandle; state: JobState };
   runDir: string;
 }
 
@@ -68,6 +74,8 @@ export interface PlanOptions {
   rules: RuleRegistry;
   foreign?: ForeignFormat[];
   force?: (run: PlannedRun) => boolean;
+  /** Local-config values from the caller's environment; the file's own values win. */
+  localDefaults?: LocalConfig;
 }
 
 /** The same problem found by several runs (a config error shared by every trial) is reported once. */
@@ -84,9 +92,7 @@ function finalDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
 
 export type PlanResult = { plan: Plan; diagnostics: Diagnostic[] } | { plan?: undefined; diagnostics: Diagnostic[] };
 
-export function runDirName(key: string, name: string): string {
-  return `${key.slice(0, 16)}-${name}`;
-}
+export { runDirName } from './runDir.js';
 
 function statOf(path: string): { size: number; mtimeMs: number; ino: number } | undefined {
   try {
@@ -107,7 +113,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   if (!loaded.experiment) return { diagnostics: finalDiagnostics(loaded.diagnostics) };
   const experiment = loaded.experiment;
   const diagnostics = [...loaded.diagnostics];
-  const local = loadLocalConfig(experiment.projectDir);
+  const local = loadLocalConfig(experiment.projectDir, options.localDefaults);
   diagnostics.push(...local.diagnostics);
   const expansion = expandExperiment(experiment, options.rules);
   diagnostics.push(...expansion.diagnostics);
@@ -139,6 +145,8 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const latestById = indexLatestById(manifest);
   const runsRoot = runsRootOf(experiment.projectDir, local.config);
 
+  // One directory listing instead of a failed open per run: most stale runs have no directory yet.
+  const existingRunDirs = listDir(runsRoot);
   const runs: PlannedRun[] = [];
   const byId = new Map<string, PlannedRun>();
   for (const id of graph.order) {
@@ -161,6 +169,9 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     if (options.force?.(planned)) {
       planned.state = 'stale';
       planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
+    } else if (planned.state === 'stale' && existingRunDirs.has(basename(runDir))) {
+      const found = unrecordedSuccess(planned);
+      if (found) Object.assign(planned, { found, state: 'up-to-date', reasons: [] });
     }
     runs.push(planned);
     byId.set(id, planned);
@@ -172,6 +183,14 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
   const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
+}
+
+function listDir(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch {
+    return new Set();
+  }
 }
 
 function indexLatestById(manifest: Manifest): Map<string, RunRecord> {
@@ -193,7 +212,7 @@ function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRec
         run.state = 'up-to-date';
         return;
       }
-      run.reasons.push({ kind: 'outputs-missing', paths: missing.length > 0 ? missing : [relative(process.cwd(), run.runDir) || run.runDir] });
+      run.reasons.push({ kind: 'outputs-missing', runDir: run.runDir, paths: missing.length > 0 ? missing : ['.'] });
       return;
     }
     if (ACTIVE_STATUSES.has(record.status)) {

@@ -7,7 +7,8 @@
  * differs, or a file modified within a second of the stamp (its mtime may not have ticked yet),
  * falls back to the full plan. This module imports nothing heavy on purpose.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileAtomic } from './atomicFile.js';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,10 +109,7 @@ export function writeUpToDateStamp(
     if (signature[1] === 'absent' || signature[1] !== before.size || signature[2] !== before.mtimeMs || signature[3] !== before.ino) return false;
   }
   const stamp: Stamp = { version: STAMP_VERSION, written_at: writtenAt, files, outputs, runs };
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, JSON.stringify(stamp));
-  renameSync(temporary, path);
+  writeFileAtomic(path, JSON.stringify(stamp));
   return true;
 }
 

@@ -1,21 +1,26 @@
 /** `ckbuild <experiment>` / `ckbuild build <experiment>`: bring results up to date. */
+import { join, resolve } from 'node:path';
 import { checkBudget } from '../../core/budget.js';
+import { build, generateTargets, type BuildResult } from '../../core/build.js';
 import { hasErrors } from '../../core/diagnostics.js';
-import { buildPlan, type BuildResult } from '../../core/build.js';
+import { runEnvironment } from '../../core/environment.js';
 import type { BuildEvent } from '../../core/events.js';
-import { chooseExecutor, createExecutor, executorFactory } from '../../core/executors/index.js';
+import { chooseExecutor, createExecutor, executorFactory, type ExecutorName } from '../../core/executors/index.js';
+import type { Executor } from '../../core/executors/types.js';
 import { commitPaths } from '../../core/git.js';
+import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
 import { acquireLock, lockPathFor } from '../../core/lock.js';
-import type { Plan } from '../../core/plan.js';
+import type { RunStatus } from '../../core/manifest.js';
+import type { Plan, PlannedRun } from '../../core/plan.js';
+import { type Executors, type Finding, reconcile } from '../../core/reconcile.js';
+import { Recorder } from '../../core/recorder.js';
+import { selectTargets } from '../../core/targets.js';
+import { writeUpToDateStamp } from '../../core/upToDate.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
-import { join, resolve } from 'node:path';
-import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
-import { writeUpToDateStamp } from '../../core/upToDate.js';
-import type { PlannedRun } from '../../core/plan.js';
 
 export async function buildCommand(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
@@ -40,47 +45,52 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const forced = flag(args, '--force') ? (run: PlannedRun) => only.length === 0 || only.some((pattern) => matches(run, pattern)) : undefined;
-    const result = await planFile(file, forced ? { force: forced } : {});
-    if (!result.plan) {
-      renderDiagnostics(result.diagnostics);
+    const planned = await planFile(file, forced ? { force: forced } : {});
+    if (!planned.plan) {
+      renderDiagnostics(planned.diagnostics);
       return 2;
     }
-    const select = selector(result.plan.runs, only, value(args, '--until'));
-    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), result.plan.local);
-    const plan = result.plan;
-    if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
-    if (!dryRun) {
-      const budget = checkBudget(plan, (run) => run.state === 'stale' && (select?.(run) ?? true), ruleRegistry);
-      if (budget.over && !flag(args, '--force')) {
-        err(`${red('error')}: ${budget.message}`);
-        err('Nothing was submitted. Raise the budget in the experiment, select fewer runs with --only, or pass --force.');
-        return 4;
-      }
-      if (budget.message && budget.over) err(`${yellow('warning')}: ${budget.message} (--force given)`);
+    if (planned.diagnostics.length > 0) renderDiagnostics(planned.diagnostics);
+    const select = selector(planned.plan.runs, only, value(args, '--until'));
+    if (dryRun) return dryRunBuild(planned.plan, select);
+
+    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), planned.plan.local);
+    const executors = executorsFor(executorName, planned.plan, jobs);
+    const recorder = new Recorder(planned.plan, ruleRegistry, () => new Date());
+    const render = progressRenderer();
+    const reconciled = await reconcile(planned.plan, executors, recorder);
+    recorder.persist(true);
+    reportFindings(reconciled.findings, render);
+    const plan = reconciled.plan;
+    const budget = checkBudget(plan, (run) => run.state === 'stale' && (select?.(run) ?? true), ruleRegistry);
+    if (budget.over && !flag(args, '--force')) {
+      await executors.primary.close();
+      err(`${red('error')}: ${budget.message}`);
+      err('Nothing was submitted. Raise the budget in the experiment, select fewer runs with --only, or pass --force.');
+      return 4;
     }
-    const executor = createExecutor(executorName, plan.local, { jobs, experiment: plan.experiment.document.experiment_name });
-    const render = progressRenderer(plan);
-    const outcome = await buildPlan(plan, {
-      executor,
+    if (budget.message && budget.over) err(`${yellow('warning')}: ${budget.message} (--force given)`);
+    const outcome = await build(reconciled, {
+      executors,
+      recorder,
       rules: ruleRegistry,
       select,
+      environment: () => runEnvironment(plan.experiment.projectDir),
       keepGoing: flag(args, '--keep-going'),
-      dryRun,
       wait: flag(args, '--wait') || executorName === 'local',
       signal: controller.signal,
       onEvent: render,
-      executorFor: executorFactory(plan.local, { jobs, experiment: plan.experiment.document.experiment_name }),
     });
+    await executors.primary.close();
     render.finish();
     if (outcome.diagnostics.length > 0) renderDiagnostics(outcome.diagnostics);
     if (hasErrors(outcome.diagnostics)) return 2;
-    summarise(plan, outcome, dryRun, executorName);
-    if (!dryRun) {
-      await commitManifest(plan, outcome, flag(args, '--no-commit'));
-      if (plan.runs.every((run) => run.state === 'up-to-date')) stampUpToDate(plan);
-    }
+    const outcomes = withReconciledOutcomes(reconciled.findings, outcome.outcomes);
+    summarise(plan, { ...outcome, outcomes }, executorName);
+    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, inFlight: outcome.inFlight, submitted: outcome.submitted }, flag(args, '--no-commit'));
+    if (outcome.upToDate.size === plan.runs.length) stampUpToDate(plan, recorder);
     if (outcome.cancelled) return 130;
-    const failed = [...outcome.outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
+    const failed = [...outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
     return failed ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -89,11 +99,50 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   }
 }
 
+/** `--dry-run`: the pipeline stops after generate; nothing is executed or recorded. */
+function dryRunBuild(plan: Plan, select: ((run: PlannedRun) => boolean) | undefined): number {
+  const generation = generateTargets(plan, selectTargets(plan, select), ruleRegistry);
+  if (generation.diagnostics.length > 0) renderDiagnostics(generation.diagnostics);
+  if (hasErrors(generation.diagnostics)) return 2;
+  const count = generation.runs.size;
+  out(`${bold('dry run')}: generated ${count} run director${count === 1 ? 'y' : 'ies'} under ${displayPath(plan.runsRoot)}; nothing was executed`);
+  return 0;
+}
+
+export function executorsFor(name: ExecutorName, plan: Plan, jobs?: number): Executors {
+  const options = { jobs, experiment: plan.experiment.document.experiment_name };
+  const others = new Map<string, Executor | undefined>();
+  return {
+    primary: createExecutor(name, plan.local, options),
+    byName: (other) => {
+      if (!others.has(other)) others.set(other, executorFactory(plan.local, options)(other));
+      return others.get(other);
+    },
+  };
+}
+
+/** What reconciliation found is part of this build's story: adopted, found finished, unanswerable. */
+export function reportFindings(findings: readonly Finding[], render: (event: BuildEvent) => void): void {
+  for (const finding of findings) {
+    const { run } = finding;
+    if (finding.kind === 'adopted' || finding.kind === 'still-running') render({ type: 'adopted', id: run.id, name: run.name, jobId: finding.handle.jobId });
+    else if (finding.kind === 'finished') render({ type: 'reconciled', id: run.id, name: run.name, status: finding.state.status, detail: finding.state.detail });
+    else render({ type: 'warning', message: `${run.id} is recorded as running on the ${finding.executor} executor, which this ckbuild cannot query` });
+  }
+}
+
+/** Outcomes of this build: what it ran, plus runs found finished while reconciling (not retried). */
+function withReconciledOutcomes(findings: readonly Finding[], outcomes: Map<string, RunStatus>): Map<string, RunStatus> {
+  const all = new Map(outcomes);
+  for (const finding of findings) if (finding.kind === 'finished' && !all.has(finding.run.id) && finding.state.status === 'succeeded') all.set(finding.run.id, finding.state.status);
+  return all;
+}
+
 /** Lets the next invocation answer "nothing to do" from file stats alone (core/upToDate.ts). */
-function stampUpToDate(plan: Plan): void {
+function stampUpToDate(plan: Plan, recorder: Recorder): void {
   const outputs: string[] = [];
   for (const run of plan.runs) {
-    const recorded = run.record?.outputs ?? [];
+    const recorded = recorder.recordOf(run)?.outputs ?? [];
     if (recorded.length === 0) outputs.push(run.runDir);
     for (const output of recorded) outputs.push(join(run.runDir, output.path));
   }
@@ -101,14 +150,22 @@ function stampUpToDate(plan: Plan): void {
   writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length, plan.fileStats);
 }
 
-export function commitMessage(plan: Plan, outcomes: Map<string, string>): string {
+export function commitMessage(plan: Plan, outcomes: ReadonlyMap<string, string>): string {
   const tally = new Map<string, number>();
   for (const status of outcomes.values()) tally.set(status, (tally.get(status) ?? 0) + 1);
   const words = [...tally.entries()].sort().map(([status, count]) => `${count} run${count === 1 ? '' : 's'} ${status}`);
   return `${plan.experiment.document.experiment_name}: ${words.length > 0 ? words.join(', ') : 'manifest updated'}`;
 }
 
-export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'manifestChanged'> & { inFlight?: Map<string, string>; submitted?: Set<string> }, noCommit: boolean): Promise<void> {
+export interface CommitInput {
+  outcomes: ReadonlyMap<string, string>;
+  /** Whether the manifest's bytes changed: a build that changed nothing commits nothing. */
+  manifestChanged: boolean;
+  inFlight?: ReadonlyMap<string, string>;
+  submitted?: ReadonlySet<string>;
+}
+
+export async function commitManifest(plan: Plan, outcome: CommitInput, noCommit: boolean): Promise<void> {
   if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
   const touched = new Map<string, string>(outcome.outcomes);
   for (const id of outcome.inFlight?.keys() ?? []) if (outcome.submitted?.has(id)) touched.set(id, 'submitted');
@@ -118,11 +175,7 @@ export async function commitManifest(plan: Plan, outcome: Pick<BuildResult, 'out
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
 }
 
-function summarise(plan: Plan, outcome: BuildResult, dryRun: boolean, executor: string): void {
-  if (dryRun) {
-    out(`${bold('dry run')}: generated ${outcome.generated} run director${outcome.generated === 1 ? 'y' : 'ies'} under ${displayPath(plan.runsRoot)}; nothing was executed`);
-    return;
-  }
+function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight' | 'upToDate'>, executor: string): void {
   const counts = new Map<string, number>();
   for (const status of outcome.outcomes.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
   const upToDate = plan.runs.filter((run) => run.state === 'up-to-date' && !outcome.outcomes.has(run.id)).length;
@@ -140,7 +193,7 @@ function summarise(plan: Plan, outcome: BuildResult, dryRun: boolean, executor: 
 
 type Renderer = ((event: BuildEvent) => void) & { finish(): void };
 
-function progressRenderer(plan: Plan): Renderer {
+export function progressRenderer(): Renderer {
   let line = '';
   const clear = (): void => {
     if (isTty && line) process.stdout.write('\r\u001b[2K');
@@ -191,6 +244,5 @@ function progressRenderer(plan: Plan): Renderer {
     clear();
     line = '';
   };
-  void plan;
   return render;
 }

@@ -1,7 +1,8 @@
 /** `ckbuild cancel <experiment> [runs…]`: cancel queued or running jobs (scancel on SLURM). */
 import { hostname } from 'node:os';
-import { buildPlan } from '../../core/build.js';
-import { chooseExecutor, createExecutor, executorFactory, type ExecutorName } from '../../core/executors/index.js';
+import { chooseExecutor, createExecutor, type ExecutorName } from '../../core/executors/index.js';
+import { reconcile } from '../../core/reconcile.js';
+import { Recorder } from '../../core/recorder.js';
 import { ACTIVE_STATUSES, type RunStatus } from '../../core/manifest.js';
 import type { Plan } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
@@ -9,14 +10,16 @@ import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { err, out, renderDiagnostics, yellow } from '../output.js';
 import { matches } from '../select.js';
-import { commitManifest } from './build.js';
+import { commitManifest, executorsFor } from './build.js';
 
-/** Refreshes every run in flight from the executor that started it; returns whether the manifest changed. */
-async function refresh(plan: Plan, executorName: string | undefined): Promise<boolean> {
-  const experiment = plan.experiment.document.experiment_name;
-  const executor = createExecutor(chooseExecutor(executorName, plan.local), plan.local, { experiment });
-  const result = await buildPlan(plan, { executor, rules: ruleRegistry, reconcileOnly: true, wait: false, executorFor: executorFactory(plan.local, { experiment }) });
-  return result.manifestChanged;
+/** Refreshes every run in flight from the executor that started it, and records what it says. */
+async function refresh(plan: Plan, executorName: string | undefined): Promise<{ plan: Plan; changed: boolean }> {
+  const executors = executorsFor(chooseExecutor(executorName, plan.local), plan);
+  const recorder = new Recorder(plan, ruleRegistry, () => new Date());
+  const reconciled = await reconcile(plan, executors, recorder);
+  await executors.primary.close();
+  recorder.persist(true);
+  return { plan: reconciled.plan, changed: recorder.changed };
 }
 
 export async function cancelCommand(args: ParsedArgs): Promise<number> {
@@ -27,13 +30,14 @@ export async function cancelCommand(args: ParsedArgs): Promise<number> {
     renderDiagnostics(result.diagnostics);
     return 2;
   }
-  const plan = result.plan;
+  const executorName = requestedExecutor(value(args, '--executor'));
   // First learn what is really still in flight: a job may have finished since the last look.
-  let changed = await refresh(plan, requestedExecutor(value(args, '--executor')));
+  const first = await refresh(result.plan, executorName);
+  const plan = first.plan;
   const active = plan.runs.filter((run) => run.record && ACTIVE_STATUSES.has(run.record.status) && run.record.job_id && (patterns.length === 0 || patterns.some((p) => matches(run, p))));
   if (active.length === 0) {
     out('nothing to cancel: no selected run is queued or running');
-    await commitManifest(plan, { outcomes: new Map(), manifestChanged: changed }, flag(args, '--no-commit'));
+    await commitManifest(plan, { outcomes: new Map(), manifestChanged: first.changed }, flag(args, '--no-commit'));
     return 0;
   }
   const here = hostname();
@@ -47,16 +51,18 @@ export async function cancelCommand(args: ParsedArgs): Promise<number> {
     }
     const handle = { executor, jobId: record.job_id!, host: record.host, pid: record.pid };
     await createExecutor(executor, plan.local, { experiment: plan.experiment.document.experiment_name }).cancel([{ run, handle }]);
-    signalled.push(run);
+    signalled.push(run.id);
   }
   // Let the executors report the outcome, then record what they say.
   await new Promise((resolve) => setTimeout(resolve, 1500));
-  changed = (await refresh(plan, requestedExecutor(value(args, '--executor')))) || changed;
+  const second = await refresh(plan, executorName);
+  const changed = first.changed || second.changed;
   const outcomes = new Map<string, RunStatus>();
-  for (const run of signalled) {
-    const status: RunStatus = run.record?.status ?? 'running';
-    outcomes.set(run.id, status);
-    out(`${status === 'cancelled' ? 'cancelled' : `asked to cancel (now ${status})`} ${run.id} (${run.record?.executor ?? 'local'} ${run.record?.job_id ?? ''})`);
+  for (const id of signalled) {
+    const record = second.plan.byId.get(id)?.record;
+    const status: RunStatus = record?.status ?? 'running';
+    outcomes.set(id, status);
+    out(`${status === 'cancelled' ? 'cancelled' : `asked to cancel (now ${status})`} ${id} (${record?.executor ?? 'local'} ${record?.job_id ?? ''})`);
   }
   await commitManifest(plan, { outcomes, manifestChanged: changed }, flag(args, '--no-commit'));
   return 0;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { hasErrors } from '../../core/diagnostics.js';
 import { importExperiment } from '../../core/formats/importer.js';
-import { writeFileAtomic } from '../../core/manifest.js';
+import { writeFileAtomic } from '../../core/atomicFile.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { displayPath, err, out, red, renderDiagnostics } from '../output.js';

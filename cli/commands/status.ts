@@ -1,15 +1,16 @@
 /** `ckbuild status [experiment…]`: what is running, what failed and why; refreshes from the executor. */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildPlan } from '../../core/build.js';
-import { chooseExecutor, createExecutor, executorFactory } from '../../core/executors/index.js';
+import { chooseExecutor } from '../../core/executors/index.js';
+import { reconcile } from '../../core/reconcile.js';
+import { Recorder } from '../../core/recorder.js';
 import type { Json } from '../../core/json.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { bold, cyan, dim, formatDuration, green, out, red, renderDiagnostics, table, yellow } from '../output.js';
-import { commitManifest } from './build.js';
+import { commitManifest, executorsFor } from './build.js';
 
 export function experimentFiles(positionals: string[]): string[] {
   if (positionals.length > 0) return positionals;
@@ -35,10 +36,13 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
       exit = 2;
       continue;
     }
-    const plan = result.plan;
-    const executor = createExecutor(chooseExecutor(requestedExecutor(value(args, '--executor')), plan.local), plan.local, { experiment: plan.experiment.document.experiment_name });
-    const refreshed = await buildPlan(plan, { executor, rules: ruleRegistry, reconcileOnly: true, wait: false, executorFor: executorFactory(plan.local, { experiment: plan.experiment.document.experiment_name }) });
-    await commitManifest(plan, refreshed, flag(args, '--no-commit'));
+    const executors = executorsFor(chooseExecutor(requestedExecutor(value(args, '--executor')), result.plan.local), result.plan);
+    const recorder = new Recorder(result.plan, ruleRegistry, () => new Date());
+    const { plan, findings } = await reconcile(result.plan, executors, recorder);
+    await executors.primary.close();
+    recorder.persist(true);
+    const outcomes = new Map(findings.flatMap((finding) => (finding.kind === 'finished' ? [[finding.run.id, finding.state.status] as const] : [])));
+    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed }, flag(args, '--no-commit'));
     if (json) reports.push(statusJson(plan));
     else printStatus(plan);
   }

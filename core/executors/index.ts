@@ -12,8 +12,9 @@ export { onPath };
 export type ExecutorName = 'local' | 'slurm';
 
 
+/** `requested` is what the user asked for (--executor, else CKBUILD_EXECUTOR, read by the CLI). */
 export function chooseExecutor(requested: string | undefined, local: LocalConfig): ExecutorName {
-  const name = requested ?? process.env.CKBUILD_EXECUTOR ?? local.executor;
+  const name = requested ?? local.executor;
   if (name === 'local' || name === 'slurm') return name;
   return onPath('sbatch') ? 'slurm' : 'local';
 }

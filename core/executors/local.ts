@@ -11,6 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import { isProcessAlive } from '../lock.js';
 import type { PlannedRun } from '../plan.js';
 import { elapsedSeconds, readStatusFile } from './statusFile.js';
+import { jobScriptPath } from '../runDir.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from './types.js';
 
 interface Child {
@@ -61,7 +62,7 @@ export class LocalExecutor implements Executor {
     const gpus: number[] = [];
     if (wanted > 0 && this.options.gpus.length > 0) {
       if (wanted > this.options.gpus.length) return { error: `needs ${wanted} GPU(s) but this machine has ${this.options.gpus.length}`, status: 'blocked' };
-      if (this.freeGpus.length < wanted) return { error: 'deferred: waiting for a free GPU', status: 'queued' };
+      if (this.freeGpus.length < wanted) return { deferred: 'waiting for a free GPU' };
       gpus.push(...this.freeGpus.splice(0, wanted));
     }
     mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
@@ -179,5 +180,5 @@ export class LocalExecutor implements Executor {
 }
 
 function jobScriptOf(run: PlannedRun): string {
-  return join(run.runDir, 'config', 'job.sh');
+  return jobScriptPath(run.runDir);
 }

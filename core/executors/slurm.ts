@@ -133,7 +133,7 @@ export class SlurmExecutor implements Executor {
       driver,
     ];
     const result = await this.sbatch(args, `ck-array-${stamp}`);
-    if ('error' in result) return group.map(() => result);
+    if (!('handle' in result)) return group.map(() => result);
     return group.map((_, index) => ({ handle: { executor: this.name, jobId: `${result.handle.jobId}_${index}` } }));
   }
 

@@ -1,6 +1,6 @@
 /** The status file a job script writes into its run's metadata/ (templates/job.sh.hbs). */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { statusFilePath } from '../runDir.js';
 import type { RunStatus } from '../manifest.js';
 
 export interface JobStatusFile {
@@ -16,7 +16,7 @@ export interface JobStatusFile {
 
 export function readStatusFile(runDir: string): JobStatusFile | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(join(runDir, 'metadata', 'status.json'), 'utf8')) as JobStatusFile;
+    const parsed = JSON.parse(readFileSync(statusFilePath(runDir), 'utf8')) as JobStatusFile;
     return typeof parsed.status === 'string' ? parsed : undefined;
   } catch {
     return undefined;

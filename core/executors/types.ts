@@ -31,7 +31,11 @@ export interface SubmitRequest {
   dependencies: JobHandle[];
 }
 
-export type SubmitResult = { handle: JobHandle } | { error: string; status?: RunStatus };
+/**
+ * What became of a submission: accepted (with the job that carries it), deferred (a resource such
+ * as a GPU is busy: offer it again after something finishes), or rejected with a verdict.
+ */
+export type SubmitResult = { handle: JobHandle } | { deferred: string } | { error: string; status?: RunStatus };
 
 export interface Executor {
   readonly name: string;

@@ -1,0 +1,33 @@
+/**
+ * The one way ckbuild writes a file that someone may read at any moment (a manifest, a generated
+ * config, a cache, a stamp): write a temporary file beside it, then rename it into place. A
+ * reader sees the old content or the new one, never half of either; a crash leaves at most a
+ * `*.tmp-*` file (git-ignored), which the next write of the same file does not trip over.
+ */
+import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+function temporaryBeside(path: string): string {
+  return `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function replaceWith(path: string, write: (temporary: string) => void): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = temporaryBeside(path);
+  try {
+    write(temporary);
+    renameSync(temporary, path);
+  } catch (error) {
+    // A full disk or a read-only folder: leave nothing half-written behind.
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+export function writeFileAtomic(path: string, content: string | Buffer, mode?: number): void {
+  replaceWith(path, (temporary) => writeFileSync(temporary, content, mode === undefined ? undefined : { mode }));
+}
+
+export function copyFileAtomic(source: string, path: string): void {
+  replaceWith(path, (temporary) => copyFileSync(source, temporary));
+}
