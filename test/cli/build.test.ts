@@ -247,14 +247,21 @@ test('local GPUs: each GPU job gets its own CUDA_VISIBLE_DEVICES', () => {
     `version: "1.0"
 experiment_name: exp
 prepare:
-${[1, 2, 3].map((i) => `  g${i}:\n    command: 'echo "$CUDA_VISIBLE_DEVICES" > "$CK_OUTPUTS/gpu"; sleep 1; : g${i}'\n    outputs: [gpu]\n`).join('')}resources:
+${[1, 2, 3].map((i) => `  g${i}:\n    command: 'start=$(date +%s%N); sleep 1; echo "$CUDA_VISIBLE_DEVICES $start $(date +%s%N)" > "$CK_OUTPUTS/gpu"; : g${i}'\n    outputs: [gpu]\n`).join('')}resources:
   prepare: { gpus: 1 }
 `,
   );
   const result = project.run(['experiments/exp.yaml', '-j', '3']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
-  const devices = project.manifest().runs.map((r) => project.read(`${String(r.run_dir)}/outputs/gpu`).trim()).sort();
-  assert.ok(devices.every((d) => d === '0' || d === '1'), devices.join(' '));
+  const jobs = project.manifest().runs.map((r) => {
+    const [device, start, end] = project.read(`${String(r.run_dir)}/outputs/gpu`).trim().split(' ');
+    return { device: device!, start: Number(start), end: Number(end) };
+  });
+  assert.ok(jobs.every((job) => job.device === '0' || job.device === '1'), JSON.stringify(jobs));
+  // Three one-GPU jobs on two GPUs with -j 3: two run at once, and jobs that overlap in time never share a device.
+  const overlapping = jobs.flatMap((a, i) => jobs.slice(i + 1).filter((b) => a.start < b.end && b.start < a.end).map((b) => [a, b] as const));
+  assert.ok(overlapping.length > 0, `no two GPU jobs ran at once: ${JSON.stringify(jobs)}`);
+  for (const [a, b] of overlapping) assert.notEqual(a.device, b.device, `concurrent jobs shared GPU ${a.device}`);
 });
 
 test('an edit made while a build runs is never hidden by the up-to-date stamp', async () => {
