@@ -1,5 +1,6 @@
 /** `ckbuild plan` and `ckbuild check` through the real binary in a temporary project. */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { TempProject } from '../helpers/project.js';
 
@@ -190,4 +191,16 @@ evaluation:
   assert.deepEqual(Object.values(merge.needs).sort(), ['finetune/member-1', 'finetune/member-2', 'finetune/member-3']);
   assert.ok(ensemble.runs.some((r) => r.id === 'evaluate/t/ensemble' && r.needs.checkpoint === 'merge/ensemble'));
   assert.equal(ensemble.runs.filter((r) => r.step === 'evaluate').length, 4, 'each member and the merged adapter');
+});
+
+test('a directive the scheduler cannot carry, in the local config, is one diagnostic at its line for plan, check and the build alike, before anything runs', () => {
+  const project = new TempProject();
+  project.write('experiments/exp.yaml', `version: "1.0"\nexperiment_name: exp\nprepare:\n  a: { command: 'echo a > "$CK_OUTPUTS/a.txt"; echo ran >> "$CK_PROJECT_DIR/ran.log"', outputs: [a.txt] }\n`);
+  project.write('ckbuild.local.yaml', 'jobs: 1\npartition: "gpu;rm -rf /"\n');
+  for (const command of [['plan'], ['check'], []]) {
+    const result = project.run([...command, 'experiments/exp.yaml']);
+    assert.equal(result.code, command[0] === 'check' ? 1 : 2, `${command.join(' ') || 'build'}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stdout + result.stderr, /ckbuild\.local\.yaml:2:12: error: partition: /, command.join(' ') || 'build');
+  }
+  assert.equal(existsSync(project.path('ran.log')), false, 'nothing ran');
 });
