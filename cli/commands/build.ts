@@ -5,7 +5,8 @@ import { build, generateTargets, type BuildResult } from '../../core/build.js';
 import { hasErrors } from '../../core/diagnostics.js';
 import { runEnvironment } from '../../core/environment.js';
 import type { BuildEvent } from '../../core/events.js';
-import { chooseExecutor, createExecutor, executorFactory, type ExecutorName } from '../../core/executors/index.js';
+import { chooseExecutor, createExecutor, executorFactory, type ExecutorName, type ExecutorOptions } from '../../core/executors/index.js';
+import { environment } from '../environment.js';
 import type { Executor } from '../../core/executors/types.js';
 import { commitPaths } from '../../core/git.js';
 import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
@@ -109,8 +110,12 @@ function dryRunBuild(plan: Plan, select: ((run: PlannedRun) => boolean) | undefi
   return 0;
 }
 
+export function executorOptions(plan: Plan, jobs?: number): ExecutorOptions {
+  return { jobs, experiment: plan.experiment.document.experiment_name, environment: process.env, user: environment.user };
+}
+
 export function executorsFor(name: ExecutorName, plan: Plan, jobs?: number): Executors {
-  const options = { jobs, experiment: plan.experiment.document.experiment_name };
+  const options = executorOptions(plan, jobs);
   const others = new Map<string, Executor | undefined>();
   return {
     primary: createExecutor(name, plan.local, options),

@@ -10,7 +10,7 @@ import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { err, out, renderDiagnostics, yellow } from '../output.js';
 import { matches } from '../select.js';
-import { commitManifest, executorsFor } from './build.js';
+import { commitManifest, executorOptions, executorsFor } from './build.js';
 
 /** Refreshes every run in flight from the executor that started it, and records what it says. */
 async function refresh(plan: Plan, executorName: string | undefined): Promise<{ plan: Plan; changed: boolean }> {
@@ -50,7 +50,7 @@ export async function cancelCommand(args: ParsedArgs): Promise<number> {
       continue;
     }
     const handle = { executor, jobId: record.job_id!, host: record.host, pid: record.pid };
-    await createExecutor(executor, plan.local, { experiment: plan.experiment.document.experiment_name }).cancel([{ run, handle }]);
+    await createExecutor(executor, plan.local, executorOptions(plan)).cancel([{ run, handle }]);
     signalled.push(run.id);
   }
   // Let the executors report the outcome, then record what they say.

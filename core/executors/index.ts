@@ -30,12 +30,22 @@ export function detectGpus(local: LocalConfig): number[] {
   }
 }
 
+/** What the caller knows that an executor needs: values, never read from the process here. */
+export interface ExecutorOptions {
+  jobs?: number;
+  experiment: string;
+  /** The environment local jobs start with. */
+  environment: Record<string, string | undefined>;
+  /** The user whose SLURM jobs are ours to look up. */
+  user?: string;
+}
+
 /** For runs recorded by another executor than the one this invocation uses. */
-export function executorFactory(local: LocalConfig, options: { jobs?: number; experiment: string }): (name: string) => Executor | undefined {
+export function executorFactory(local: LocalConfig, options: ExecutorOptions): (name: string) => Executor | undefined {
   return (name) => (name === 'local' || name === 'slurm' ? createExecutor(name, local, options) : undefined);
 }
 
-export function createExecutor(name: ExecutorName, local: LocalConfig, options: { jobs?: number; experiment: string }): Executor {
-  if (name === 'slurm') return new SlurmExecutor({ local, experiment: options.experiment });
-  return new LocalExecutor({ jobs: options.jobs ?? local.jobs ?? Math.max(1, availableParallelism()), gpus: detectGpus(local) });
+export function createExecutor(name: ExecutorName, local: LocalConfig, options: ExecutorOptions): Executor {
+  if (name === 'slurm') return new SlurmExecutor({ local, experiment: options.experiment, user: options.user });
+  return new LocalExecutor({ jobs: options.jobs ?? local.jobs ?? Math.max(1, availableParallelism()), gpus: detectGpus(local), environment: options.environment });
 }

@@ -4,18 +4,18 @@
  * per GPU job. Children run in their own process group and survive a crash of ckbuild; the next
  * invocation finds them through the pid in their status file and waits for them.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { isProcessAlive } from '../lock.js';
 import type { PlannedRun } from '../plan.js';
 import { elapsedSeconds, readStatusFile } from './statusFile.js';
-import { jobScriptPath } from '../runDir.js';
+import { jobLogPath, jobScriptPath } from '../runDir.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from './types.js';
 
 interface Child {
-  process: ResultPromise;
+  process: ChildProcess;
   gpus: number[];
   exited: boolean;
 }
@@ -24,6 +24,8 @@ export interface LocalExecutorOptions {
   jobs: number;
   /** GPU indices to hand out; empty when the machine has none. */
   gpus: number[];
+  /** The environment jobs start with (the CLI passes its own; core never reads process.env). */
+  environment: Record<string, string | undefined>;
 }
 
 /**
@@ -66,19 +68,18 @@ export class LocalExecutor implements Executor {
       gpus.push(...this.freeGpus.splice(0, wanted));
     }
     mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
-    const log = { file: join(run.runDir, 'outputs', 'job.log'), append: true } as const;
-    const env: Record<string, string> = { CK_EXECUTOR: 'local' };
+    // The job writes straight into its own log file (an fd it inherits), never through a pipe to
+    // ckbuild: a job must outlive the ckbuild that started it, and a pipe whose reader died would
+    // kill it with SIGPIPE at its next line of output.
+    const log = openSync(jobLogPath(run.runDir), 'a');
+    const env: Record<string, string> = { ...this.options.environment, CK_EXECUTOR: 'local' };
     if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus.join(',');
-    const child = execa('bash', [generated.jobScript], {
-      cwd: run.runDir,
-      env,
-      stdin: 'ignore',
-      stdout: log,
-      stderr: log,
-      detached: true,
-      reject: false,
-      cleanup: false,
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn('bash', [generated.jobScript], { cwd: run.runDir, env, stdio: ['ignore', log, log], detached: true });
+    } finally {
+      closeSync(log);
+    }
     const pid = child.pid;
     if (pid === undefined) {
       this.freeGpus.push(...gpus);
@@ -86,12 +87,15 @@ export class LocalExecutor implements Executor {
     }
     const entry: Child = { process: child, gpus, exited: false };
     this.children.set(pid, entry);
-    void child.then(() => {
+    child.on('error', () => {});
+    child.on('exit', () => {
       entry.exited = true;
       this.freeGpus.push(...entry.gpus);
       entry.gpus = [];
       this.wake?.();
     });
+    // The job is in its own process group; ckbuild may exit while it runs.
+    child.unref();
     return { handle: { executor: this.name, jobId: `local:${pid}`, host: this.host, pid } };
   }
 

@@ -151,6 +151,34 @@ test('kill -9 of ckbuild mid-build: the next invocation adopts the still-running
   assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'));
 });
 
+test('a job that prints survives a kill -9 of ckbuild: its output goes to its own log, it finishes once, the next build records it', async () => {
+  const project = new TempProject();
+  project.write('.gitignore', 'runs/\n.ckbuild/\n');
+  project.write(
+    'experiments/exp.yaml',
+    `version: "1.0"
+experiment_name: exp
+prepare:
+  chatty:
+    command: 'echo start >> "$CK_PROJECT_DIR/ran.log"; for i in $(seq 1 30); do echo "step $i"; echo "err $i" >&2; sleep 0.1; done; echo done > "$CK_OUTPUTS/out.txt"; echo end >> "$CK_PROJECT_DIR/ran.log"'
+    outputs: [out.txt]
+`,
+  );
+  const child = project.start(['experiments/exp.yaml']);
+  await waitFor(() => existsSync(project.path('ran.log')), 20_000, 'the job to start');
+  child.kill('SIGKILL');
+  await exitOf(child);
+  // Before the fix the job died of SIGPIPE at its next line of output; now it runs to its end.
+  await waitFor(() => project.read('ran.log').includes('end'), 20_000, 'the orphaned job to finish');
+  const resumed = project.run(['experiments/exp.yaml']);
+  assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+  assert.deepEqual(project.read('ran.log').trim().split('\n'), ['start', 'end'], 'executed exactly once');
+  assert.equal(project.manifest().runs[0]!.status, 'succeeded');
+  const log = project.read(`${String(project.manifest().runs[0]!.run_dir)}/outputs/job.log`);
+  assert.match(log, /step 30/);
+  assert.match(log, /err 30/);
+});
+
 test('two concurrent invocations: the second says who holds the lock and runs nothing', async () => {
   const project = setup(1);
   project.write('slow', '30');
