@@ -1,6 +1,6 @@
 /**
  * Diagnostics are how every expected failure leaves core: values, never exceptions or log lines.
- * The CLI renders them in one place (cli/diagnostics.ts) or prints them as JSON.
+ * The CLI renders them in one place (`renderDiagnostics` in cli/output.ts) or prints them as JSON.
  */
 
 export type Severity = 'error' | 'warning';
