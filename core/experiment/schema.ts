@@ -51,6 +51,11 @@ const datasetRef: JsonObject = {
   },
 };
 
+/**
+ * The experiment file's JSON Schema, with the fine-tune rules' parameters as `config`. Long
+ * because it is one literal: the schema reads top to bottom as the file does, and splitting it
+ * into pieces would only scatter the definitions an editor shows.
+ */
 export function experimentSchema(configProperties: JsonObject, frameworks: string[]): JsonObject {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',

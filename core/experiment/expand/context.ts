@@ -1,0 +1,147 @@
+/**
+ * What every step of the expansion shares: the experiment, where diagnostics go, the runs made
+ * so far (each resolved by its rule as soon as it is added, because later runs read it: an
+ * evaluation of the `last` epoch needs its fine-tune's resolved epoch count), and the dataset
+ * bindings, checked once per field of the file.
+ */
+import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, StepKind } from '../../rule.js';
+import { type Diagnostic, type DiagnosticCode, type FieldPath, formatFieldPath } from '../../diagnostics.js';
+import { compact, type Json, type JsonObject } from '../../json.js';
+import { diagnosticAt, type SourceFile } from '../../source.js';
+import type { DatasetRef, Experiment, ExperimentDocument, OriginMap } from '../model.js';
+import type { Trial } from '../trials.js';
+
+/** A dataset as a run sees it: an input file (hashed) or a prepare step's output, and its parameters. */
+export interface DatasetBinding {
+  inputs: Record<string, string>;
+  needs: Record<string, string>;
+  params: JsonObject | undefined;
+}
+
+/** A result of the experiment: a fine-tune (or a merge) whose checkpoints are evaluated and exported. */
+export interface Final {
+  id: string;
+  trial: Trial;
+  kind: 'finetune' | 'merge';
+  /** The config it was trained with: the experiment's, with the trial's (and last stage's) overrides. */
+  config: JsonObject;
+}
+
+export type Diag = (path: FieldPath, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }) => Diagnostic;
+
+/**
+ * A source whose positions follow a converted document's origins, and a fix for the `field` of the
+ * diagnostics built against it (so they name the field as the user wrote it).
+ */
+export function translatingSource(source: SourceFile, translate: OriginMap): { source: SourceFile; fix: (d: Diagnostic) => Diagnostic } {
+  const fields = new Map<string, string>();
+  const wrapped: SourceFile = {
+    ...source,
+    locate: (path, which) => {
+      const target = translate(path);
+      fields.set(formatFieldPath(path), formatFieldPath(target));
+      return source.locate(target, which);
+    },
+  };
+  return {
+    source: wrapped,
+    fix: (d) => {
+      const field = fields.get(d.field) ?? d.field;
+      // Say which of ckbuild's fields the conversion made of the one the user wrote.
+      return field === d.field ? d : { ...d, field, message: `${d.message} (as ckbuild’s \`${d.field}\`)` };
+    },
+  };
+}
+
+export class ExpandContext {
+  readonly doc: ExperimentDocument;
+  readonly source: SourceFile;
+  readonly translate: OriginMap;
+  readonly diagnostics: Diagnostic[] = [];
+  readonly runs: ExpandedRun[] = [];
+  readonly byId = new Map<string, ExpandedRun>();
+  readonly resolved = new Map<string, ResolvedParams>();
+  /** The experiment's fine-tune config, without the `framework` that picks its rule. */
+  readonly config: JsonObject;
+  private readonly bindings = new Map<DatasetRef, Map<string, DatasetBinding>>();
+
+  constructor(
+    readonly experiment: Experiment,
+    readonly rules: RuleRegistry,
+  ) {
+    this.doc = experiment.document;
+    this.source = experiment.source;
+    this.translate = experiment.origins ?? ((path: FieldPath) => path);
+    const { framework: _framework, ...config } = this.doc.config ?? {};
+    this.config = config;
+  }
+
+  /** A diagnostic at a field of the native document, positioned where the user wrote it. */
+  readonly diag: Diag = (path, message, options) => diagnosticAt(this.source, this.translate(path), message, options);
+
+  resourcesFor(step: StepKind): Resources {
+    return { ...(this.doc.resources?.[step] ?? {}) };
+  }
+
+  /** Where a base model lives on this site, when the experiment says: rendered, never hashed. */
+  siteOf(baseModel: Json | undefined): JsonObject | undefined {
+    const path = typeof baseModel === 'string' ? this.doc.models?.[baseModel]?.path : undefined;
+    return path === undefined ? undefined : { model_path: path };
+  }
+
+  /** Adds a run and resolves it with its rule; a duplicate id or an unknown rule is reported instead. */
+  add(run: ExpandedRun, site?: JsonObject): void {
+    const translator = this.experiment.origins;
+    if (translator) run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translator(path)]));
+    if (site) run.site = site;
+    if (this.byId.has(run.id)) {
+      this.diagnostics.push(diagnosticAt(this.source, run.origins.id ?? [], `two runs would share the id \`${run.id}\``, { code: 'duplicate-run' }));
+      return;
+    }
+    const rule = this.rules.get(run.rule);
+    if (!rule) {
+      this.diagnostics.push(diagnosticAt(this.source, run.origins.rule ?? [], `unknown framework \`${run.rule}\`; known: ${this.rules.names().join(', ')}`, { code: 'unknown-rule' }));
+      return;
+    }
+    this.runs.push(run);
+    this.byId.set(run.id, run);
+    const result = rule.resolve(run, {
+      runs: this.byId,
+      diagnostic: (param, message, options) => diagnosticAt(this.source, run.origins[param] ?? run.origins.self ?? [], message, options),
+    });
+    this.resolved.set(run.id, result);
+    this.diagnostics.push(...result.diagnostics);
+  }
+
+  /** A dataset is either a file in the repository (hashed) or a file produced by a prepare step. */
+  dataset(dataset: DatasetRef | undefined, path: FieldPath, defaultSplit: string): DatasetBinding {
+    if (!dataset) return { inputs: {}, needs: {}, params: undefined };
+    // The same dataset (one field of the file) bound twice, once per cell, is checked and reported once.
+    let bySplit = this.bindings.get(dataset);
+    if (!bySplit) this.bindings.set(dataset, (bySplit = new Map()));
+    const known = bySplit.get(defaultSplit);
+    if (known) return known;
+    const params = compact({ format: dataset.format ?? 'json', split: dataset.split ?? defaultSplit, file: dataset.from ? dataset.path : undefined });
+    let binding: DatasetBinding;
+    if (dataset.from) {
+      this.checkProducer(dataset.from, dataset, path);
+      binding = { inputs: {}, needs: { dataset: `prepare/${dataset.from}` }, params };
+    } else {
+      binding = { inputs: { dataset: dataset.path }, needs: {}, params };
+    }
+    bySplit.set(defaultSplit, binding);
+    return binding;
+  }
+
+  /** A dataset `from` a prepare step: the step exists and declares the file among its outputs. */
+  private checkProducer(from: string, dataset: DatasetRef, path: FieldPath): void {
+    const prepare = this.doc.prepare ?? {};
+    const step = prepare[from];
+    if (!step) {
+      const names = Object.keys(prepare);
+      this.diagnostics.push(this.diag([...path, 'from'], `no prepare step named \`${from}\`${names.length ? `; prepare steps: ${names.join(', ')}` : ''}`, { code: 'dangling-reference' }));
+    } else if (!step.outputs.includes(dataset.path)) {
+      this.diagnostics.push(this.diag([...path, 'path'], `prepare step \`${from}\` does not declare \`${dataset.path}\` among its outputs (${step.outputs.join(', ')})`, { code: 'dangling-reference' }));
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Experiment → runs, step by step: prepare steps, fine-tunes (one per trial, chained for a
+ * curriculum), the ensemble merge, evaluation cells, optimisations and exports. Each step is a
+ * module of this folder; they share an ExpandContext, which resolves each run with its rule as
+ * soon as it is added, because later steps read the result.
+ */
+import type { ExpandedRun, ResolvedParams, RuleRegistry } from '../../rule.js';
+import { type Diagnostic, hasErrors } from '../../diagnostics.js';
+import type { Json } from '../../json.js';
+import type { Experiment } from '../model.js';
+import { validateAgainstSchema } from '../validate.js';
+import { ExpandContext, translatingSource } from './context.js';
+import { EvaluationScope } from './evaluate.js';
+import { expandMatrix } from './evaluateMatrix.js';
+import { expandModels } from './evaluateModels.js';
+import { expandExports } from './export.js';
+import { checkTrialPrompts, expandFinetunes } from './finetune.js';
+import { expandMerge } from './merge.js';
+import { expandOptimize } from './optimize.js';
+import { expandPrepare } from './prepare.js';
+
+export type { RuleRegistry };
+
+export interface Expansion {
+  runs: ExpandedRun[];
+  resolved: Map<string, ResolvedParams>;
+  diagnostics: Diagnostic[];
+}
+
+export function expandExperiment(experiment: Experiment, rules: RuleRegistry): Expansion {
+  const ctx = new ExpandContext(experiment, rules);
+  const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, diagnostics: ctx.diagnostics });
+  // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
+  if (experiment.format !== 'native') {
+    const translating = translatingSource(ctx.source, ctx.translate);
+    const problems = validateAgainstSchema(translating.source, ctx.doc as unknown as Json, rules.schema()).map(translating.fix);
+    ctx.diagnostics.push(...problems);
+    if (hasErrors(problems)) return result();
+  }
+  expandPrepare(ctx);
+  const { trials, finals, members } = expandFinetunes(ctx);
+  const merged = expandMerge(ctx, members);
+  if (merged) finals.push(merged);
+  checkTrialPrompts(ctx, trials);
+  const evaluation = ctx.doc.evaluation;
+  if (evaluation) {
+    const scope = new EvaluationScope(ctx, evaluation, finals);
+    if (evaluation.matrix) expandMatrix(scope, trials);
+    else expandModels(scope);
+  }
+  expandOptimize(ctx, finals);
+  expandExports(ctx, finals);
+  return result();
+}
