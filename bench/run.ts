@@ -140,9 +140,9 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   if (!only || only === 'slurm') {
-    const status = spawnSync('bash', [join(packageRoot, 'scripts', 'local-slurm.sh'), 'status'], { encoding: 'utf8' });
+    const status = spawnSync('bash', [join(packageRoot, 'test', 'slurm', 'cluster', 'local-slurm.sh'), 'status'], { encoding: 'utf8' });
     if (status.status !== 0) {
-      console.log('SLURM submission: skipped (no local SLURM up; sudo bash scripts/local-slurm.sh start)');
+      console.log('SLURM submission: skipped (no local SLURM up; sudo bash test/slurm/cluster/local-slurm.sh start)');
     } else {
       const dir = mkdtempSync(join(tmpdir(), 'ckbench-slurm-'));
       mkdirSync(join(dir, '.git'));

@@ -1,5 +1,5 @@
 /**
- * The real local SLURM cluster for scheduling tests (scripts/local-slurm.sh). When it cannot run
+ * The real local SLURM cluster for scheduling tests (test/slurm/cluster/local-slurm.sh). When it cannot run
  * here (not root, not Debian), tests skip and say why; CI runs as root on Debian and starts it.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { projectRoot } from './paths.js';
 let cached: { ok: true } | { ok: false; reason: string } | undefined;
 
 function script(...args: string[]): { code: number; stdout: string } {
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'local-slurm.sh'), ...args], { encoding: 'utf8', timeout: 300_000 });
+  const result = spawnSync('bash', [join(projectRoot, 'test', 'slurm', 'cluster', 'local-slurm.sh'), ...args], { encoding: 'utf8', timeout: 300_000 });
   return { code: result.status ?? 1, stdout: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
 }
 
