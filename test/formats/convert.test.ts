@@ -214,9 +214,9 @@ test('seeds: training and evaluation independent, both 14 when unset, integers o
   const quoted = place('rank_lr_sweep', (t) => t.replace('seed: 42', 'seed: "42"').replace('seed: 21', 'seed: true'));
   const { diagnostics } = convert(quoted);
   const train = diagnosticFor(diagnostics, 'controls.seed');
-  assert.match(train.message, /expected an integer, got the string "42" \(remove the quotes\)/);
+  assert.match(train.message, /`seed` must be a whole number, got the string "42" \(remove the quotes\)/);
   assert.deepEqual({ line: train.line, column: train.column }, positionOf(quoted.text, '"42"'));
-  assert.match(diagnosticFor(diagnostics, 'evaluation.seed').message, /expected an integer, got boolean true/);
+  assert.match(diagnosticFor(diagnostics, 'evaluation.seed').message, /`seed` must be a whole number, got boolean true/);
 });
 
 test('prompts: {input} is required in every prompt, per run and per task too', () => {
@@ -248,7 +248,7 @@ test('validation_during_training: every 50 steps, or none', () => {
   const on = convert(place('rank_lr_sweep'));
   assert.equal(on.document?.config?.validation_every_n_steps, 50);
   const bad = place('rank_lr_sweep', (t) => t.replace('validation_during_training: true', 'validation_during_training: sometimes'));
-  assert.match(diagnosticFor(convert(bad).diagnostics, 'controls.validation_during_training').message, /expected true or false/);
+  assert.match(diagnosticFor(convert(bad).diagnostics, 'controls.validation_during_training').message, /`validation_during_training` must be true or false/);
 });
 
 test('variables: every value trained somewhere (error); the full product covered (warning)', () => {

@@ -1,0 +1,98 @@
+/**
+ * The earlier toolkit's experiment file, `experiment_summary.yaml` (cruijff_kit 0.3.4; see
+ * reference/cruijff_kit.md §1.1), read as a pure function into a native document.
+ *
+ * There, the file was turned into runs and eval cells by an assistant following prose; here the
+ * conversion is code, and every rule the earlier toolkit checked (in code, in tests or in prose)
+ * is a positioned diagnostic. Principles:
+ *
+ * - A value that is present and wrong is an error; a required key that is missing is an error
+ *   when ckbuild needs it and a warning when only the earlier toolkit did (`date`, `dir`, …).
+ * - Nothing is dropped in silence: an unknown key is an error (with a suggestion), a renamed
+ *   legacy key is an error naming the new key, and a known key that has no effect here is a warning.
+ * - The conversion writes the earlier toolkit's defaults explicitly (lora_rank 64, lr 1e-4, …), so
+ *   an imported experiment trains what the earlier toolkit would have trained.
+ *
+ * Each native field remembers the field it came from, so that later diagnostics (expansion,
+ * rules, identity) point at the line of experiment_summary.yaml the user wrote.
+ *
+ * One module per part of the format: experiment.ts (experiment, tools, output), models.ts,
+ * data.ts, controls.ts, runs.ts, variables.ts, evaluation.ts; conversion.ts holds the reads
+ * they share, spec.ts the format's vocabularies and parameters.
+ */
+import type { ForeignFormat } from '../../experiment/load.js';
+import type { ExperimentDocument } from '../../experiment/model.js';
+import { isObject, type JsonObject } from '../../json.js';
+import type { SourceFile } from '../../source.js';
+import { Conversion, type CruijffConversion } from './conversion.js';
+import { convertControls } from './controls.js';
+import { convertData } from './data.js';
+import { convertEvaluation } from './evaluation.js';
+import { convertExperiment, convertOutput, convertTools } from './experiment.js';
+import { convertModels } from './models.js';
+import { chooseBaseModel, convertRuns, readRuns } from './runs.js';
+import { SECTIONS } from './spec.js';
+import { checkVariables } from './variables.js';
+
+export type { CruijffConversion };
+
+/** A file in this format has the earlier toolkit's sections and none of ckbuild's own keys. */
+export function detectCruijff(data: JsonObject): boolean {
+  if ('experiment_name' in data || 'version' in data || 'config' in data || 'protocol' in data) return false;
+  return isObject(data.experiment) || (Array.isArray(data.runs) && (isObject(data.controls) || isObject(data.models)));
+}
+
+export function convertCruijff(source: SourceFile, projectDir: string): CruijffConversion {
+  const c = new Conversion(source, projectDir);
+  const data = source.data as JsonObject;
+  c.keys(data, [], 'experiment_summary.yaml', SECTIONS);
+  for (const section of ['experiment', 'controls', 'models', 'data', 'runs', 'evaluation'] as const) {
+    if (data[section] === undefined || data[section] === null) c.error([], `missing required section \`${section}\``, 'missing-key');
+  }
+
+  const document: ExperimentDocument = { version: '1.0', experiment_name: '' };
+  c.from(['version'], []);
+  convertExperiment(c, data, document);
+  convertTools(c, data);
+  const { modelNames, modelPaths } = convertModels(c, data);
+  const maxSamples = convertData(c, data, document);
+  convertOutput(c, data);
+  const { controls, config, textCompletion } = convertControls(c, data, maxSamples);
+  const { runs, runsByName } = readRuns(c, data, modelNames);
+  const baseModel = chooseBaseModel(c, runs, modelNames, config);
+  const { listRuns, checkpoints } = convertRuns(c, data, runs, baseModel, textCompletion);
+  document.config = config;
+  document.protocol = { type: 'list', runs: listRuns };
+  c.from(['protocol'], ['runs']);
+  c.from(['protocol', 'type'], ['runs']);
+  c.from(['protocol', 'runs'], ['runs']);
+
+  // variables: what varies; every value must be trained somewhere, and the product should be covered.
+  const variables = c.mapping(data.variables, ['variables'], '`variables`');
+  if (variables) checkVariables(c, variables, runs);
+
+  // evaluation → tasks, checkpoints, matrix, and the evaluation settings.
+  const evaluationSection = c.mapping(data.evaluation, ['evaluation'], '`evaluation`');
+  if (evaluationSection) {
+    const evaluation = convertEvaluation(c, evaluationSection, controls, runsByName, textCompletion, document);
+    if (evaluation) {
+      if (checkpoints.length > 0) evaluation.checkpoints = checkpoints;
+      document.evaluation = evaluation;
+      c.from(['evaluation'], ['evaluation']);
+    }
+  }
+  if (Object.keys(modelPaths).length > 0) {
+    document.models = modelPaths;
+    c.from(['models'], ['models', 'base']);
+  }
+  if (Object.keys(modelPaths).length > 0) {
+    c.notes.push('models.base[].path is kept as `models:` — where each base model lives on the cluster that wrote the file. It reaches the generated configs but not any run key, so the same experiment elsewhere keeps its keys; a relocated model directory only needs this path (or models_dir in ckbuild.local.yaml) changed.');
+  }
+  return c.finish(document);
+}
+
+export const cruijffFormat: ForeignFormat = {
+  name: 'cruijff',
+  detect: detectCruijff,
+  convert: (source, projectDir) => convertCruijff(source, projectDir),
+};
