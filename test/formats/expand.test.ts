@@ -1,5 +1,5 @@
 /**
- * experiment_summary.yaml → runs, with stand-in rules (stubRules.ts): the fine-tunes, the cells of
+ * experiment_summary.yaml → runs, with the real rules (rules/index.ts): the fine-tunes, the cells of
  * the evaluation matrix, their parameters, resources and dependencies; diagnostics raised after
  * conversion still point into the file the user wrote; `import` then `plan` gives the same keys.
  */
@@ -15,9 +15,10 @@ import { importExperiment } from '../../core/formats/importer.js';
 import type { JsonObject } from '../../core/json.js';
 import { type Plan, type PlannedRun, planExperiment } from '../../core/plan.js';
 import { diagnosticFor, place, positionOf } from './fixtures.js';
-import { stubConfigProperties, stubRules } from './stubRules.js';
+import { ruleRegistry } from '../../rules/index.js';
+import { paramsSchema } from '../../rules/torchtune/params.js';
 
-async function plan(file: string, rules = stubRules): Promise<Plan> {
+async function plan(file: string, rules = ruleRegistry): Promise<Plan> {
   const result = await planExperiment(file, { rules, foreign: foreignFormats });
   assert.ok(result.plan, result.diagnostics.map((d) => `${d.line}:${d.column} ${d.field}: ${d.message}`).join('\n'));
   return result.plan;
@@ -116,8 +117,8 @@ test('the sweep expands to its fine-tunes and exactly the cells of its matrix, n
 test('where a base model lives reaches the runs as site information, outside their keys', async () => {
   const placed = place('rank_lr_sweep');
   const before = await plan(placed.file);
-  const loaded = loadExperiment(placed.file, stubRules.schema(), foreignFormats);
-  const expansion = expandExperiment(loaded.experiment!, stubRules);
+  const loaded = loadExperiment(placed.file, ruleRegistry.schema(), foreignFormats);
+  const expansion = expandExperiment(loaded.experiment!, ruleRegistry);
   const finetune = expansion.runs.find((run) => run.id === `finetune/${RUN}_rank4_lr1e-4`)!;
   assert.deepEqual(finetune.site, { model_path: `${placed.scratch}pretrained-llms/${RUN}` });
   assert.deepEqual(expansion.runs.find((run) => run.id === `evaluate/capitalization/${RUN}_base`)!.site, { model_path: `${placed.scratch}pretrained-llms/${RUN}` });
@@ -150,16 +151,16 @@ test('a control-and-eval-only experiment trains nothing; per-run prompt and eval
 test('diagnostics raised after conversion point at the line of experiment_summary.yaml', async () => {
   // An epoch the run does not train: found at expansion, reported at the matrix entry.
   const placed = place('rank_lr_sweep', (t) => t.replace('epochs: [0, 1]\n    - run: Llama-3.2-1B-Instruct_rank4_lr3e-4', 'epochs: [0, 2]\n    - run: Llama-3.2-1B-Instruct_rank4_lr3e-4'));
-  const result = await planExperiment(placed.file, { rules: stubRules, foreign: foreignFormats });
+  const result = await planExperiment(placed.file, { rules: ruleRegistry, foreign: foreignFormats });
   assert.equal(result.plan, undefined);
   const d = diagnosticFor(result.diagnostics, 'evaluation.matrix[0].epochs[1]');
   assert.match(d.message, /epoch 2 does not exist: `Llama-3\.2-1B-Instruct_rank4_lr1e-4` trains 2 epoch\(s\), numbered from 0/);
   assert.deepEqual({ line: d.line, column: d.column }, positionOf(placed.text, '2]'));
 
   // A parameter the rules in this build do not accept: reported where the file sets it, naming ckbuild's field.
-  const { max_samples: _dropped, ...properties } = stubConfigProperties;
+  const { max_samples: _dropped, ...properties } = paramsSchema;
   const schema = experimentSchema(properties, ['torchtune']);
-  const strict = { ...stubRules, schema: (): JsonObject => schema };
+  const strict = { ...ruleRegistry, schema: (): JsonObject => schema };
   const other = place('rank_lr_sweep');
   const rejected = await planExperiment(other.file, { rules: strict, foreign: foreignFormats });
   const unknown = diagnosticFor(rejected.diagnostics, 'data.training.splits.train');
@@ -169,7 +170,7 @@ test('diagnostics raised after conversion point at the line of experiment_summar
 
 test('a fine-tuned run nobody evaluates, and a control in no matrix row, are pointed out', async () => {
   const placed = place('rank_lr_sweep', (t) => t.replace(/ {4}- run: prior_rank8_epoch0\n.*\n.*\n.*\n/, '').replace(/ {4}- run: Llama-3.2-1B-Instruct_rank4_lr3e-4\n.*\n.*\n/, ''));
-  const result = await planExperiment(placed.file, { rules: stubRules, foreign: foreignFormats });
+  const result = await planExperiment(placed.file, { rules: ruleRegistry, foreign: foreignFormats });
   assert.ok(result.plan);
   const trained = diagnosticFor(result.diagnostics, 'runs[1]');
   assert.equal(trained.severity, 'warning');
@@ -181,7 +182,7 @@ test('import writes a native file that plans to exactly the same runs and keys',
   const placed = place('rank_lr_sweep');
   const output = join(placed.dir, 'experiments', 'sweep.yaml');
   mkdirSync(join(placed.dir, 'experiments'));
-  const imported = importExperiment(placed.file, { output, rules: stubRules, cwd: placed.dir });
+  const imported = importExperiment(placed.file, { output, rules: ruleRegistry, cwd: placed.dir });
   assert.ok(imported.text, imported.diagnostics.map((d) => d.message).join('\n'));
   assert.equal(imported.output, output);
   assert.match(imported.text, /^# yaml-language-server: \$schema=\.\.\/schema\/experiment\.schema\.json\n/);
@@ -189,13 +190,17 @@ test('import writes a native file that plans to exactly the same runs and keys',
   const direct = await plan(placed.file);
   const native = await plan(output);
   assert.equal(native.experiment.format, 'native');
-  assert.deepEqual(native.diagnostics, []);
+  // The one warning is the real rule's, and right: validation_during_training asks for validation
+  // every 50 steps, which torchtune's single-device recipes cannot run. Both files say so.
+  const warnings = (p: Plan) => p.diagnostics.map((d) => [d.severity, d.code, d.field, d.line]);
+  assert.deepEqual(warnings(native), [['warning', 'validation-unsupported', 'config.validation_every_n_steps', positionOf(imported.text, 'validation_every_n_steps').line]]);
+  assert.deepEqual(warnings(direct), [['warning', 'validation-unsupported', 'controls.validation_during_training', positionOf(placed.text, 'validation_during_training').line]]);
   const summary = (p: Plan) => p.runs.map((run) => ({ id: run.id, key: run.key, needs: Object.values(run.upstream).map((up) => up.id), resources: run.resources }));
   assert.deepEqual(summary(native), summary(direct));
 
   // Also for the experiment that trains nothing, and with the default output path.
   const other = place('base_vs_instruct');
-  const second = importExperiment(other.file, { rules: stubRules, cwd: other.dir });
+  const second = importExperiment(other.file, { rules: ruleRegistry, cwd: other.dir });
   assert.equal(second.output, join(other.dir, 'experiments', 'cap_base_prompt_sweep_2026-06-02.yaml'));
   mkdirSync(join(other.dir, 'experiments'));
   writeFileSync(second.output!, second.text!);
@@ -204,10 +209,10 @@ test('import writes a native file that plans to exactly the same runs and keys',
 
 test('import refuses a file that would not plan, with the reasons where they are written', () => {
   const placed = place('invalid');
-  const imported = importExperiment(placed.file, { rules: stubRules, cwd: placed.dir });
+  const imported = importExperiment(placed.file, { rules: ruleRegistry, cwd: placed.dir });
   assert.equal(imported.text, undefined);
   assert.ok(imported.diagnostics.some((d) => d.field === 'controls.lora_rnak' && d.line === positionOf(placed.text, 'lora_rnak').line));
   const native = place('rank_lr_sweep');
   writeFileSync(native.file, 'version: "1.0"\nexperiment_name: x\n');
-  assert.match(importExperiment(native.file, { rules: stubRules, cwd: native.dir }).diagnostics[0]!.message, /not an experiment_summary\.yaml/);
+  assert.match(importExperiment(native.file, { rules: ruleRegistry, cwd: native.dir }).diagnostics[0]!.message, /not an experiment_summary\.yaml/);
 });

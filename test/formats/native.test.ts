@@ -1,7 +1,7 @@
 /**
  * The native format's extensions that carry an experiment_summary.yaml: `protocol.type: list`,
  * `evaluation.checkpoints`, `evaluation.matrix`, per-run datasets and resources, `models`. Written
- * by hand here, as a ckbuild user would, and planned with the stand-in rules.
+ * by hand here, as a ckbuild user would, and planned with the real rules.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { foreignFormats } from '../../core/formats/index.js';
 import { planExperiment } from '../../core/plan.js';
 import { diagnosticFor, positionOf } from './fixtures.js';
-import { stubRules } from './stubRules.js';
+import { ruleRegistry } from '../../rules/index.js';
 
 const NATIVE = `version: "1.0"
 experiment_name: rank-list
@@ -65,7 +65,7 @@ function project(text: string): { dir: string; file: string } {
 
 test('a list protocol with a matrix and checkpoints: named fine-tunes, exactly the listed cells', async () => {
   const { file } = project(NATIVE);
-  const result = await planExperiment(file, { rules: stubRules, foreign: foreignFormats });
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
   assert.ok(result.plan, result.diagnostics.map((d) => `${d.line}:${d.column} ${d.field}: ${d.message}`).join('\n'));
   const { runs, byId } = result.plan;
   assert.equal(result.plan.experiment.format, 'native');
@@ -114,13 +114,13 @@ test('native mistakes in the new sections are positioned diagnostics', async () 
     .replace('epochs: [all] }', 'epochs: [all], colour: red }')
     .replace('prompt: "Old: {input}\\n"', 'prompt: "Old"');
   const { file } = project(text);
-  const result = await planExperiment(file, { rules: stubRules, foreign: foreignFormats });
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
   assert.equal(result.plan, undefined);
   const unknown = diagnosticFor(result.diagnostics, 'evaluation.matrix[2].colour');
   assert.deepEqual({ line: unknown.line, column: unknown.column }, positionOf(text, 'colour'));
   const fixed = text.replace(', colour: red', '');
   writeFileSync(file, fixed);
-  const second = await planExperiment(file, { rules: stubRules, foreign: foreignFormats });
+  const second = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
   const dangling = diagnosticFor(second.diagnostics, 'evaluation.matrix[1].run');
   assert.match(dangling.message, /no run named `rank16`; runs: rank4, rank8, rank8-long, base-model, old-run/);
   assert.deepEqual({ line: dangling.line, column: dangling.column }, positionOf(fixed, 'rank16'));
@@ -132,7 +132,7 @@ test('native mistakes in the new sections are positioned diagnostics', async () 
 
 test('two list runs that train the same thing are one run too many', async () => {
   const { file } = project(NATIVE.replace('{ name: rank8-long, lora_rank: 8, epochs: 4,', '{ name: rank8-again, lora_rank: 8, prompt: "Word: {input}\\n", dataset: { path: data/other.json },').replace('{ run: rank8-long, tasks: [cap], epochs: [all] }', '{ run: rank8-again }'));
-  const result = await planExperiment(file, { rules: stubRules, foreign: foreignFormats });
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
   const d = diagnosticFor(result.diagnostics, 'protocol.runs[2].name');
   assert.match(d.message, /trains exactly what `rank8` trains/);
 });
