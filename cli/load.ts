@@ -8,7 +8,10 @@ import { environment } from './environment.js';
 
 export async function planFile(file: string, extra: Partial<PlanOptions> = {}): Promise<PlanResult> {
   const localDefaults = environment.modelsDir ? { models_dir: environment.modelsDir } : {};
-  return planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, ...extra });
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, ...extra });
+  // Planning is pure; keeping the stat cache is the CLI's choice (skipped on a read-only checkout).
+  result.plan?.hashes.saveIfPossible();
+  return result;
 }
 
 /** --executor, else $CKBUILD_EXECUTOR: a typo is a usage error, never a silent default. */

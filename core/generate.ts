@@ -11,7 +11,7 @@
  * place, so an interrupted generation never leaves a directory that looks complete; an existing
  * one has each changed file replaced atomically and unchanged files left alone.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources, Rule, RenderedRun, UpstreamView } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -24,6 +24,7 @@ import { renderJobScript } from './jobScript.js';
 import { identityFields } from './records.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import { CKBUILD_VERSION } from './version.js';
+import { isProcessAlive } from './lock.js';
 import { jobScriptPath, readRunSpec, runSpecPath } from './runDir.js';
 
 /** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
@@ -121,10 +122,15 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   if (!existsSync(runSpecPath(run.runDir))) {
     // Assemble beside the final name, then one rename: the directory appears complete or not at all.
     const staging = `${run.runDir}.partial-${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
-    writeFiles(staging, files, snapshots);
-    mkdirSync(join(staging, 'outputs'), { recursive: true });
-    mkdirSync(join(staging, 'metadata'), { recursive: true });
+    removeAbandonedStaging(run.runDir);
+    try {
+      writeFiles(staging, files, snapshots);
+      mkdirSync(join(staging, 'outputs'), { recursive: true });
+      mkdirSync(join(staging, 'metadata'), { recursive: true });
+    } catch (error) {
+      rmSync(staging, { recursive: true, force: true }); // a full disk leaves nothing half-written
+      throw error;
+    }
     if (existsSync(run.runDir)) {
       // A directory without run.json is a leftover (say, of a crash mid-rename); keep its outputs.
       for (const entry of ['outputs', 'metadata']) {
@@ -142,6 +148,22 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
     changed = writeFiles(run.runDir, files, snapshots, true);
   }
   return { run, rendered, resources, jobScript: jobScriptPath(run.runDir), changed, diagnostics: rendered.diagnostics };
+}
+
+/** Staging folders of this run left by a generation that was killed (its process is gone). */
+function removeAbandonedStaging(runDir: string): void {
+  const prefix = `${basename(runDir)}.partial-`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(runDir));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    if (pid === process.pid || !Number.isInteger(pid) || !isProcessAlive(pid)) rmSync(join(dirname(runDir), entry), { recursive: true, force: true });
+  }
 }
 
 function writeFiles(root: string, files: Map<string, string>, snapshots: Map<string, string>, onlyChanged = false): boolean {

@@ -67,6 +67,19 @@ export class InputHasher {
     return { hash, size: stat.size };
   }
 
+  /**
+   * Saves the cache if it can: it is only an accelerator, so a read-only checkout or a full disk
+   * just means the next run hashes again. Returns whether it was written.
+   */
+  saveIfPossible(): boolean {
+    try {
+      this.save();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Writes the cache atomically; a crash mid-write leaves the previous cache. */
   save(): void {
     if (!this.cacheFile || !this.dirty) return;

@@ -4,10 +4,10 @@
  * run's identity.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
 import type { JsonObject } from './json.js';
-import { loadSourceFile } from './source.js';
+import { diagnosticAt, loadSourceFile } from './source.js';
 import { validateAgainstSchema } from './experiment/validate.js';
 
 export const LOCAL_CONFIG_FILE = 'ckbuild.local.yaml';
@@ -79,7 +79,7 @@ export const localConfigSchema: JsonObject = {
  * The local config of a project. `defaults` are what the caller's environment supplies
  * (CKBUILD_MODELS_DIR, read by the CLI); the file's own values win over them.
  */
-export function loadLocalConfig(projectDir: string, defaults: LocalConfig = {}): { config: LocalConfig; file?: string; diagnostics: Diagnostic[] } {
+export function loadLocalConfig(projectDir: string, defaults: LocalConfig = {}, experimentFile?: string): { config: LocalConfig; file?: string; diagnostics: Diagnostic[] } {
   const file = join(projectDir, LOCAL_CONFIG_FILE);
   if (!existsSync(file)) return { config: { ...defaults }, diagnostics: [] };
   const loaded = loadSourceFile(file);
@@ -87,7 +87,23 @@ export function loadLocalConfig(projectDir: string, defaults: LocalConfig = {}):
   const data = loaded.source.data ?? {};
   const diagnostics = [...loaded.diagnostics, ...validateAgainstSchema(loaded.source, data, localConfigSchema)];
   if (hasErrors(diagnostics)) return { config: { ...defaults }, file, diagnostics };
-  return { config: { ...defaults, ...(data as LocalConfig) }, file, diagnostics };
+  const config: LocalConfig = { ...defaults, ...(data as LocalConfig) };
+  const problem = runsRootProblem(projectDir, config, experimentFile);
+  if (problem) return { config: { ...defaults }, file, diagnostics: [...diagnostics, diagnosticAt(loaded.source, ['runs_root'], problem, { code: 'invalid-path' })] };
+  return { config, file, diagnostics };
+}
+
+/**
+ * ckbuild marks the runs root git-ignored (`*`) and deletes inside it (gc): it must be a folder
+ * of its own, never the project, a folder above it, or one holding the experiment and its manifest.
+ */
+function runsRootProblem(projectDir: string, config: LocalConfig, experimentFile?: string): string | undefined {
+  if (config.runs_root === undefined) return undefined;
+  const root = runsRootOf(projectDir, config);
+  const within = (path: string): boolean => path === root || path.startsWith(root + sep);
+  if (within(projectDir)) return `the runs root ${root} contains the project folder; ckbuild would git-ignore the project itself: give a folder of its own (e.g. \`runs\` or /scratch/$USER/ckbuild-runs)`;
+  if (experimentFile && within(dirname(resolve(experimentFile)))) return `the runs root ${root} holds the experiment file and its manifest, which must stay in git: give a folder of its own`;
+  return undefined;
 }
 
 export function runsRootOf(projectDir: string, config: LocalConfig): string {

@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { findProjectDir } from './projectDir.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 
@@ -18,12 +18,15 @@ export interface LockOwner {
   command: string;
 }
 
-export type LockResult = { acquired: true; release: () => void } | { acquired: false; owner: LockOwner; path: string };
+export type LockResult =
+  | { acquired: true; release: () => void }
+  | { acquired: false; owner: LockOwner; path: string }
+  /** The lock path is not a file ckbuild can use (a folder, say): a value to report, not a crash. */
+  | { acquired: false; unusable: string; path: string };
 
 /** The project's build lock, in its git-ignored `.ckbuild/` folder. */
 export function lockPathFor(experimentFile: string): string {
-  const projectDir = findProjectDir(experimentFile);
-  return join(ensureIgnoredDir(join(projectDir, '.ckbuild', 'locks'), projectDir), 'build.lock');
+  return join(findProjectDir(experimentFile), '.ckbuild', 'locks', 'build.lock');
 }
 
 export function isProcessAlive(pid: number): boolean {
@@ -36,6 +39,12 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 export function acquireLock(path: string, command: string): LockResult {
+  try {
+    ensureIgnoredDir(dirname(path), dirname(dirname(dirname(path))));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { acquired: false, unusable: `cannot create the build lock in ${dirname(path)}: ${code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' ? 'the folder is read-only' : (code ?? String(error))}`, path };
+  }
   const me: LockOwner = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -57,8 +66,10 @@ export function acquireLock(path: string, command: string): LockResult {
         },
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') return { acquired: false, unusable: `cannot create the build lock ${path} (${code ?? String(error)})`, path };
     }
+    if (!isRegularFile(path)) return { acquired: false, unusable: `the build lock ${path} exists but is not a file; remove it`, path };
     let owner: LockOwner | undefined;
     try {
       owner = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
@@ -74,7 +85,15 @@ export function acquireLock(path: string, command: string): LockResult {
     takeOverStaleLock(path, owner);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 * (attempt + 1));
   }
-  throw new Error(`could not acquire ${path}`);
+  return { acquired: false, unusable: `could not take over the build lock ${path} after 5 attempts; another ckbuild may be starting`, path };
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return true; // removed meanwhile: the next attempt creates it
+  }
 }
 
 /**

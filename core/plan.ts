@@ -63,6 +63,8 @@ export interface Plan {
   manifest: Manifest;
   manifestPath: string;
   runsRoot: string;
+  /** Input hashes and the stat cache behind them; planning never writes it, callers may save it. */
+  hashes: InputHasher;
   /** Every file the plan read: what watch mode watches. */
   files: string[];
   /** Stats of the files the plan read, taken before reading them (absent files are not listed). */
@@ -113,7 +115,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   if (!loaded.experiment) return { diagnostics: finalDiagnostics(loaded.diagnostics) };
   const experiment = loaded.experiment;
   const diagnostics = [...loaded.diagnostics];
-  const local = loadLocalConfig(experiment.projectDir, options.localDefaults);
+  const local = loadLocalConfig(experiment.projectDir, options.localDefaults, experiment.file);
   diagnostics.push(...local.diagnostics);
   const expansion = expandExperiment(experiment, options.rules);
   diagnostics.push(...expansion.diagnostics);
@@ -132,7 +134,6 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     projectDir: experiment.projectDir,
     source: experiment.source,
   });
-  hasher.save();
   diagnostics.push(...identified.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
 
@@ -181,7 +182,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const fileStats = new Map(hasher.seen);
   if (experimentStat) fileStats.set(experiment.file, experimentStat);
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
 }
 

@@ -19,6 +19,12 @@ export class Recorder {
   private writeInterval = 250;
   /** Whether a write changed the manifest's bytes (what decides a commit). */
   changed = false;
+  /**
+   * Why the manifest could not be written (a full disk, a read-only checkout), once that happened.
+   * The build then stops submitting: a job whose start cannot be recorded must not be started.
+   * Runs already started are found again by the next invocation from their run directories.
+   */
+  failure: string | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -84,8 +90,13 @@ export class Recorder {
     if (!this.dirty) return;
     if (!force && Date.now() - this.lastWrite < this.writeInterval) return;
     const started = Date.now();
-    this.dirty = false;
-    if (writeManifest(this.plan.manifestPath, this.plan.manifest)) this.changed = true;
+    try {
+      if (writeManifest(this.plan.manifestPath, this.plan.manifest)) this.changed = true;
+      this.dirty = false;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.failure = `cannot write the manifest ${this.plan.manifestPath}: ${code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' || code === 'EACCES' ? 'the folder is read-only' : String((error as Error).message)}`;
+    }
     this.lastWrite = Date.now();
     this.writeInterval = Math.max(250, 10 * (this.lastWrite - started));
   }

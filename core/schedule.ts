@@ -83,6 +83,11 @@ class Scheduler {
       }
       const submittedNow = await this.submitReady();
       if (this.stopSubmitting && this.inFlight.size === 0) break;
+      if (this.options.recorder.failure && this.pending.length > 0) {
+        // Nothing more can be recorded: leave the rest unstarted rather than start it unrecorded.
+        this.pending.splice(0);
+        continue;
+      }
       if (this.pending.length > 0 && this.inFlight.size === 0 && submittedNow === 0) {
         // Nothing can start and nothing will finish: the rest waits on runs that will not run.
         for (const run of this.pending.splice(0)) this.skip(run, 'its upstream runs did not run');
@@ -105,6 +110,7 @@ class Scheduler {
   private async submitReady(): Promise<number> {
     const batch: SubmitRequest[] = [];
     const inBatch = new Set<string>();
+    if (this.options.recorder.failure) this.stopSubmitting = true;
     for (let index = 0; index < this.pending.length && !this.stopSubmitting; ) {
       if (this.inFlight.size + batch.length >= this.executor.capacity) break;
       const run = this.pending[index]!;

@@ -3,7 +3,7 @@
  * every later check can point at the line and column of the field it complains about.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { type Diagnostic, type FieldPath, formatFieldPath, type DiagnosticCode } from './diagnostics.js';
 import type { Json } from './json.js';
 
@@ -55,7 +55,9 @@ export function parseSourceText(file: string, text: string): LoadedSource {
     });
   }
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-  const data = document.toJS({ maxAliasCount: 100 }) as Json | undefined;
+  const converted = toData(document, file, lineCounter);
+  if ('diagnostic' in converted) return { diagnostics: [...diagnostics, converted.diagnostic] };
+  const data = converted.data;
   const locate = (path: FieldPath, which: 'value' | 'key' = 'value'): SourcePosition => {
     let node: unknown = document.contents;
     let best: unknown = node;
@@ -85,6 +87,41 @@ export function parseSourceText(file: string, text: string): LoadedSource {
     return { line, column: col };
   };
   return { source: { file, text, data, locate }, diagnostics };
+}
+
+/**
+ * The document as plain data. The yaml library reports an alias to an anchor that does not exist,
+ * or an alias bomb past `maxAliasCount`, only by throwing here: both are the user's YAML, so both
+ * become a diagnostic at the offending alias.
+ */
+function toData(document: ReturnType<typeof parseDocument>, file: string, lineCounter: LineCounter): { data: Json | undefined } | { diagnostic: Diagnostic } {
+  try {
+    return { data: document.toJS({ maxAliasCount: 100 }) as Json | undefined };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const alias = /alias/i.test(message) ? firstAlias(document, message) : undefined;
+    const { line, col } = alias === undefined ? { line: 0, col: 0 } : lineCounter.linePos(alias);
+    const hint = /count|exceed|resource/i.test(message) ? ' (an alias expands past 100 nodes: write the values out, or use fewer nested aliases)' : ' (define the anchor with `&name` before using `*name`)';
+    return { diagnostic: { severity: 'error', code: 'yaml-syntax', file, line, column: col, field: '', message: `YAML: ${firstLine(message)}${hint}` } };
+  }
+}
+
+/** The offset of the alias a toJS error names (`*name`), else of the first alias in the file. */
+function firstAlias(document: ReturnType<typeof parseDocument>, message: string): number | undefined {
+  const named = /\*?([A-Za-z0-9_-]+)/.exec(message.replace(/^.*?alias\s*/i, ''))?.[1];
+  let found: number | undefined;
+  visit(document, {
+    Alias(_, node) {
+      if (found === undefined && (named === undefined || node.source === named) && node.range) found = node.range[0];
+    },
+  });
+  if (found === undefined)
+    visit(document, {
+      Alias(_, node) {
+        if (found === undefined && node.range) found = node.range[0];
+      },
+    });
+  return found;
 }
 
 function firstLine(message: string): string {

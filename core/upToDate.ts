@@ -113,15 +113,20 @@ export function writeUpToDateStamp(
   return true;
 }
 
-/** The number of runs when the experiment is provably up to date; undefined when unsure. */
+/**
+ * The number of runs when the experiment is provably up to date; undefined when unsure. A stamp
+ * is only an accelerator: one that is damaged, of another shape or unreadable means "unsure".
+ */
 export function checkUpToDateStamp(experimentFile: string): number | undefined {
-  let stamp: Stamp;
   try {
-    stamp = JSON.parse(readFileSync(stampPath(experimentFile), 'utf8')) as Stamp;
+    return checkStamp(JSON.parse(readFileSync(stampPath(experimentFile), 'utf8')) as Stamp);
   } catch {
     return undefined;
   }
-  if (stamp.version !== STAMP_VERSION) return undefined;
+}
+
+function checkStamp(stamp: Stamp): number | undefined {
+  if (stamp === null || typeof stamp !== 'object' || stamp.version !== STAMP_VERSION || !Array.isArray(stamp.files) || !Array.isArray(stamp.outputs) || typeof stamp.runs !== 'number') return undefined;
   for (const recorded of stamp.files) {
     const now = signature(recorded[0]);
     if (recorded[1] === 'absent' || now[1] === 'absent') {

@@ -31,6 +31,10 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   const jobs = intValue(args, '-j');
   // Lock first, then plan once: the plan must see what a previous holder of the lock recorded.
   const lock = dryRun ? undefined : acquireLock(lockPathFor(resolve(file)), `ckbuild ${process.argv.slice(2).join(' ')}`);
+  if (lock && !lock.acquired && 'unusable' in lock) {
+    err(`${red('error')}: ${lock.unusable}`);
+    return 2;
+  }
   if (lock && !lock.acquired) {
     err(`${red('error')}: another ckbuild is building in this project: pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.started_at} (${lock.owner.command}). Builds of one project take turns: experiments share runs, and a run must never execute twice.`);
     err(`If that process is gone, remove ${displayPath(lock.path)}.`);
@@ -38,7 +42,12 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   }
   const controller = new AbortController();
   const onSignal = (): void => {
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) {
+      // A second Ctrl-C: stop now. Jobs keep running in their own process groups; the next
+      // invocation finds them, so nothing is lost.
+      err(red('interrupted again: exiting now; running jobs are left to the next invocation'));
+      process.exit(130);
+    }
     err(yellow('\ninterrupted: stopping running jobs and recording them as cancelled…'));
     controller.abort();
   };
@@ -84,13 +93,18 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     });
     await executors.primary.close();
     render.finish();
+    if (recorder.failure) {
+      err(`${red('error')}: ${recorder.failure}`);
+      err('Runs that had started keep their verdicts in their run directories; the next build records them. Free space (or make the folder writable) and rerun.');
+      return 2;
+    }
     if (outcome.diagnostics.length > 0) renderDiagnostics(outcome.diagnostics);
     if (hasErrors(outcome.diagnostics)) return 2;
     const outcomes = withReconciledOutcomes(reconciled.findings, outcome.outcomes);
     summarise(plan, { ...outcome, outcomes }, executorName);
     await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, inFlight: outcome.inFlight, submitted: outcome.submitted }, flag(args, '--no-commit'));
     if (outcome.upToDate.size === plan.runs.length) stampUpToDate(plan, recorder);
-    if (outcome.cancelled) return 130;
+    if (outcome.cancelled || controller.signal.aborted) return 130;
     const failed = [...outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
     return failed ? 1 : 0;
   } finally {
