@@ -53,6 +53,8 @@ export interface ResolveContext {
   diagnostic(param: string, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }): Diagnostic;
   /** The expanded runs by id, so a rule can read an upstream's parameters (e.g. its epochs). */
   runs: ReadonlyMap<string, ExpandedRun>;
+  /** The project folder, against which relative paths in the experiment resolve. */
+  projectDir: string;
 }
 
 export interface ResolvedParams {

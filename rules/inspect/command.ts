@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import type { Json, JsonObject } from '../../core/json.js';
 import { shellQuote } from '../../core/shell.js';
-import { baseModelDir, checkpointDir, lastEpoch, modelDirName, renderDiagnostic } from '../support/render.js';
+import { baseModelDir, lastEpoch, loadableCheckpointDir, modelDirName, renderDiagnostic } from '../support/render.js';
 import type { RenderContext, UpstreamView } from '../../core/rule.js';
 import { inspectArg, inspectValue } from './cliArgs.js';
 import type { InspectParams } from './params.js';
@@ -69,7 +69,7 @@ function chooseModel(context: RenderContext<InspectParams>, params: InspectParam
   }
   // A merged ensemble has one adapter and no epochs; a fine-tune has one directory per epoch.
   const epoch = upstream.step === 'merge' ? undefined : params.epoch ?? lastEpoch(upstream);
-  const path = checkpointDir(upstream, epoch);
+  const path = loadableCheckpointDir(upstream, epoch);
   const base = baseModelDir(context, params.base_model, upstream);
   return {
     name: `hf/${label}`,

@@ -54,6 +54,19 @@ export function checkpointDir(upstream: UpstreamView, epoch?: number): string {
   return join(upstream.outputsDir, `epoch_${epoch ?? lastEpoch(upstream)}`);
 }
 
+/**
+ * What transformers loads as the model of a checkpoint (inspect-ai's hf provider). A LoRA
+ * fine-tune's epoch directory also holds a copy of the base's config.json, so transformers takes
+ * it for a complete model and looks for weights there; its `adapter/` view (made after training,
+ * rules/torchtune/post.ts) holds the adapter alone and loads as base + adapter. PEFT, which
+ * exports and merges use, reads the epoch directory itself.
+ */
+export function loadableCheckpointDir(upstream: UpstreamView, epoch?: number): string {
+  const dir = checkpointDir(upstream, epoch);
+  const adapter = upstream.step === 'finetune' && upstream.rule === 'torchtune' && upstream.params.method !== 'full';
+  return adapter ? join(dir, 'adapter') : dir;
+}
+
 /** Roughly how many billion parameters a model has, from its name (`Llama-3.1-8B` → 8). */
 export function modelSizeB(baseModel: string | undefined): number | undefined {
   if (!baseModel) return undefined;

@@ -19,6 +19,8 @@ export interface CommandOptions {
   initDir?: string;
   /** Where the adapters' base model is (the model dir, or the previous stage's merged weights). */
   adapterBase: string;
+  /** The config uses ckbuild's dataset component (config/ckbuild_chat_dataset.py). */
+  datasetModule?: boolean;
 }
 
 /** The stock recipe: torchtune's registry names (torchtune/_recipe_registry.py, 0.6.1 and 0.7.0). */
@@ -31,9 +33,12 @@ export function buildCommand(options: CommandOptions): string {
   const q = shellQuote;
   const lines: string[] = [];
   const download = `tune download ${options.model.hfRepo} --output-dir ${options.modelDir}`;
+  const missing = options.model.architecture
+    ? `ckbuild: checkpoint directory ${options.modelDir} not found (or it has no config.json) on this machine`
+    : `ckbuild: base model ${options.model.name} not found in ${options.modelDir}; download it with: ${download} (gated models need a Hugging Face login first)`;
   lines.push('# The base model must be where the local config says models are.');
   lines.push(`if [ ! -f ${q(`${options.modelDir}/config.json`)} ]; then`);
-  lines.push(`  echo ${q(`ckbuild: base model ${options.model.name} not found in ${options.modelDir}; download it with: ${download} (gated models need a Hugging Face login first)`)} >&2`);
+  lines.push(`  echo ${q(missing)} >&2`);
   lines.push('  exit 66');
   lines.push('fi');
 
@@ -51,6 +56,11 @@ export function buildCommand(options: CommandOptions): string {
     overrides.push('"checkpointer.checkpoint_files=[$CK_INIT_FILES]"');
   }
 
+  if (options.datasetModule) {
+    // The dataset component ships in the run directory; tiktoken must re-read a regenerated tokenizer file.
+    lines.push('export PYTHONPATH="$CK_RUN_DIR/config${PYTHONPATH:+:$PYTHONPATH}"');
+    lines.push('export TIKTOKEN_CACHE_DIR=""  # tiktoken caches tokenizer files by path: a replaced model must be read anew');
+  }
   const launcher = options.gpus > 1 ? `tune run --nproc_per_node=${options.gpus}` : 'tune run';
   const config = '--config "$CK_RUN_DIR/config/finetune.yaml"';
   const tail = [config, ...overrides].join(' ');

@@ -7,7 +7,8 @@
  * `config_file`, `venv`, `custom_recipe: null`…), and never a credential.
  */
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
-import { datasetBlock, usesPrompt } from './dataset.js';
+import { builderDimensions } from './checkpoint.js';
+import { chatTemplateDatasetBlock, datasetBlock, usesChatTemplateDataset, usesPrompt } from './dataset.js';
 import type { ModelSpec } from './models.js';
 import { LR_SCHEDULERS } from './params.js';
 import type { TuneParams } from './resolved.js';
@@ -77,10 +78,13 @@ export function promptTemplate(params: TuneParams, model: ModelSpec): JsonObject
 
 function modelBlock(params: TuneParams, model: ModelSpec): JsonObject {
   const builder = model.builders[params.method]!;
-  if (!params.lora) return { _component_: builder };
+  // A checkpoint directory's own dimensions go to torchtune's component builder.
+  const dimensions = model.architecture ? builderDimensions(model.architecture) : {};
+  if (!params.lora) return { _component_: builder, ...dimensions };
   // The LoRA recipes read these four by attribute to build the adapter config: all required.
   return {
     _component_: builder,
+    ...dimensions,
     lora_attn_modules: [...params.lora.target_modules],
     apply_lora_to_mlp: params.lora.apply_lora_to_mlp,
     apply_lora_to_output: params.lora.apply_lora_to_output,
@@ -94,7 +98,8 @@ function tokenizerBlock(params: TuneParams, model: ModelSpec, modelDir: string):
   const block: JsonObject = { _component_: model.tokenizer.component, path: omegaLiteral(`${modelDir}/${model.tokenizer.path}`) };
   if (model.tokenizer.mergesFile) block.merges_file = omegaLiteral(`${modelDir}/${model.tokenizer.mergesFile}`);
   block.max_seq_len = params.max_seq_len;
-  const template = promptTemplate(params, model);
+  // With the chat-template dataset the prompt is formatted by the dataset, as the evaluation does.
+  const template = usesChatTemplateDataset(params) ? undefined : promptTemplate(params, model);
   if (template) block.prompt_template = template;
   return block;
 }
@@ -125,7 +130,9 @@ export function buildConfig(base: JsonObject, inputs: ConfigInputs): JsonObject 
   const dataset = params.dataset ?? { format: 'json' as const, split: 'train' };
   const systemPrompt = params.dataset_type === 'chat_completion' ? omegaLiteral(params.system_prompt) : '';
   const data = (field: string, maxSamples: number | undefined): JsonObject =>
-    datasetBlock({ format: dataset.format, dataFile: omegaLiteral(inputs.dataFile), field: omegaLiteral(field), maxSamples, trainOnInput: params.train_on_input, systemPrompt, packed: params.packed });
+    usesChatTemplateDataset(params)
+      ? chatTemplateDatasetBlock({ modelDir: omegaLiteral(inputs.modelDir), dataFile: omegaLiteral(inputs.dataFile), format: dataset.format, field: omegaLiteral(field), maxSamples, params, omega: omegaLiteral })
+      : datasetBlock({ format: dataset.format, dataFile: omegaLiteral(inputs.dataFile), field: omegaLiteral(field), maxSamples, trainOnInput: params.train_on_input, systemPrompt, packed: params.packed });
 
   put(config, 'output_dir', omegaLiteral(inputs.outputsDir));
   put(config, 'model', modelBlock(params, model));
@@ -145,7 +152,9 @@ export function buildConfig(base: JsonObject, inputs: ConfigInputs): JsonObject 
   put(config, 'seed', params.seed);
   if (typeof config.shuffle !== 'boolean') put(config, 'shuffle', true);
   put(config, 'batch_size', params.batch_size);
-  put(config, 'optimizer', component(config.optimizer, isObject(config.optimizer) && typeof config.optimizer._component_ === 'string' ? config.optimizer._component_ : DEFAULT_OPTIMIZER, { lr: params.learning_rate, weight_decay: params.weight_decay }));
+  const optimizer = component(config.optimizer, isObject(config.optimizer) && typeof config.optimizer._component_ === 'string' ? config.optimizer._component_ : DEFAULT_OPTIMIZER, { lr: params.learning_rate, weight_decay: params.weight_decay });
+  if (params.device === 'cpu') optimizer.fused = false; // fused AdamW is CUDA-only
+  put(config, 'optimizer', optimizer);
   put(config, 'lr_scheduler', component(config.lr_scheduler, LR_SCHEDULERS[params.lr_scheduler]!, { num_warmup_steps: params.warmup_steps }));
   if (!isObject(config.loss)) put(config, 'loss', { _component_: DEFAULT_LOSS });
   put(config, 'epochs', params.epochs);
@@ -157,9 +166,10 @@ export function buildConfig(base: JsonObject, inputs: ConfigInputs): JsonObject 
   put(config, 'log_every_n_steps', params.log_every_n_steps);
   if (typeof config.log_peak_memory_stats !== 'boolean') put(config, 'log_peak_memory_stats', true);
   if (typeof config.log_level !== 'string') put(config, 'log_level', 'INFO');
-  if (typeof config.device !== 'string') put(config, 'device', 'cuda');
+  if (params.device === 'cpu') put(config, 'device', 'cpu');
+  else if (typeof config.device !== 'string') put(config, 'device', 'cuda');
   put(config, 'dtype', params.dtype);
   put(config, 'enable_activation_checkpointing', params.activation_checkpointing);
-  if (typeof config.enable_activation_offloading !== 'boolean') put(config, 'enable_activation_offloading', false);
+  if (typeof config.enable_activation_offloading !== 'boolean' || params.device === 'cpu') put(config, 'enable_activation_offloading', false); // CUDA-only
   return config;
 }

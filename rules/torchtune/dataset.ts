@@ -90,3 +90,41 @@ export function datasetBlock(options: DatasetBlockOptions): JsonObject {
 export function usesPrompt(format: DatasetFormat): boolean {
   return format === 'json' || format === 'jsonl' || format === 'parquet';
 }
+
+/** The dataset component ckbuild ships (templates/python/ckbuild_chat_dataset.py), copied into each run. */
+export const CHAT_TEMPLATE_DATASET = 'ckbuild_chat_dataset.chat_template_dataset';
+export const CHAT_TEMPLATE_MODULE = 'ckbuild_chat_dataset.py';
+
+/**
+ * {input, output} examples in a JSON or JSON Lines file are formatted by ckbuild's own dataset
+ * component: for chat_completion with the model's Hugging Face chat template, for
+ * text_completion as raw prompt + output — exactly the text inspect-ai's hf provider feeds the
+ * model at evaluation time (proven token by token in the real tier). Parquet, chat-format and
+ * alpaca files keep torchtune's stock builders.
+ */
+export function usesChatTemplateDataset(params: { dataset?: { format: DatasetFormat } }): boolean {
+  const format = params.dataset?.format ?? 'json';
+  return format === 'json' || format === 'jsonl';
+}
+
+export function chatTemplateDatasetBlock(options: {
+  modelDir: string;
+  dataFile: string;
+  format: DatasetFormat;
+  field: string;
+  maxSamples?: number;
+  params: { prompt: string; system_prompt: string; dataset_type: 'chat_completion' | 'text_completion'; train_on_input: boolean; max_seq_len: number; packed: boolean };
+  omega: (text: string) => string;
+}): JsonObject {
+  const { params } = options;
+  const block: JsonObject = { _component_: CHAT_TEMPLATE_DATASET, model_dir: options.modelDir, data_files: options.dataFile };
+  if (options.format === 'json') block.field = options.field;
+  if (options.maxSamples !== undefined) block.max_samples = options.maxSamples;
+  block.prompt = options.omega(params.prompt);
+  block.system_prompt = params.dataset_type === 'chat_completion' ? options.omega(params.system_prompt) : '';
+  block.dataset_type = params.dataset_type;
+  block.train_on_input = params.train_on_input;
+  block.max_seq_len = params.max_seq_len;
+  block.packed = params.packed;
+  return block;
+}

@@ -4,8 +4,11 @@
  * torchtune's config shape lives in this folder, so the trainer can be replaced by another
  * rule without touching core.
  *
- * Version history: 1 — first version. Bump on any change to what a run trains
- * (templates/torchtune/finetune.yaml included).
+ * Version history: 1 — first version. 2 — {input, output} datasets are formatted by ckbuild's
+ * dataset component with the model's own chat template (or raw for text_completion), exactly as
+ * the evaluation formats its prompts; before, torchtune's tokenizer and prompt template trained
+ * on different text. Bump on any change to what a run trains (templates/torchtune/finetune.yaml
+ * and templates/python/ckbuild_chat_dataset.py included).
  */
 import { defineRule } from '../../core/rule.js';
 import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
@@ -16,7 +19,7 @@ import { resolveTorchtune } from './resolve.js';
 
 export const torchtuneRule = defineRule<TuneParams>({
   name: 'torchtune',
-  version: 1,
+  version: 2,
   steps: ['finetune'],
   description: 'Fine-tune a language model with torchtune (LoRA, QLoRA or full), single-GPU or distributed.',
   paramsSchema,

@@ -8,6 +8,7 @@
  * so Qwen2.5 has no QLoRA entry and asking for it is a diagnostic, not a config that fails later.
  */
 import { nearest } from '../../core/diagnostics.js';
+import { type Architecture, specFromArchitecture } from './checkpoint.js';
 
 export type ModelFamily = 'llama' | 'mistral' | 'qwen';
 export type Method = 'lora' | 'qlora' | 'full';
@@ -43,6 +44,8 @@ export interface ModelSpec {
   tiedEmbeddings: boolean;
   /** SLURM defaults: "RAM = VRAM" (80 GB per GPU, so saving a checkpoint cannot run out of host memory), 1 CPU per GPU. */
   slurm: { gpus: number; mem: string; cpus_per_task: number };
+  /** A checkpoint directory's own dimensions (checkpoint.ts): its builders are the component builders. */
+  architecture?: Architecture;
 }
 
 const LLAMA_TOKENIZER = { component: 'torchtune.models.llama3.llama3_tokenizer', path: 'original/tokenizer.model' };
@@ -119,6 +122,12 @@ for (const model of MODELS) {
 export function findModel(name: string): ModelSpec | undefined {
   const lower = name.trim().toLowerCase();
   return byLowerName.get(lower) ?? byLowerName.get(lower.slice(lower.lastIndexOf('/') + 1));
+}
+
+/** The model a resolved run trains: a registry entry, or a checkpoint directory's own architecture. */
+export function modelOf(params: { base_model: string; architecture?: Architecture; checkpoint_files?: string[] }): ModelSpec | undefined {
+  if (params.architecture) return specFromArchitecture(params.base_model, params.architecture, params.checkpoint_files ?? ['model.safetensors']);
+  return findModel(params.base_model);
 }
 
 /** The closest registry name, for "did you mean". */

@@ -20,6 +20,34 @@ import re
 import sys
 
 
+def make_adapter_view(epoch_dir):
+    \"\"\"epoch_N/adapter/: the adapter alone (weights + config naming the base).
+
+    torchtune copies the base model's config.json into each epoch directory, so transformers
+    takes epoch_N for a complete model and looks for its weights there. A directory holding only
+    the adapter loads as base + adapter through base_model_name_or_path, offline; that is what
+    the evaluations, exports and merges point at.
+    \"\"\"
+    view = os.path.join(epoch_dir, "adapter")
+    os.makedirs(view, exist_ok=True)
+    weights = os.path.join(epoch_dir, "adapter_model.safetensors")
+    target = os.path.join(view, "adapter_model.safetensors")
+    if os.path.isfile(weights):
+        if os.path.exists(target):
+            os.remove(target)
+        try:
+            os.link(weights, target)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(weights, target)
+    with open(os.path.join(epoch_dir, "adapter_config.json"), encoding="utf-8") as handle:
+        config = handle.read()
+    with open(os.path.join(view, "adapter_config.json") + ".tmp", "w", encoding="utf-8") as handle:
+        handle.write(config)
+    os.replace(os.path.join(view, "adapter_config.json") + ".tmp", os.path.join(view, "adapter_config.json"))
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -40,6 +68,7 @@ def main(argv):
             json.dump(config, handle, indent=2, sort_keys=True)
             handle.write("\\n")
         os.replace(temporary, path)
+        make_adapter_view(os.path.join(outputs, entry))
         patched += 1
     if patched == 0:
         print("ckbuild: no epoch_N/adapter_config.json under " + outputs, file=sys.stderr)

@@ -9,9 +9,11 @@ import { didYouMean } from '../../core/diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { ParamReader, type ParamReport } from '../../core/params.js';
 import { promptProblem } from '../../core/prompt.js';
-import { findModel, MODELS, suggestModel, type Method, type ModelSpec } from './models.js';
+import { basename, join } from 'node:path';
+import { type Architecture, modelDirOf, readArchitecture, specFromArchitecture } from './checkpoint.js';
+import { findModel, modelOf, MODELS, suggestModel, type Method, type ModelSpec } from './models.js';
 import { ATTENTION_MODULES, DATASET_FORMATS, DEFAULTS, KNOWN_TARGET_MODULES, LR_SCHEDULERS, MLP_MODULES, OUTPUT_MODULES, PARAM_NAMES } from './params.js';
-import { usesPrompt } from './dataset.js';
+import { usesChatTemplateDataset, usesPrompt } from './dataset.js';
 import { trainingSteps, type DatasetFormat, type LoraParams, type TuneParams } from './resolved.js';
 
 /** Where problems go: positioned by the parameter they concern. */
@@ -24,6 +26,10 @@ export interface NormalizeEnv {
   gpus: number;
   /** A curriculum stage: the next stage starts from its merged weights. */
   curriculumStage: boolean;
+  /** No GPU asked for: train on the CPU. */
+  cpu?: boolean;
+  /** The directory the model name points at, when it does (a path, or the experiment's `models:` entry). */
+  modelDir?: string;
 }
 
 /**
@@ -40,9 +46,18 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
   }
 
   const modelName = read.string('base_model', '');
-  const model = modelName === '' ? undefined : findModel(modelName);
+  let model = modelName === '' ? undefined : findModel(modelName);
+  let checkpoint: { architecture: Architecture; weights: string[] } | undefined;
   if (modelName === '') report('base_model', 'a fine-tune needs `base_model`', 'missing-key');
-  else if (!model) report('base_model', unknownModelMessage(modelName), 'unknown-model');
+  else if (!model && env.modelDir !== undefined) {
+    // Not a registry name: a checkpoint directory, described by its own config.json.
+    const found = readArchitecture(env.modelDir);
+    if ('problem' in found) report('base_model', found.problem, 'unknown-model');
+    else {
+      checkpoint = found;
+      model = specFromArchitecture(modelName, found.architecture, found.weights);
+    }
+  } else if (!model) report('base_model', unknownModelMessage(modelName), 'unknown-model');
 
   const method = read.oneOf('method', ['lora', 'qlora', 'full'] as const, DEFAULTS.method);
   if (model && !model.builders[method]) {
@@ -71,7 +86,8 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
     seed: read.integer('seed', 0, DEFAULTS.seed),
     train_on_input: read.boolean('train_on_input', DEFAULTS.train_on_input),
     packed: read.boolean('packed', DEFAULTS.packed),
-    dtype: read.oneOf('dtype', ['bf16', 'fp32'] as const, DEFAULTS.dtype),
+    // bf16 passes torchtune's CPU check but is slow and lossy there; fp32 is what works.
+    dtype: read.oneOf('dtype', ['bf16', 'fp32'] as const, env.cpu ? 'fp32' : DEFAULTS.dtype),
     activation_checkpointing: read.boolean('activation_checkpointing', DEFAULTS.activation_checkpointing),
     log_every_n_steps: read.integer('log_every_n_steps', 1, DEFAULTS.log_every_n_steps),
     compile: read.boolean('compile', DEFAULTS.compile),
@@ -80,6 +96,12 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
   // a multi-GPU fine-tune is a different experiment and gets its own key. One GPU adds nothing,
   // so single-GPU keys do not depend on this rule.
   if (env.gpus > 1) params.data_parallel = env.gpus;
+  // The device is in the key only when it is the CPU, so every GPU run keeps its key.
+  if (env.cpu) params.device = 'cpu';
+  if (checkpoint) {
+    params.architecture = checkpoint.architecture;
+    params.checkpoint_files = checkpoint.weights;
+  }
   const maxSamples = read.integer('max_samples', 1);
   if (maxSamples !== undefined) params.max_samples = maxSamples;
   const maxSteps = read.integer('max_steps_per_epoch', 1);
@@ -112,7 +134,7 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
 
 function unknownModelMessage(name: string): string {
   const suggestion = suggestModel(name);
-  return `unknown model \`${name}\`${suggestion ? `; did you mean \`${suggestion}\`?` : ''} Supported: ${MODELS.map((m) => m.name).join(', ')}`;
+  return `unknown model \`${name}\`${suggestion ? `; did you mean \`${suggestion}\`?` : ''} Supported: ${MODELS.map((m) => m.name).join(', ')}, or a Llama-family checkpoint directory (\`base_model: ./models/my-model\`, or a \`models:\` entry with its path)`;
 }
 
 function resolvePrompt(read: ParamReader, report: Report): string {
@@ -202,8 +224,11 @@ function checkFormatting(params: TuneParams, model: ModelSpec | undefined, read:
     // Their examples are whole conversations / Alpaca records, not an {input} to wrap.
     if (read.has('prompt')) report('prompt', `\`prompt\` wraps the input of {input, output} examples; ${format} data is used as it is, so the prompt is not applied`, 'ignored-param', 'warning');
   }
-  const plainMistral = model?.family === 'mistral' && format !== undefined && usesPrompt(format); // our prompt template replaces its [INST] tags
-  if (model && params.dataset_type === 'text_completion' && format !== undefined && !plainMistral) {
+  // JSON and JSON Lines {input, output} data goes through ckbuild's dataset component, which trains
+  // on raw text for text_completion exactly as the evaluation sends it; torchtune's stock
+  // builders (parquet) still wrap examples in the tokenizer's chat format.
+  const parity = format === undefined || usesChatTemplateDataset({ dataset: { format } }) || (model?.family === 'mistral' && usesPrompt(format));
+  if (model && params.dataset_type === 'text_completion' && format !== undefined && !parity) {
     report(
       'dataset_type',
       `torchtune's ${model.family} tokenizer${model.family === 'mistral' ? ' (MistralChatTemplate, for ' + format + ' data)' : ''} always wraps training examples in the model's chat format; with \`dataset_type: text_completion\` the evaluation sends plain text, so training and evaluation formats differ`,
@@ -272,11 +297,19 @@ export function plannedGpus(run: ExpandedRun, params: JsonObject): number {
 export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Resolved<TuneParams> {
   const diagnostics: Resolved<TuneParams>['diagnostics'] = [];
   const report: Report = (param, message, code, severity = 'error') => diagnostics.push(context.diagnostic(param, message, { code, severity }));
-  const env: NormalizeEnv = { gpus: plannedGpus(run, run.params), curriculumStage: run.labels.stage !== undefined };
+  const modelDir = typeof run.params.base_model === 'string' ? modelDirOf(run.params.base_model, context.projectDir, typeof run.site?.model_path === 'string' ? run.site.model_path : undefined) : undefined;
+  const env: NormalizeEnv = { gpus: plannedGpus(run, run.params), curriculumStage: run.labels.stage !== undefined, cpu: run.resources.gpus === 0, modelDir };
   const params = normalizeParams(run.params, env, report);
   checkCurriculum(run, params, context, report);
-  const model = findModel(params.base_model);
+  const model = modelOf(params);
   const inputs: Record<string, string> = {};
+  if (params.architecture && modelDir !== undefined) {
+    // A checkpoint directory is identified by its content: config, weights and tokenizer (the
+    // chat template decides the training text). Hashed once through the stat cache.
+    inputs.model_config = join(modelDir, 'config.json');
+    (params.checkpoint_files ?? []).forEach((file, index) => (inputs[`model_weights_${index}`] = join(modelDir, file)));
+    for (const [role, file] of [['model_tokenizer', 'tokenizer.json'], ['model_tokenizer_config', 'tokenizer_config.json'], ['model_tiktoken', 'original/tokenizer.model']] as const) inputs[role] = join(modelDir, file);
+  }
   const baseConfig = run.params.base_config;
   const recipe = run.params.recipe;
   if (typeof baseConfig === 'string' && baseConfig !== '') inputs.base_config = baseConfig;
@@ -288,7 +321,7 @@ export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Res
   }
   return {
     params,
-    model: model ? { name: model.name, hf_repo: model.hfRepo } : undefined,
+    model: params.architecture ? { name: basename(modelDir ?? params.base_model), checkpoint: 'directory' } : model ? { name: model.name, hf_repo: model.hfRepo } : undefined,
     inputs,
     diagnostics,
   };

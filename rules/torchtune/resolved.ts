@@ -8,6 +8,7 @@
 import { isObject, type JsonObject } from '../../core/json.js';
 import { DEFAULTS, LR_SCHEDULERS } from './params.js';
 import type { Method } from './models.js';
+import type { Architecture } from './checkpoint.js';
 
 export type DatasetFormat = 'json' | 'jsonl' | 'json-chat' | 'parquet' | 'alpaca';
 
@@ -62,12 +63,20 @@ export interface TuneParams {
   log_every_n_steps: number;
   compile: boolean;
   dataset?: DatasetParams;
+  /** Training on the CPU (no GPU asked for): in the key, since the numbers differ from a GPU's. */
+  device?: 'cpu';
+  /** A checkpoint directory's dimensions, from its config.json (checkpoint.ts); absent for registry models. */
+  architecture?: Architecture;
+  /** A checkpoint directory's weight files. */
+  checkpoint_files?: string[];
 }
 
 /** The JSON form stored in the key: flat, as the user wrote the names. */
 export function toJson(params: TuneParams): JsonObject {
-  const { lora, dataset, quantization_bits, max_samples, max_steps_per_epoch, ...rest } = params;
+  const { lora, dataset, quantization_bits, max_samples, max_steps_per_epoch, architecture, checkpoint_files, ...rest } = params;
   const out: JsonObject = { ...rest };
+  if (architecture) out.architecture = { ...architecture };
+  if (checkpoint_files) out.checkpoint_files = [...checkpoint_files];
   if (lora) Object.assign(out, lora);
   if (quantization_bits !== undefined) out.quantization_bits = quantization_bits;
   if (max_samples !== undefined) out.max_samples = max_samples;
@@ -122,6 +131,9 @@ export function readResolved(params: JsonObject): TuneParams {
       save_adapter_weights_only: bool(params.save_adapter_weights_only, DEFAULTS.save_adapter_weights_only),
     };
   }
+  if (params.device === 'cpu') out.device = 'cpu';
+  if (isObject(params.architecture) && params.architecture.family === 'llama') out.architecture = params.architecture as unknown as Architecture;
+  if (Array.isArray(params.checkpoint_files)) out.checkpoint_files = params.checkpoint_files.filter((f): f is string => typeof f === 'string');
   if (method === 'qlora') out.quantization_bits = num(params.quantization_bits, DEFAULTS.quantization_bits);
   const maxSamples = optNum(params.max_samples);
   if (maxSamples !== undefined) out.max_samples = maxSamples;

@@ -45,6 +45,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# tiktoken caches even local files under a hash of their path; "" turns that off, so a regenerated
+# tokenizer.model at the same path is really re-read.
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", "")
 
 # Exactly torchtune 0.6.1's CL100K_PATTERN (torchtune/models/llama3/_tokenizer.py) and Llama 3's.
 PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
@@ -236,7 +239,7 @@ def write_tokenizers(out, ranks):
         "added_tokens_decoder": added_decoder,
         "bos_token": BOS,
         "chat_template": CHAT_TEMPLATE,
-        "clean_up_tokenization_spaces": True,
+        "clean_up_tokenization_spaces": False,
         "eos_token": EOT,
         "model_input_names": ["input_ids", "attention_mask"],
         "model_max_length": 131072,
@@ -285,6 +288,9 @@ def write_model(out, args):
         "rope_theta": 500000.0,
         "tie_word_embeddings": False,
         "torch_dtype": "float32",
+        # As in meta-llama/Llama-3.2-1B-Instruct. Without a transformers_version, transformers 5.x takes a
+        # local tokenizer for a possibly broken Mistral one and warns ("incorrect regex pattern").
+        "transformers_version": "4.45.0.dev0",
         "use_cache": True,
         "vocab_size": VOCAB_SIZE,
     }
@@ -318,6 +324,7 @@ def write_model(out, args):
     sd["model.norm.weight"] = torch.ones(h)
     sd["lm_head.weight"] = normal(VOCAB_SIZE, h)
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(out / "model.safetensors", 0o644)  # safetensors creates it 0600
     return config
 
 
@@ -335,7 +342,6 @@ def verify(out, args):
     from tiktoken.load import load_tiktoken_bpe
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(out / ".tiktoken-cache-unused"))
     ranks = load_tiktoken_bpe(str(out / "original" / "tokenizer.model"))
     tt = tiktoken.Encoding(name="tiny", pat_str=PATTERN, mergeable_ranks=ranks,
                            special_tokens={k: v for k, v in SPECIAL_TOKENS.items()})

@@ -155,7 +155,7 @@ test('fine-tuned cell: model_path is the upstream run\'s outputs dir + epoch', (
     upstream: { checkpoint: finetuneUpstream },
   });
   assert.deepEqual(rendered.diagnostics, []);
-  assert.ok(rendered.command.includes(`-M model_path=${finetuneUpstream.outputsDir}/epoch_1 \\`), rendered.command);
+  assert.ok(rendered.command.includes(`-M model_path=${finetuneUpstream.outputsDir}/epoch_1/adapter \\`), `the adapter view (transformers loads it as base + adapter): ${rendered.command}`);
   assert.ok(rendered.command.includes(`-M tokenizer_path=${MODELS}/Llama-3.2-1B-Instruct \\`));
   assert.match(rendered.command, /--model hf\/lora_rank-8_seed-1_epoch1 \\/);
   assert.match(rendered.command, /-T vis_label=lora_rank=8_seed=1_epoch1 \\/);
@@ -293,7 +293,7 @@ test('a missing checkpoint stops the job before inspect starts, with the reason'
   fakeExecutable(bin, 'inspect', join(dir, 'argv'));
   const result = runRendered(rendered.command, { PATH: `${bin}:${process.env.PATH ?? ''}`, CK_RUN_DIR: dir, CK_OUTPUTS: join(dir, 'o') });
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /checkpoint .*epoch_0 not found: finetune\/lora_rank=8,seed=1 did not leave epoch 0/);
+  assert.match(result.stderr, /checkpoint .*epoch_0\/adapter not found: finetune\/lora_rank=8,seed=1 did not leave epoch 0/);
   assert.equal(existsSync(join(dir, 'argv')), false);
 });
 

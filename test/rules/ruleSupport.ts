@@ -23,6 +23,7 @@ export function expandedRun(overrides: Partial<ExpandedRun> & { id: string; step
 export function resolveContext(runs: ExpandedRun[] = []): ResolveContext {
   return {
     runs: new Map(runs.map((run) => [run.id, run])),
+    projectDir: PROJECT,
     diagnostic: (param, message, options): Diagnostic => ({
       severity: options.severity ?? 'error',
       code: options.code,

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { canonicalJson, isObject, type Json, type JsonObject } from '../../core/json.js';
 import { CHECKPOINTER, DEFAULT_LOSS, DEFAULT_OPTIMIZER, METRIC_LOGGER } from '../../rules/torchtune/config.js';
-import { DATASET_COMPONENTS } from '../../rules/torchtune/dataset.js';
+import { DATASET_COMPONENTS, CHAT_TEMPLATE_DATASET } from '../../rules/torchtune/dataset.js';
 import { torchtuneRule } from '../../rules/torchtune/index.js';
 import { ASSUMED_SAMPLES_PER_EPOCH } from '../../rules/torchtune/metrics.js';
 import { findModel, MODELS, modelComponents, type Method } from '../../rules/torchtune/models.js';
@@ -18,8 +18,9 @@ import { LR_SCHEDULERS, paramsSchema } from '../../rules/torchtune/params.js';
 import { configData, serializeConfig } from '../../rules/torchtune/render.js';
 import { TEMPLATE_PATH } from '../../rules/torchtune/template.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../core/rule.js';
-import { goldenDir, updateGolden } from '../helpers/paths.js';
+import { goldenDir, projectRoot, updateGolden } from '../helpers/paths.js';
 
+const CHAT_DATASET_SHA256 = '09c28ec342b4878e646226e087e6caa2a1c2dbab0506682fa8634baac7e6d15f';
 const GOLDEN = join(goldenDir, 'torchtune');
 const MODELS_DIR = '/tmp/ck-models';
 const PROJECT = '/tmp/ck-project';
@@ -37,6 +38,7 @@ function resolveRun(run: ExpandedRun, others: ExpandedRun[] = []): ResolvedParam
   const runs = new Map<string, ExpandedRun>([...others, run].map((r) => [r.id, r]));
   return torchtuneRule.resolve(run, {
     runs,
+    projectDir: '/work/project',
     diagnostic: (param, message, options): Diagnostic => ({ severity: options.severity ?? 'error', code: options.code, file: 'experiments/x.yaml', line: 1, column: 1, field: `config.${param}`, message }),
   });
 }
@@ -197,7 +199,13 @@ for (const format of FORMATS) {
 
 test('golden: the shapes that matter in the goldens', () => {
   const llama = configData(renderCase(CASES[0]!).ctx)!;
-  assert.deepEqual((llama.tokenizer as JsonObject).prompt_template, { user: ['Capitalize the given word: ', '\n'] });
+  // {input, output} data is formatted by ckbuild's dataset component with the model's chat template.
+  assert.equal((llama.tokenizer as JsonObject).prompt_template, undefined);
+  assert.deepEqual((llama.dataset as JsonObject)._component_, CHAT_TEMPLATE_DATASET);
+  assert.equal((llama.dataset as JsonObject).prompt, 'Capitalize the given word: {input}\n');
+  assert.equal((llama.dataset as JsonObject).model_dir, `${MODELS_DIR}/Llama-3.2-1B-Instruct`);
+  assert.ok(renderCase(CASES[0]!).rendered.files['config/ckbuild_chat_dataset.py']!.includes('def chat_template_dataset('), 'the component ships in the run directory');
+  assert.match(renderCase(CASES[0]!).rendered.command, /export PYTHONPATH="\$CK_RUN_DIR\/config/);
   const qwen = renderCase(CASES[3]!);
   const qwenConfig = configData(qwen.ctx)!;
   assert.match(qwen.rendered.command, /tune run --nproc_per_node=2 lora_finetune_distributed --config "\$CK_RUN_DIR\/config\/finetune.yaml"/);
@@ -206,14 +214,14 @@ test('golden: the shapes that matter in the goldens', () => {
   assert.equal((qwenConfig.tokenizer as JsonObject).merges_file, `${MODELS_DIR}/Qwen2.5-3B-Instruct/merges.txt`);
   assert.equal(qwenConfig.run_val_every_n_steps, 50);
   assert.equal(((qwenConfig.dataset_val as JsonObject).field), 'validation');
-  assert.equal((qwenConfig.dataset as JsonObject).new_system_prompt, 'You are terse.');
+  assert.equal((qwenConfig.dataset as JsonObject).system_prompt, 'You are terse.');
   const mistral = renderCase(CASES[2]!);
   const mistralConfig = configData(mistral.ctx)!;
   assert.match(mistral.rendered.command, /tune run full_finetune_single_device /);
   assert.equal((mistralConfig.model as JsonObject)._component_, 'torchtune.models.mistral.mistral_7b');
   assert.equal(mistralConfig.optimizer_in_bwd, false, 'full_finetune_single_device reads cfg.optimizer_in_bwd');
   assert.equal(mistralConfig.save_adapter_weights_only, undefined);
-  assert.deepEqual((mistralConfig.tokenizer as JsonObject).prompt_template, { user: ['[INST] Answer: ', ' [/INST] '] }, 'Mistral keeps its [INST] tags around the prompt');
+  assert.equal((mistralConfig.tokenizer as JsonObject).prompt_template, undefined, 'the chat template (with its [INST] tags) is applied by the dataset component');
   assert.deepEqual(mistral.rendered.outputs, ['outputs/epoch_0/config.json']);
   assert.equal(mistral.rendered.files['config/post_finetune.py'], undefined);
   const seed = configData(renderCase(CASES[1]!).ctx)!;
@@ -228,6 +236,7 @@ test('golden: the shapes that matter in the goldens', () => {
 const SUPPORTED_COMPONENTS = new Set([
   ...modelComponents(),
   ...Object.values(DATASET_COMPONENTS),
+  CHAT_TEMPLATE_DATASET,
   ...Object.values(LR_SCHEDULERS),
   CHECKPOINTER,
   METRIC_LOGGER,
@@ -332,7 +341,13 @@ test('Llama-3.2-1B-Instruct LoRA has every key (and value) of the config verifie
       assert.deepEqual(actual, expected, path);
     }
   };
-  compare(verified, ours, '');
+  // The dataset block is ckbuild's own component since rule version 2 (it trains on the text the
+  // evaluation sees); it ran for real in the real tier. Everything else is as verified.
+  const { dataset: verifiedDataset, ...rest } = verified;
+  compare(rest, ours, '');
+  assert.equal((ours.dataset as JsonObject)._component_, CHAT_TEMPLATE_DATASET);
+  assert.equal((ours.dataset as JsonObject).data_files, (verifiedDataset as JsonObject).data_files);
+  assert.equal((ours.dataset as JsonObject).field, (verifiedDataset as JsonObject).field);
   // "Required, top level" in torchtune.md: read by attribute in lora_finetune_single_device (0.7.0).
   const required = ['device', 'dtype', 'output_dir', 'log_level', 'seed', 'epochs', 'max_steps_per_epoch', 'resume_from_checkpoint', 'gradient_accumulation_steps', 'metric_logger', 'compile', 'model', 'tokenizer', 'optimizer', 'loss', 'dataset', 'shuffle', 'batch_size', 'lr_scheduler', 'checkpointer'];
   for (const key of required) assert.ok(key in ours, `missing required key ${key}`);
@@ -542,10 +557,12 @@ test('the training-step guard warns when warmup cannot complete, using the recip
   assert.deepEqual(warnings(dropped), [], 'the partial last batch is dropped, as the DataLoader does');
 });
 
-test('max_samples slices the split with Hugging Face syntax', () => {
+test('max_samples takes the first N examples (the component\'s max_samples; HF split slicing for the stock builders)', () => {
   const config = configData(renderCase({ name: 'slice', params: { ...CAP, max_samples: 500, dataset: JSON_DATASET }, datasetInput: '/d.json' }).ctx)!;
-  assert.equal((config.dataset as JsonObject).split, 'train[:500]');
+  assert.equal((config.dataset as JsonObject).max_samples, 500);
   assert.equal((config.dataset as JsonObject).field, 'train');
+  const parquet = configData(renderCase({ name: 'slice-parquet', params: { ...CAP, max_samples: 500, dataset: { format: 'parquet', split: 'train' } }, datasetInput: '/d.parquet' }).ctx)!;
+  assert.equal((parquet.dataset as JsonObject).split, 'train[:500]');
 });
 
 test('curriculum stages keep merged weights; a stage that saves only its adapter cannot be continued', () => {
@@ -588,18 +605,21 @@ test('a broken base config is an error at its line, and the template is used ins
 
 test('text_completion: warned where torchtune’s tokenizer still applies a chat format', () => {
   const llama = resolveRun(expanded({ base_model: 'Llama-3.2-1B', dataset_type: 'text_completion', system_prompt: 'x', dataset: JSON_DATASET }));
-  assert.deepEqual(warnings(llama).map((d) => d.code).sort(), ['format-parity', 'ignored-param']);
+  assert.deepEqual(warnings(llama).map((d) => d.code).sort(), ['ignored-param'], 'JSON data trains on raw text through ckbuild’s dataset component');
+  const parquet = resolveRun(expanded({ base_model: 'Llama-3.2-1B', dataset_type: 'text_completion', dataset: { format: 'parquet', split: 'train' } }));
+  assert.deepEqual(warnings(parquet).map((d) => d.code), ['format-parity'], 'torchtune’s stock builder still applies the chat format');
   const mistral = resolveRun(expanded({ base_model: 'Mistral-7B-v0.1', dataset_type: 'text_completion', dataset: JSON_DATASET }));
   assert.deepEqual(warnings(mistral), [], 'our prompt template replaces MistralChatTemplate: plain text');
   const config = configData(renderCase({ name: 'mistral-text', params: { base_model: 'Mistral-7B-v0.1', dataset_type: 'text_completion', prompt: 'Q: {input}\nA:', dataset: JSON_DATASET }, datasetInput: '/d.json' }).ctx)!;
-  assert.deepEqual((config.tokenizer as JsonObject).prompt_template, { user: ['Q: ', '\nA:'] });
+  assert.equal((config.dataset as JsonObject).dataset_type, 'text_completion');
+  assert.equal((config.dataset as JsonObject).prompt, 'Q: {input}\nA:');
   assert.equal(errors(resolveRun(expanded({ base_model: 'Mistral-7B-Instruct-v0.1', system_prompt: 'Be nice.', dataset: JSON_DATASET })))[0]!.code, 'unsupported');
 });
 
 test('literal ${ in a prompt is escaped for OmegaConf', () => {
   const config = configData(renderCase({ name: 'dollar', params: { ...CAP, prompt: 'Cost ${input} ok', system_prompt: 'Use ${x}' }, datasetInput: '/d.json' }).ctx)!;
-  assert.deepEqual((config.tokenizer as JsonObject).prompt_template, { user: ['Cost $', ' ok'] });
-  assert.equal((config.dataset as JsonObject).new_system_prompt, 'Use \\${x}');
+  assert.equal((config.dataset as JsonObject).prompt, 'Cost \\${input} ok', 'OmegaConf reads it back as Cost ${input} ok; the component then fills {input}');
+  assert.equal((config.dataset as JsonObject).system_prompt, 'Use \\${x}');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +670,9 @@ test('the rule version is bumped whenever the base template changes', () => {
   // The template is ckbuild's own file, not an input of the run, so its content is not in the
   // key. If this fails you changed templates/torchtune/finetune.yaml: every torchtune run
   // trains differently now, so bump torchtuneRule.version and pin the new hash to it here.
-  const pinned: Record<number, string> = { 1: '45aec23df488ce536c68eab93fb92e24956825271db6622c082cd6445305175d' };
+  const pinned: Record<number, string> = { 1: '45aec23df488ce536c68eab93fb92e24956825271db6622c082cd6445305175d', 2: '45aec23df488ce536c68eab93fb92e24956825271db6622c082cd6445305175d' };
   assert.equal(createHash('sha256').update(readFileSync(TEMPLATE_PATH)).digest('hex'), pinned[torchtuneRule.version]);
+  // The same holds for the dataset component every run imports (templates/python/ckbuild_chat_dataset.py).
+  const component: Record<number, string> = { 2: createHash('sha256').update(readFileSync(join(projectRoot, 'templates', 'python', 'ckbuild_chat_dataset.py'))).digest('hex') };
+  assert.equal(component[2], CHAT_DATASET_SHA256, 'templates/python/ckbuild_chat_dataset.py changed: bump torchtuneRule.version and pin its new hash');
 });

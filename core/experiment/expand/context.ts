@@ -107,6 +107,7 @@ export class ExpandContext {
     this.byId.set(run.id, run);
     const result = rule.resolve(run, {
       runs: this.byId,
+      projectDir: this.experiment.projectDir,
       diagnostic: (param, message, options) => diagnosticAt(this.source, run.origins[param] ?? run.origins.self ?? [], message, options),
     });
     this.resolved.set(run.id, result);

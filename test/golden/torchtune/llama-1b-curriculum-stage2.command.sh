@@ -10,6 +10,8 @@ if [ -z "$CK_INIT_FILES" ]; then
   echo "ckbuild: no merged weights (model*.safetensors) in $CK_INIT_DIR: the previous stage did not finish or saved only its adapter" >&2
   exit 66
 fi
+export PYTHONPATH="$CK_RUN_DIR/config${PYTHONPATH:+:$PYTHONPATH}"
+export TIKTOKEN_CACHE_DIR=""  # tiktoken caches tokenizer files by path: a replaced model must be read anew
 tune run lora_finetune_single_device --config "$CK_RUN_DIR/config/finetune.yaml" "checkpointer.checkpoint_files=[$CK_INIT_FILES]"
 ck_status=$?
 if [ "$ck_status" -eq 0 ]; then

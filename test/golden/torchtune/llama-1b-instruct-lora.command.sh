@@ -3,6 +3,8 @@ if [ ! -f /tmp/ck-models/Llama-3.2-1B-Instruct/config.json ]; then
   echo 'ckbuild: base model Llama-3.2-1B-Instruct not found in /tmp/ck-models/Llama-3.2-1B-Instruct; download it with: tune download meta-llama/Llama-3.2-1B-Instruct --output-dir /tmp/ck-models/Llama-3.2-1B-Instruct (gated models need a Hugging Face login first)' >&2
   exit 66
 fi
+export PYTHONPATH="$CK_RUN_DIR/config${PYTHONPATH:+:$PYTHONPATH}"
+export TIKTOKEN_CACHE_DIR=""  # tiktoken caches tokenizer files by path: a replaced model must be read anew
 tune run lora_finetune_single_device --config "$CK_RUN_DIR/config/finetune.yaml"
 ck_status=$?
 if [ "$ck_status" -eq 0 ]; then
