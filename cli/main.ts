@@ -4,79 +4,87 @@
  * and owns the exit codes: 0 ok, 1 runs failed, 2 invalid input, 3 locked by another ckbuild,
  * 4 over budget, 130 interrupted. Commands load lazily so `--help` and no-op builds stay fast.
  */
-import { type ParsedArgs, parseArgs, UsageError } from './args.js';
-import { err, green, out, red } from './output.js';
-
-const SWITCHES = ['--json', '--explain', '--dry-run', '--force', '--keep-going', '--no-commit', '--wait', '--write', '--help', '--version'] as const;
-const WITH_VALUE = ['--only', '--until', '--executor', '-j', '-o'] as const;
-
-const HELP = `ckbuild — make for LLM experiments
-
-usage:
-  ckbuild <experiment.yaml> [options]        bring results up to date (alias: ckbuild build …)
-  ckbuild plan <experiment.yaml> [--json] [--explain]
-                                             the runs, their keys, and why each stale one is stale
-  ckbuild explain <experiment.yaml> <run>    why one run is stale, ingredient by ingredient
-  ckbuild check <experiment.yaml>… [--json]  validate files for CI (schema, DAG, rendered artifacts)
-  ckbuild status [experiment.yaml…] [--json] runs, states, durations, metrics (refreshes from the executor)
-  ckbuild cancel <experiment.yaml> [run…]    cancel queued or running jobs
-  ckbuild import <experiment_summary.yaml> [-o experiments/name.yaml] [--force]
-                                             convert an earlier-toolkit experiment to ckbuild's format
-  ckbuild schema [--write]                   print (or write to schema/) the experiment JSON Schema
-
-build options:
-  --dry-run              generate every artifact, execute nothing, record nothing
-  --only RUN             only these runs (id, id glob, step, name or key prefix; repeatable)
-  --until STEP           only steps up to STEP (prepare, finetune, merge, optimize, evaluate, export)
-  --force                rerun the selected runs even if up to date; also overrides the budget
-  --keep-going           continue past failures (dependents of a failed run are skipped)
-  -j N                   local executor: N runs at once
-  --executor local|slurm default: the local config, else slurm where sbatch exists, else local
-  --wait                 slurm: wait until the submitted runs finish
-  --no-commit            do not commit the manifest
-
-Runs are keyed by a hash of their resolved parameters, input file contents, rule version and
-upstream keys; see README.md.`;
+import { type ParsedArgs, parseCommandLine, UsageError } from './args.js';
+import { configureOutput, debug, err, green, out, red } from './output.js';
+import { COMMANDS, commandHelp, overviewHelp } from './spec.js';
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { withValue: WITH_VALUE, switches: SWITCHES, aliases: { '-h': '--help', '-V': '--version', '--output': '-o' } });
+  const { command, args } = parseCommandLine(argv);
+  configureOutput({
+    colour: args.flags.has('--no-color') ? false : undefined,
+    verbosity: args.flags.has('--quiet') ? 'quiet' : args.flags.has('--verbose') ? 'verbose' : 'normal',
+  });
+  if (args.flags.has('--quiet') && args.flags.has('--verbose')) throw new UsageError('--quiet and --verbose contradict each other; give one');
+  watchParent();
   if (args.flags.has('--version')) {
     const { CKBUILD_VERSION } = await import('../core/version.js');
     out(CKBUILD_VERSION);
     return 0;
   }
-  const [command, ...rest] = args.positionals;
-  if (args.flags.has('--help') || command === undefined || command === 'help') {
-    out(HELP);
+  if (command === undefined || (command === 'help' && args.positionals.length === 0)) {
+    out(overviewHelp());
     return command === undefined && !args.flags.has('--help') ? 2 : 0;
   }
-  const sub = { ...args, positionals: rest };
+  if (command === 'help') {
+    const topic = args.positionals[0]!;
+    if (!COMMANDS[topic]) throw new UsageError(`no help for ${topic}: it is not a command (see \`ckbuild --help\`)`);
+    out(commandHelp(topic));
+    return 0;
+  }
+  if (args.flags.has('--help')) {
+    out(commandHelp(command));
+    return 0;
+  }
+  debug(`command ${command}, node ${process.version}, cwd ${process.cwd()}`);
   switch (command) {
     case 'plan':
-      return (await import('./commands/plan.js')).planCommand(sub);
+      return (await import('./commands/plan.js')).planCommand(args);
     case 'explain':
-      return (await import('./commands/explain.js')).explainCommand(sub);
+      return (await import('./commands/explain.js')).explainCommand(args);
     case 'check':
-      return (await import('./commands/check.js')).checkCommand(sub);
+      return (await import('./commands/check.js')).checkCommand(args);
     case 'status':
-      return (await import('./commands/status.js')).statusCommand(sub);
+      return (await import('./commands/status.js')).statusCommand(args);
     case 'cancel':
-      return (await import('./commands/cancel.js')).cancelCommand(sub);
+      return (await import('./commands/cancel.js')).cancelCommand(args);
     case 'schema':
-      return (await import('./commands/schema.js')).schemaCommand(sub);
+      return (await import('./commands/schema.js')).schemaCommand(args);
     case 'import':
-      return (await import('./commands/import.js')).importCommand(sub);
-    case 'build':
-      return build(sub);
+      return (await import('./commands/import.js')).importCommand(args);
+    case 'init':
+      return (await import('./commands/init.js')).initCommand(args);
+    case 'doctor':
+      return (await import('./commands/doctor.js')).doctorCommand(args);
+    case 'completion':
+      return (await import('./commands/completion.js')).completionCommand(args);
     default:
       return build(args);
   }
 }
 
+/**
+ * ckbuild dies with its parent: when the process that started it goes away (`timeout 60 npx
+ * ckbuild …` kills npx, a closed terminal), ckbuild is re-parented and would go on holding the
+ * lock. Polling the parent's pid notices within half a second; then it stops as on Ctrl-C (a build
+ * cancels its jobs, records them and releases the lock), or at once when only printing.
+ */
+function watchParent(): void {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    debug(`parent process ${parent} is gone: stopping`);
+    if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+    else process.exit(143);
+  }, 500);
+  timer.unref();
+}
+
 /** A build first tries the no-op fast path, which loads none of the planning machinery. */
 async function build(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
-  const plain = !['--dry-run', '--only', '--until', '--force', '--help'].some((name) => args.flags.has(name));
+  const plain = !['--dry-run', '--only', '--until', '--force'].some((name) => args.flags.has(name));
   if (file && rest.length === 0 && plain) {
     const { checkUpToDateStamp } = await import('../core/upToDate.js');
     const runs = checkUpToDateStamp(file);

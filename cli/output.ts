@@ -1,9 +1,13 @@
-/** Where the CLI writes, and how: colours only on a TTY (and never with NO_COLOR). */
+/**
+ * Where the CLI writes, and how: colours only on a TTY (never with NO_COLOR or --no-color); a
+ * reader that goes away (`ckbuild plan … | head -1`) ends the output quietly, never with an EPIPE
+ * stack trace; `--quiet` and `--verbose` decide which lines are printed.
+ */
 import { relative } from 'node:path';
 import type { Diagnostic } from '../core/diagnostics.js';
 
 export const isTty = Boolean(process.stdout.isTTY);
-const colour = isTty && !process.env.NO_COLOR;
+let colour = isTty && !process.env.NO_COLOR;
 const paint = (code: string) => (text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
 export const bold = paint('1');
 export const red = paint('31');
@@ -12,12 +16,67 @@ export const yellow = paint('33');
 export const dim = paint('2');
 export const cyan = paint('36');
 
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+let verbosity: Verbosity = 'normal';
+
+export function configureOutput(options: { colour?: boolean; verbosity?: Verbosity }): void {
+  if (options.colour === false) colour = false;
+  if (options.verbosity) verbosity = options.verbosity;
+}
+
+export const isQuiet = (): boolean => verbosity === 'quiet';
+
+let stdoutGone = false;
+let stderrGone = false;
+
+/**
+ * The reader of stdout went away (EPIPE). Nothing more is written. A command that is only printing
+ * ends now, quietly; a build (it listens for SIGTERM) is stopped as by Ctrl-C, so it cancels and
+ * records its runs and releases its lock instead of dying halfway.
+ */
+function readerGone(stream: 'stdout' | 'stderr'): void {
+  if (stream === 'stderr') {
+    stderrGone = true;
+    return;
+  }
+  if (stdoutGone) return;
+  stdoutGone = true;
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+  else process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+}
+
+for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') readerGone(name);
+    else throw error;
+  });
+}
+
 export function out(line = ''): void {
-  process.stdout.write(line + '\n');
+  if (!stdoutGone) process.stdout.write(line + '\n');
 }
 
 export function err(line = ''): void {
-  process.stderr.write(line + '\n');
+  if (!stderrGone) process.stderr.write(line + '\n');
+}
+
+/** Progress and notes: not printed with --quiet. */
+export function info(line = ''): void {
+  if (verbosity !== 'quiet') out(line);
+}
+
+/** What ckbuild decided and why: printed (on stderr) only with --verbose. */
+export function debug(line: string): void {
+  if (verbosity === 'verbose') err(dim(`ckbuild: ${line}`));
+}
+
+/** The width tables must fit: the terminal's, else 100 (a pipe, a file, CI). */
+export function terminalWidth(): number {
+  const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+  const fromEnv = Number(process.env.COLUMNS);
+  if (columns && columns > 0) return columns;
+  if (Number.isInteger(fromEnv) && fromEnv > 20) return fromEnv;
+  return 100;
 }
 
 export function displayPath(path: string): string {
@@ -37,12 +96,36 @@ export function renderDiagnostics(diagnostics: readonly Diagnostic[]): void {
   if (errors > 0) err(`${errors} error(s)${warnings ? `, ${warnings} warning(s)` : ''}`);
 }
 
-export function table(header: string[], rows: string[][]): string[] {
-  const strip = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
+const strip = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
+
+/** Cuts a cell to `width` visible characters, with `…`; a painted cell loses its colour when cut. */
+function cut(cell: string, width: number): string {
+  const plain = strip(cell);
+  if (plain.length <= width) return cell;
+  return width <= 1 ? '…'.slice(0, width) : plain.slice(0, width - 1) + '…';
+}
+
+/**
+ * Aligned columns that fit `width` (default: the terminal's): when too wide, the widest columns are
+ * narrowed (cells cut with `…`) until the table fits, never below the header's width.
+ * Explanations too long for a cell belong below the table, not in it.
+ */
+export function table(header: string[], rows: string[][], width = terminalWidth()): string[] {
   const widths = header.map((h, i) => Math.max(strip(h).length, ...rows.map((r) => strip(r[i] ?? '').length)));
+  const total = (): number => widths.reduce((sum, w) => sum + w, 0) + 2 * (widths.length - 1);
+  const floor = header.map((h) => Math.max(4, strip(h).length));
+  while (total() > width) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) if (widths[i]! > floor[i]! && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+    if (widest < 0) break;
+    widths[widest] = Math.max(floor[widest]!, widths[widest]! - Math.max(1, total() - width));
+  }
   const line = (cells: string[]): string =>
     cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - strip(cell).length)))
+      .map((raw, i) => {
+        const cell = cut(raw, widths[i]!);
+        return i === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, widths[i]! - strip(cell).length));
+      })
       .join('  ')
       .trimEnd();
   return [bold(line(header)), ...rows.map(line)];

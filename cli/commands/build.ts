@@ -20,7 +20,7 @@ import { writeUpToDateStamp } from '../../core/upToDate.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
-import { bold, cyan, dim, displayPath, err, formatDuration, green, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
+import { bold, cyan, dim, displayPath, err, formatDuration, green, info, isQuiet, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
 
 export async function buildCommand(args: ParsedArgs): Promise<number> {
@@ -221,7 +221,7 @@ export function progressRenderer(): Renderer {
     const label = (id: string, name: string) => `${id} ${dim(name)}`;
     switch (event.type) {
       case 'progress':
-        if (!isTty) return;
+        if (!isTty || isQuiet()) return;
         line = `[${formatDuration(event.elapsedS)}] ${event.done} done, ${event.running} running, ${event.queued} queued${event.failed ? `, ${event.failed} not succeeded` : ''} of ${event.total}`;
         process.stdout.write(`\r\u001b[2K${line}`);
         return;
@@ -229,25 +229,25 @@ export function progressRenderer(): Renderer {
         return;
       case 'submitted':
         clear();
-        out(`${cyan('start')}  ${label(event.id, event.name)} ${dim(`(${event.executor} ${event.jobId})`)}`);
+        info(`${cyan('start')}  ${label(event.id, event.name)} ${dim(`(${event.executor} ${event.jobId})`)}`);
         return;
       case 'adopted':
         clear();
-        out(`${cyan('adopt')}  ${label(event.id, event.name)} ${dim(`already running as ${event.jobId}`)}`);
+        info(`${cyan('adopt')}  ${label(event.id, event.name)} ${dim(`already running as ${event.jobId}`)}`);
         return;
       case 'reconciled':
         clear();
-        out(`${dim('found')}  ${label(event.id, event.name)} ${event.status}${event.detail ? `: ${event.detail}` : ''}`);
+        info(`${dim('found')}  ${label(event.id, event.name)} ${event.status}${event.detail ? `: ${event.detail}` : ''}`);
         return;
       case 'finished': {
         clear();
         const word = event.status === 'succeeded' ? green('done ') : event.status === 'blocked' ? yellow('blocked') : red(event.status);
-        out(`${word}  ${label(event.id, event.name)}${event.elapsedS !== undefined ? ` ${dim(formatDuration(event.elapsedS))}` : ''}${event.detail && event.status !== 'succeeded' ? `: ${event.detail}` : ''}`);
+        (event.status === 'succeeded' ? info : out)(`${word}  ${label(event.id, event.name)}${event.elapsedS !== undefined ? ` ${dim(formatDuration(event.elapsedS))}` : ''}${event.detail && event.status !== 'succeeded' ? `: ${event.detail}` : ''}`);
         return;
       }
       case 'skipped':
         clear();
-        out(`${yellow('skip')}   ${label(event.id, event.name)}: ${event.detail}`);
+        info(`${yellow('skip')}   ${label(event.id, event.name)}: ${event.detail}`);
         return;
       case 'cancelling':
         clear();

@@ -9,7 +9,7 @@ import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
-import { bold, cyan, dim, formatDuration, green, out, red, renderDiagnostics, table, yellow } from '../output.js';
+import { bold, cyan, dim, formatDuration, green, out, red, renderDiagnostics, table, terminalWidth, yellow } from '../output.js';
 import { commitManifest, executorsFor } from './build.js';
 
 export function experimentFiles(positionals: string[]): string[] {
@@ -24,15 +24,30 @@ export function experimentFiles(positionals: string[]): string[] {
   }
 }
 
+/**
+ * `--json` has one shape whatever the number of files: `{ ok, counts, runs, experiments }`, where
+ * `runs` lists every run of every file (each with its `experiment` and `file`), `counts` tallies
+ * them by status, and `experiments` has one entry per file (with its diagnostics when it does not plan).
+ */
+export interface StatusJson {
+  ok: boolean;
+  counts: Record<string, number>;
+  runs: Json[];
+  experiments: Array<{ file: string; experiment: string | null; ok: boolean; counts: Record<string, number>; diagnostics: Json[] }>;
+}
+
 export async function statusCommand(args: ParsedArgs): Promise<number> {
   const files = experimentFiles(args.positionals);
   const json = flag(args, '--json');
-  const reports: Json[] = [];
+  const report: StatusJson = { ok: true, counts: {}, runs: [], experiments: [] };
   let exit = 0;
+  let first = true;
   for (const file of files) {
     const result = await planFile(file);
     if (!result.plan) {
-      renderDiagnostics(result.diagnostics);
+      if (json) report.experiments.push({ file, experiment: null, ok: false, counts: {}, diagnostics: result.diagnostics as unknown as Json[] });
+      else renderDiagnostics(result.diagnostics);
+      report.ok = false;
       exit = 2;
       continue;
     }
@@ -43,10 +58,18 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
     recorder.persist(true);
     const outcomes = new Map(findings.flatMap((finding) => (finding.kind === 'finished' ? [[finding.run.id, finding.state.status] as const] : [])));
     await commitManifest(plan, { outcomes, manifestChanged: recorder.changed }, flag(args, '--no-commit'));
-    if (json) reports.push(statusJson(plan));
-    else printStatus(plan);
+    if (json) {
+      const part = statusJson(plan, file);
+      report.experiments.push({ file, experiment: part.experiment, ok: true, counts: part.counts, diagnostics: [] });
+      report.runs.push(...part.runs);
+      for (const [status, n] of Object.entries(part.counts)) report.counts[status] = (report.counts[status] ?? 0) + n;
+    } else {
+      if (!first) out();
+      printStatus(plan);
+    }
+    first = false;
   }
-  if (json) out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+  if (json) out(JSON.stringify(report, null, 2));
   return exit;
 }
 
@@ -65,12 +88,15 @@ function keyMetric(run: PlannedRun): string {
   return typeof valueOf === 'number' ? `${preferred}=${Number(valueOf.toPrecision(4))}` : `${preferred}=${String(valueOf)}`;
 }
 
-function statusJson(plan: Plan): Json {
+function statusJson(plan: Plan, file: string): { experiment: string; counts: Record<string, number>; runs: Json[] } {
   const counts: Record<string, number> = {};
+  const experiment = plan.experiment.document.experiment_name;
   const runs = plan.runs.map((run) => {
     const status = statusOf(run);
     counts[status] = (counts[status] ?? 0) + 1;
     return {
+      experiment,
+      file,
       id: run.id,
       name: run.name,
       key: run.key,
@@ -82,12 +108,18 @@ function statusJson(plan: Plan): Json {
       executor: run.record?.executor ?? null,
       elapsed_s: run.record?.elapsed_s ?? null,
       metrics: run.record?.metrics ?? null,
-    };
+    } as unknown as Json;
   });
-  return { experiment: plan.experiment.document.experiment_name, counts, runs } as unknown as Json;
+  return { experiment, counts, runs };
 }
 
+/**
+ * One row per run, fitted to the terminal's width. A run's explanation (why it failed, why it is
+ * blocked) is never squeezed into the STATUS column: rows get a note number, and the notes follow
+ * the table, each on lines of its own.
+ */
 function printStatus(plan: Plan): void {
+  const notes: string[] = [];
   const rows = plan.runs.map((run) => {
     const status = statusOf(run);
     const painted = status === 'succeeded' ? green(status) : ['running', 'queued', 'submitted'].includes(status) ? cyan(status) : status === 'not run' || status === 'changed' ? dim(status) : red(status);
@@ -95,14 +127,39 @@ function printStatus(plan: Plan): void {
       .filter(([k]) => k !== 'trial_id')
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return [run.name, run.key.slice(0, 12), run.step, varying, painted + (run.record?.detail && status !== 'succeeded' ? dim(` ${run.record.detail}`) : ''), formatDuration(run.record?.elapsed_s), keyMetric(run)];
+    let marker = '';
+    if (run.record?.detail && status !== 'succeeded') {
+      notes.push(`[${notes.length + 1}] ${run.id} ${dim(run.name)}: ${status}: ${run.record.detail}`);
+      marker = dim(` [${notes.length}]`);
+    }
+    return [run.name, run.key.slice(0, 12), run.step, varying, painted + marker, formatDuration(run.record?.elapsed_s), keyMetric(run)];
   });
   out(bold(plan.experiment.document.experiment_name));
   for (const line of table(['NAME', 'KEY', 'STEP', 'PARAMETERS', 'STATUS', 'TIME', 'METRIC'], rows)) out(line);
   const counts = new Map<string, number>();
   for (const run of plan.runs) counts.set(statusOf(run), (counts.get(statusOf(run)) ?? 0) + 1);
-  out([...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') + ` — ${plan.runs.length} runs`);
-  if (plan.runs.some((run) => run.record && ['failed', 'oom', 'timeout', 'diverged', 'blocked'].includes(run.record.status))) {
-    out(yellow('rerun `ckbuild <experiment>` to retry what did not succeed (and what depends on it)'));
+  for (const line of wrap([...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') + ` — ${plan.runs.length} runs`, terminalWidth(), '  ')) out(line);
+  if (notes.length > 0) {
+    out();
+    for (const note of notes) for (const line of wrap(note, terminalWidth(), '    ')) out(line);
   }
+  if (plan.runs.some((run) => run.record && ['failed', 'oom', 'timeout', 'diverged', 'blocked'].includes(run.record.status))) {
+    for (const line of wrap('rerun `ckbuild <experiment>` to retry what did not succeed (and what depends on it)', terminalWidth(), '  ')) out(yellow(line));
+  }
+}
+
+/** Word-wraps a line to `width`, continuation lines indented. */
+export function wrap(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let current = '';
+  const visible = (t: string): number => t.replace(/\u001b\[[0-9;]*m/g, '').length;
+  for (const word of text.split(' ')) {
+    const candidate = current === '' ? word : `${current} ${word}`;
+    if (visible(candidate) > width && current.trim() !== '') {
+      lines.push(current);
+      current = indent + word;
+    } else current = candidate;
+  }
+  if (current !== '') lines.push(current);
+  return lines;
 }

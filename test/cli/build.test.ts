@@ -233,7 +233,8 @@ test('status: a table with counts per state, and --json', () => {
   const table = project.run(['status', 'experiments/exp.yaml']);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /NAME\s+KEY\s+STEP\s+PARAMETERS\s+STATUS\s+TIME\s+METRIC/);
-  assert.match(table.stdout, /prepare\s+step=c\s+failed the framework exited with status 4/);
+  assert.match(table.stdout, /prepare\s+step=c\s+failed \[1\]/);
+  assert.match(table.stdout, /^\[1\] prepare\/c .*failed: the framework exited with status 4/m);
   assert.match(table.stdout, /2 succeeded, 1 failed — 3 runs/);
   const json = JSON.parse(project.run(['status', 'experiments/exp.yaml', '--json']).stdout) as { counts: Record<string, number>; runs: Array<{ id: string; status: string }> };
   assert.deepEqual(json.counts, { succeeded: 2, failed: 1 });

@@ -1,0 +1,212 @@
+/**
+ * Every command and option of the CLI, described once: the parser (cli/args.ts) rejects what a
+ * command does not take and suggests the nearest name, `--help` and `<command> --help` are printed
+ * from here, and so are the bash and zsh completions. A new option is one entry below.
+ */
+
+export interface OptionSpec {
+  name: string;
+  /** Other spellings (`-h`, `--output`). */
+  aliases?: readonly string[];
+  /** The value's placeholder (`N`, `RUN`); absent for a switch. */
+  value?: string;
+  /** Allowed values, checked when parsed. */
+  choices?: readonly string[];
+  /** `int`: a whole number ≥ 1, checked when parsed (so `-j abc` fails even when nothing is to do). */
+  type?: 'int';
+  repeatable?: boolean;
+  help: string;
+  default: string;
+  example: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  usage: string;
+  summary: string;
+  options: readonly string[];
+  examples: readonly string[];
+  /** What completion offers for positionals: experiment files, a fixed list, or nothing. */
+  complete?: 'experiments' | readonly string[];
+}
+
+export const STEPS = ['prepare', 'finetune', 'merge', 'optimize', 'evaluate', 'export'] as const;
+
+export const OPTIONS: Record<string, OptionSpec> = {
+  '--help': { name: '--help', aliases: ['-h'], help: "print this command's help and exit", default: 'off', example: 'ckbuild plan --help' },
+  '--version': { name: '--version', aliases: ['-V'], help: "print ckbuild's version and exit", default: 'off', example: 'ckbuild --version' },
+  '--quiet': { name: '--quiet', aliases: ['-q'], help: 'print only errors, warnings and the final summary (no per-run progress)', default: 'off', example: 'ckbuild experiments/cap.yaml --quiet' },
+  '--verbose': { name: '--verbose', aliases: ['-v'], help: 'also print what ckbuild decided and why (version, executor, files) on stderr', default: 'off', example: 'ckbuild experiments/cap.yaml --verbose' },
+  '--no-color': { name: '--no-color', help: 'never colour the output (colours are used only on a terminal, and never with NO_COLOR set)', default: 'colour on a terminal', example: 'ckbuild status --no-color' },
+  '--json': { name: '--json', help: 'print machine-readable JSON on stdout instead of a table', default: 'off (a table)', example: 'ckbuild plan experiments/cap.yaml --json' },
+  '--explain': { name: '--explain', help: 'list, under the table, why each stale run is stale', default: 'off', example: 'ckbuild plan experiments/cap.yaml --explain' },
+  '--dry-run': { name: '--dry-run', help: 'generate every artifact of the selected runs, execute nothing, record nothing', default: 'off', example: 'ckbuild experiments/cap.yaml --dry-run' },
+  '--only': { name: '--only', value: 'RUN', repeatable: true, help: 'only these runs (id, id glob, step, readable name or key prefix), and the stale runs they need; repeatable', default: 'every run', example: "ckbuild experiments/cap.yaml --only 'finetune/lora_rank=8*'" },
+  '--until': { name: '--until', value: 'STEP', choices: STEPS, help: `only steps up to STEP (${STEPS.join(', ')})`, default: 'every step', example: 'ckbuild experiments/cap.yaml --until finetune' },
+  '--force': { name: '--force', help: 'rerun the selected runs even if up to date; also overrides the budget', default: 'off', example: 'ckbuild experiments/cap.yaml --force --only evaluate' },
+  '--keep-going': { name: '--keep-going', help: 'continue past failures (dependents of a failed run are skipped)', default: 'off (stop at the first failure)', example: 'ckbuild experiments/cap.yaml --keep-going' },
+  '-j': { name: '-j', aliases: ['--jobs'], value: 'N', type: 'int', help: 'local executor: N runs at once', default: 'jobs in the local config, else the CPU count', example: 'ckbuild experiments/cap.yaml -j 2' },
+  '--executor': { name: '--executor', value: 'NAME', choices: ['local', 'slurm'], help: 'where runs execute', default: '$CKBUILD_EXECUTOR, else executor in the local config, else slurm where sbatch exists, else local', example: 'ckbuild experiments/cap.yaml --executor local' },
+  '--wait': { name: '--wait', help: 'slurm: wait until the submitted runs finish', default: 'off (submit and return)', example: 'ckbuild experiments/cap.yaml --executor slurm --wait' },
+  '--no-commit': { name: '--no-commit', help: 'write the manifest but do not commit it', default: 'off (commit the manifest)', example: 'ckbuild experiments/cap.yaml --no-commit' },
+  '-o': { name: '-o', aliases: ['--output'], value: 'FILE', help: 'where to write the converted experiment', default: 'experiments/<experiment_name>.yaml', example: 'ckbuild import old/experiment_summary.yaml -o experiments/old.yaml' },
+  '--overwrite': { name: '--force', help: 'overwrite the output file if it exists', default: 'off (refuse)', example: 'ckbuild import old/experiment_summary.yaml --force' },
+  '--write': { name: '--write', help: "write the schemas into ckbuild's schema/ folder instead of printing", default: 'off (print)', example: 'ckbuild schema --write' },
+};
+
+/** Options every command takes. */
+export const GLOBAL_OPTIONS = ['--help', '--quiet', '--verbose', '--no-color'] as const;
+
+const BUILD_OPTIONS = ['--dry-run', '--only', '--until', '--force', '--keep-going', '-j', '--executor', '--wait', '--no-commit'];
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  build: {
+    name: 'build',
+    usage: 'ckbuild [build] <experiment.yaml> [options]',
+    summary: 'bring results up to date: plan, generate and run the stale runs, record and commit the manifest',
+    options: BUILD_OPTIONS,
+    examples: ['ckbuild experiments/tutorial.yaml', 'ckbuild experiments/cap.yaml --dry-run', 'ckbuild experiments/cap.yaml --only finetune --executor slurm'],
+    complete: 'experiments',
+  },
+  plan: {
+    name: 'plan',
+    usage: 'ckbuild plan <experiment.yaml> [options]',
+    summary: 'the runs, their keys and dependencies, and why each stale one is stale (nothing is written)',
+    options: ['--json', '--explain'],
+    examples: ['ckbuild plan experiments/cap.yaml', 'ckbuild plan experiments/cap.yaml --explain'],
+    complete: 'experiments',
+  },
+  explain: {
+    name: 'explain',
+    usage: 'ckbuild explain <experiment.yaml> <run> [options]',
+    summary: 'why one run is stale, ingredient by ingredient',
+    options: ['--json'],
+    examples: ['ckbuild explain experiments/cap.yaml finetune/lora_rank=8'],
+    complete: 'experiments',
+  },
+  check: {
+    name: 'check',
+    usage: 'ckbuild check <experiment.yaml>… [options]',
+    summary: 'for CI: validate schema, references, the DAG and the rendered artifacts; exit 1 on any error',
+    options: ['--json'],
+    examples: ['ckbuild check experiments/*.yaml', 'ckbuild check experiments/cap.yaml --json'],
+    complete: 'experiments',
+  },
+  status: {
+    name: 'status',
+    usage: 'ckbuild status [experiment.yaml…] [options]',
+    summary: 'runs, states, durations and metrics, refreshed from the executor (default: every experiment under experiments/)',
+    options: ['--json', '--executor', '--no-commit'],
+    examples: ['ckbuild status', 'ckbuild status experiments/cap.yaml --json'],
+    complete: 'experiments',
+  },
+  cancel: {
+    name: 'cancel',
+    usage: 'ckbuild cancel <experiment.yaml> [run…] [options]',
+    summary: 'cancel queued or running jobs (scancel on SLURM)',
+    options: ['--executor', '--no-commit'],
+    examples: ['ckbuild cancel experiments/cap.yaml', 'ckbuild cancel experiments/cap.yaml finetune'],
+    complete: 'experiments',
+  },
+  import: {
+    name: 'import',
+    usage: 'ckbuild import <experiment_summary.yaml> [options]',
+    summary: "convert an earlier-toolkit (cruijff_kit) experiment to ckbuild's format",
+    options: ['-o', '--overwrite'],
+    examples: ['ckbuild import old/experiment_summary.yaml', 'ckbuild import old/experiment_summary.yaml -o experiments/old.yaml'],
+    complete: 'experiments',
+  },
+  schema: {
+    name: 'schema',
+    usage: 'ckbuild schema [options]',
+    summary: 'print (or write to schema/) the experiment JSON Schema',
+    options: ['--write'],
+    examples: ['ckbuild schema > experiment.schema.json'],
+    complete: [],
+  },
+  init: {
+    name: 'init',
+    usage: 'ckbuild init [folder]',
+    summary: 'scaffold an experiments repository (or add to an existing one): a starter experiment, the local-config template, .gitignore entries; never overwrites',
+    options: [],
+    examples: ['ckbuild init', 'ckbuild init my-study'],
+    complete: [],
+  },
+  doctor: {
+    name: 'doctor',
+    usage: 'ckbuild doctor [experiment.yaml…] [options]',
+    summary: 'check Node, git, the repository, the local config, the scheduler, the frameworks and GPUs; exit 1 if a check fails',
+    options: ['--json'],
+    examples: ['ckbuild doctor', 'ckbuild doctor experiments/cap.yaml --json'],
+    complete: 'experiments',
+  },
+  completion: {
+    name: 'completion',
+    usage: 'ckbuild completion bash|zsh',
+    summary: 'print a shell completion script',
+    options: [],
+    examples: ['source <(ckbuild completion bash)       # in ~/.bashrc', 'ckbuild completion zsh > "${fpath[1]}/_ckbuild"'],
+    complete: ['bash', 'zsh'],
+  },
+  help: {
+    name: 'help',
+    usage: 'ckbuild help [command]',
+    summary: "print the overview, or a command's help",
+    options: [],
+    examples: ['ckbuild help status'],
+    complete: [],
+  },
+};
+
+/** The options a command takes, its own and the global ones, as specs keyed by the name it is parsed to. */
+export function optionsOf(command: string): OptionSpec[] {
+  const names = [...(COMMANDS[command]?.options ?? []), ...GLOBAL_OPTIONS];
+  return names.map((name) => OPTIONS[name]!);
+}
+
+/** Every spelling of an option: its name and aliases. */
+export function spellings(option: OptionSpec): string[] {
+  return [option.name, ...(option.aliases ?? [])];
+}
+
+function optionLine(option: OptionSpec): string[] {
+  const head = `  ${spellings(option).join(', ')}${option.value ? ` ${option.choices ? option.choices.join('|') : option.value}` : ''}`;
+  return [`${head.padEnd(28)}${head.length >= 28 ? '\n' + ' '.repeat(28) : ''}${option.help}`, `${' '.repeat(28)}default: ${option.default}`, `${' '.repeat(28)}e.g. ${option.example}`];
+}
+
+export function commandHelp(command: string): string {
+  const spec = COMMANDS[command]!;
+  const lines = [`usage: ${spec.usage}`, '', `  ${spec.summary}`, ''];
+  const own = spec.options.map((name) => OPTIONS[name]!);
+  if (own.length > 0) {
+    lines.push('options:');
+    for (const option of own) lines.push(...optionLine(option));
+    lines.push('');
+  }
+  lines.push('global options:');
+  for (const name of GLOBAL_OPTIONS) lines.push(...optionLine(OPTIONS[name]!));
+  lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+export function overviewHelp(): string {
+  const lines = ['ckbuild — make for LLM experiments', '', 'usage: ckbuild <command> [options]   (ckbuild <experiment.yaml> is ckbuild build <experiment.yaml>)', '', 'commands:'];
+  for (const spec of Object.values(COMMANDS)) lines.push(`  ${spec.name.padEnd(12)}${spec.summary}`);
+  lines.push('', 'build options (ckbuild build --help for all, with defaults and examples):');
+  for (const name of BUILD_OPTIONS) {
+    const option = OPTIONS[name]!;
+    lines.push(`  ${`${option.name}${option.value ? ` ${option.value}` : ''}`.padEnd(20)}${option.help} (default: ${option.default})`);
+  }
+  lines.push('', 'global options:');
+  for (const name of [...GLOBAL_OPTIONS, '--version']) {
+    const option = OPTIONS[name]!;
+    lines.push(`  ${spellings(option).join(', ').padEnd(20)}${option.help}`);
+  }
+  lines.push(
+    '',
+    'Run `ckbuild <command> --help` for a command\'s options, each with its default and an example.',
+    'New here? `ckbuild init` scaffolds a project, `ckbuild doctor` checks this machine; see README.md.',
+    'Exit codes: 0 ok, 1 runs failed, 2 invalid input, 3 locked by another ckbuild, 4 over budget, 130 interrupted.',
+  );
+  return lines.join('\n');
+}
