@@ -9,6 +9,10 @@ export interface CliEnvironment {
   modelsDir?: string;
   /** The user whose jobs `squeue` lists. */
   user?: string;
+  /** CKBUILD_TEST_CRASH_AT=<point>[:<n>]: test-only crash injection (core/crash.ts, README "Guarantees"). */
+  crashAt?: string;
+  /** CKBUILD_TEST_CRASH_TRACE=<file>: test-only; each crash point a build passes is appended to it. */
+  crashTrace?: string;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -19,4 +23,6 @@ export const environment: CliEnvironment = {
   executor: nonEmpty(process.env.CKBUILD_EXECUTOR),
   modelsDir: nonEmpty(process.env.CKBUILD_MODELS_DIR),
   user: nonEmpty(process.env.USER) ?? nonEmpty(process.env.LOGNAME),
+  crashAt: nonEmpty(process.env.CKBUILD_TEST_CRASH_AT),
+  crashTrace: nonEmpty(process.env.CKBUILD_TEST_CRASH_TRACE),
 };

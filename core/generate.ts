@@ -26,6 +26,7 @@ import { ensureIgnoredDir } from './ignoredDir.js';
 import { CKBUILD_VERSION } from './version.js';
 import { isProcessAlive } from './lock.js';
 import { jobScriptPath, readRunSpec, runSpecPath } from './runDir.js';
+import { liveHolder } from './claim.js';
 
 /** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
 const SNAPSHOT_LIMIT = 16 * 1024 * 1024;
@@ -131,19 +132,37 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
       rmSync(staging, { recursive: true, force: true }); // a full disk leaves nothing half-written
       throw error;
     }
-    if (existsSync(run.runDir)) {
-      // A directory without run.json is a leftover (say, of a crash mid-rename); keep its outputs.
-      for (const entry of ['outputs', 'metadata']) {
-        if (existsSync(join(run.runDir, entry))) {
-          rmSync(join(staging, entry), { recursive: true, force: true });
-          renameSync(join(run.runDir, entry), join(staging, entry));
-        }
-      }
-      rmSync(run.runDir, { recursive: true, force: true });
-    }
     ensureIgnoredDir(dirname(run.runDir));
-    renameSync(staging, run.runDir);
-    changed = true;
+    try {
+      renameSync(staging, run.runDir); // fails if a non-empty directory is there
+      changed = true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        rmSync(staging, { recursive: true, force: true });
+        throw error;
+      }
+      if (existsSync(runSpecPath(run.runDir))) {
+        // Another ckbuild sharing the runs root generated it meanwhile: same key, same run.
+        rmSync(staging, { recursive: true, force: true });
+        changed = liveHolder(run.runDir) ? false : writeFiles(run.runDir, files, snapshots, true);
+      } else {
+        // A directory without run.json is a leftover (say, of a crash mid-rename); keep its outputs.
+        for (const entry of ['outputs', 'metadata']) {
+          if (existsSync(join(run.runDir, entry))) {
+            rmSync(join(staging, entry), { recursive: true, force: true });
+            renameSync(join(run.runDir, entry), join(staging, entry));
+          }
+        }
+        rmSync(run.runDir, { recursive: true, force: true });
+        renameSync(staging, run.runDir);
+        changed = true;
+      }
+    }
+  } else if (liveHolder(run.runDir)) {
+    // Claimed by another live process (a checkout sharing the runs root): its job may be reading
+    // these files right now. Same key, same run: leave them as they are.
+    changed = false;
   } else {
     changed = writeFiles(run.runDir, files, snapshots, true);
   }

@@ -53,15 +53,39 @@ export interface Reconciled {
  */
 export function unrecordedSuccess(run: Pick<PlannedRun, 'key' | 'runDir' | 'record'>): { handle: JobHandle; state: JobState } | undefined {
   if (run.record?.status === 'succeeded') return undefined;
+  const verdict = verdictInRunDir(run);
+  return verdict?.state.status === 'succeeded' ? verdict : undefined;
+}
+
+/**
+ * The final verdict a job left in the run directory for this key, if any: its status file says
+ * how it ended (not that it is still running), and its run.json carries this very key. A success
+ * counts only when the declared outputs exist (else there is no verdict). `since` (an ISO time)
+ * ignores verdicts of attempts that finished before it.
+ */
+export function verdictInRunDir(run: Pick<PlannedRun, 'key' | 'runDir' | 'record'>, since?: string): { handle: JobHandle; state: JobState } | undefined {
   const file = readStatusFile(run.runDir);
-  if (file?.status !== 'succeeded') return undefined;
+  if (!file || ACTIVE_STATUSES.has(file.status)) return undefined;
   const spec = readRunSpec(run.runDir);
   if (spec?.key !== run.key) return undefined;
-  if ((spec.outputs ?? []).some((output) => !existsSync(join(run.runDir, output)))) return undefined;
+  if (since !== undefined) {
+    const finished = Date.parse(file.finished_at);
+    // The job writes whole seconds; a claim taken within the same second counts as before it.
+    if (!Number.isFinite(finished) || finished + 1000 <= Date.parse(since)) return undefined;
+  }
+  if (file.status === 'succeeded' && (spec.outputs ?? []).some((output) => !existsSync(join(run.runDir, output)))) return undefined;
   const executor = run.record?.executor ?? (file.job_id && !file.job_id.startsWith('local:') ? 'slurm' : 'local');
   return {
     handle: { executor, jobId: file.job_id || run.record?.job_id || `recovered:${file.pid}`, host: file.host },
-    state: { status: 'succeeded', exitCode: 0, startedAt: file.started_at, finishedAt: file.finished_at, node: file.host, elapsedS: elapsedSeconds(file.started_at, file.finished_at) },
+    state: {
+      status: file.status,
+      detail: file.detail || undefined,
+      exitCode: typeof file.exit_code === 'number' ? file.exit_code : undefined,
+      startedAt: file.started_at,
+      finishedAt: file.finished_at,
+      node: file.host,
+      elapsedS: elapsedSeconds(file.started_at, file.finished_at),
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import type { Plan, PlannedRun } from './plan.js';
 import { baseRecord, describeOutputs, frameworkVersions, gpuHours, readMetricsSafely } from './records.js';
 import type { RuleRegistry } from './rule.js';
 import type { JobHandle, JobState } from './executors/types.js';
+import type { CrashHook } from './crash.js';
 
 export type Clock = () => Date;
 
@@ -30,6 +31,8 @@ export class Recorder {
     private readonly plan: Plan,
     private readonly rules: Pick<RuleRegistry, 'get'>,
     private readonly clock: Clock,
+    /** Test-only crash injection around each manifest write (core/crash.ts). */
+    private readonly crash: CrashHook = () => {},
   ) {}
 
   now(): string {
@@ -91,8 +94,10 @@ export class Recorder {
     if (!force && Date.now() - this.lastWrite < this.writeInterval) return;
     const started = Date.now();
     try {
+      this.crash('before-manifest-write');
       if (writeManifest(this.plan.manifestPath, this.plan.manifest)) this.changed = true;
       this.dirty = false;
+      this.crash('after-manifest-write');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       this.failure = `cannot write the manifest ${this.plan.manifestPath}: ${code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' || code === 'EACCES' ? 'the folder is read-only' : String((error as Error).message)}`;

@@ -7,14 +7,16 @@
  * enforces dependencies itself (SLURM's afterok). A run whose upstream failed is skipped, and so
  * is everything below it.
  */
+import { type Claim, type ClaimOwner, claimRun, describeHolder, heartbeat, liveHolder, recordClaimJob, releaseClaim } from './claim.js';
+import type { CrashHook } from './crash.js';
 import type { EventSink } from './events.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from './executors/types.js';
 import type { GeneratedRun } from './generate.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type RunStatus } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
-import { type Executors, type InFlightJob, pollJobs, type Finding } from './reconcile.js';
+import { type Executors, type InFlightJob, pollJobs, type Finding, verdictInRunDir } from './reconcile.js';
 import type { Recorder } from './recorder.js';
-import { retireStatusFile } from './runDir.js';
+import { jobLogPath, retireStatusFile } from './runDir.js';
 import type { Targets } from './targets.js';
 
 export interface ExecuteOptions {
@@ -28,7 +30,25 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   onEvent?: EventSink;
   pollMs?: number;
+  /**
+   * Who claims runs in the runs root (core/claim.ts): this checkout. Default: the project folder.
+   * A run claimed by another live process is waited for and its verdict taken, never started.
+   */
+  checkout?: string;
+  /** Test-only crash injection at the named points of a build (core/crash.ts). */
+  crash?: CrashHook;
 }
+
+/** A run another process holds the claim on: this build waits for its verdict. */
+interface Watched {
+  run: PlannedRun;
+  holder: ClaimOwner;
+  /** When this build first saw the claim: verdicts older than the holder's claim are not its. */
+  since: string;
+}
+
+/** Verdicts of another claimer that say nothing about the run itself: the run is claimed and run here. */
+const RETRY_AFTER_OTHERS = new Set<RunStatus>(['cancelled', 'interrupted']);
 
 export type RunEnvironment = NonNullable<import('./manifest.js').RunRecord['env']>;
 
@@ -58,6 +78,11 @@ class Scheduler {
   private readonly pending: PlannedRun[];
   private readonly started = Date.now();
   private stopSubmitting = false;
+  /** Runs claimed by another live process, by id. */
+  private readonly watching = new Map<string, Watched>();
+  /** Claims this build holds, by key. */
+  private readonly claims = new Map<string, Claim>();
+  private readonly crash: CrashHook;
 
   constructor(
     private readonly plan: Plan,
@@ -68,6 +93,7 @@ class Scheduler {
   ) {
     this.executor = options.executors.primary;
     this.emit = options.onEvent ?? (() => {});
+    this.crash = options.crash ?? (() => {});
     this.pending = [...targets.runs];
     this.upToDate = new Set(plan.runs.filter((run) => run.state === 'up-to-date').map((run) => run.id));
   }
@@ -76,7 +102,8 @@ class Scheduler {
     const wait = this.options.wait ?? true;
     const queues = this.executor.handlesDependencies;
     let cancelled = false;
-    while (this.pending.length > 0 || (this.inFlight.size > 0 && (wait || !queues))) {
+    this.crash('after-generate');
+    while (this.pending.length > 0 || this.watching.size > 0 || (this.inFlight.size > 0 && (wait || !queues))) {
       if (this.options.signal?.aborted) {
         cancelled = true;
         break;
@@ -88,7 +115,7 @@ class Scheduler {
         this.pending.splice(0);
         continue;
       }
-      if (this.pending.length > 0 && this.inFlight.size === 0 && submittedNow === 0) {
+      if (this.pending.length > 0 && this.inFlight.size === 0 && this.watching.size === 0 && submittedNow === 0) {
         // Nothing can start and nothing will finish: the rest waits on runs that will not run.
         for (const run of this.pending.splice(0)) this.skip(run, 'its upstream runs did not run');
         break;
@@ -97,9 +124,17 @@ class Scheduler {
       if (!wait && queues && this.pending.length === 0) break;
       // Their dependents can go out right away: SLURM holds them on the new job ids.
       if (queues && submittedNow > 0 && this.pending.length > 0) continue;
-      if (this.inFlight.size > 0) await this.waitAndPoll();
+      if (this.inFlight.size > 0 || this.watching.size > 0) await this.waitAndPoll();
     }
     if (cancelled) await this.cancelInFlight();
+    // Claims of runs that are not running any more (rejected, never started) are released; those
+    // of jobs still queued or running stay, naming the job, so nobody else starts them.
+    const running = new Set([...this.inFlight.values()].map((job) => job.run.key));
+    for (const [key, claim] of this.claims) {
+      if (running.has(key)) continue;
+      releaseClaim(claim);
+      this.claims.delete(key);
+    }
     this.progress();
     this.options.recorder.persist(true);
     const stillRunning = new Map([...this.inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
@@ -127,6 +162,11 @@ class Scheduler {
         index++;
         continue;
       }
+      // The claim comes first: a run another checkout is running is waited for, one it finished is reused.
+      if ((await this.gate(run)) !== 'go') {
+        this.pending.splice(index, 1);
+        continue;
+      }
       const dependencies = upstream.filter((id) => this.inFlight.has(id)).map((id) => this.inFlight.get(id)!.handle);
       batch.push({ run, generated: this.generated.get(run.id)!, dependencies });
       inBatch.add(run.id);
@@ -152,6 +192,64 @@ class Scheduler {
     return startedNow;
   }
 
+  /**
+   * Claims the run in its directory before anything starts it. 'go': this build holds the claim
+   * and must run it. Otherwise the run is taken care of: another live process holds it (watched),
+   * a finished run with its key is there (reused), a job for it was found (adopted), or it cannot
+   * be claimed (rejected).
+   */
+  private async gate(run: PlannedRun): Promise<'go' | 'handled'> {
+    if (this.claims.has(run.key)) return 'go'; // ours already (a deferred submission)
+    const result = claimRun(run.runDir, run.key, this.options.checkout ?? this.plan.experiment.projectDir);
+    if ('error' in result) {
+      this.rejected(run, 'failed', result.error);
+      return 'handled';
+    }
+    if (!result.claimed) {
+      this.watching.set(run.id, { run, holder: result.holder, since: result.holder.started_at });
+      this.emit({ type: 'waiting', id: run.id, name: run.name, holder: describeHolder(result.holder) });
+      return 'handled';
+    }
+    this.claims.set(run.key, result.claim);
+    const forced = run.reasons.some((reason) => reason.kind === 'forced');
+    const verdict = forced ? undefined : verdictInRunDir(run);
+    if (verdict?.state.status === 'succeeded') {
+      // Finished by another checkout (or a ckbuild that died before recording it): reuse it.
+      this.reuse(run, verdict, 'found finished in its run directory');
+      return 'handled';
+    }
+    if (result.tookOver) {
+      // The previous claimer is gone; its job may not be (a queued SLURM job, say).
+      const adopted = (await this.executor.adopt([run])).get(run.key);
+      if (adopted) {
+        recordClaimJob(result.claim, adopted);
+        this.inFlight.set(run.id, { run, handle: adopted });
+        this.options.recorder.update(run, { status: 'running', executor: adopted.executor, job_id: adopted.jobId, host: adopted.host, pid: adopted.pid });
+        this.emit({ type: 'adopted', id: run.id, name: run.name, jobId: adopted.jobId });
+        return 'handled';
+      }
+    }
+    return 'go';
+  }
+
+  /** Takes a verdict another process's job left for this key as this build's outcome. */
+  private reuse(run: PlannedRun, verdict: { handle: JobHandle; state: JobState }, how: string): void {
+    this.options.recorder.recordState(run, verdict.handle, verdict.state, this.generated.get(run.id));
+    this.emit({ type: 'reused', id: run.id, name: run.name, status: verdict.state.status, detail: how });
+    this.finished(run, verdict.state, false);
+  }
+
+  /** Runs claimed by others whose claim ended: take their verdict, or claim and run them here. */
+  private checkWatched(): void {
+    for (const [id, watched] of [...this.watching]) {
+      if (liveHolder(watched.run.runDir)) continue;
+      this.watching.delete(id);
+      const verdict = verdictInRunDir(watched.run, watched.since);
+      if (verdict && !RETRY_AFTER_OTHERS.has(verdict.state.status)) this.reuse(watched.run, verdict, `run by ${describeHolder(watched.holder)}`);
+      else this.pending.unshift(watched.run); // its claimer went away without a verdict
+    }
+  }
+
   /** Retires earlier verdicts, then submits; a run whose status file cannot be replaced is not started. */
   private async submitBatch(batch: SubmitRequest[]): Promise<SubmitResult[]> {
     const results: (SubmitResult | undefined)[] = batch.map((request) => {
@@ -159,7 +257,14 @@ class Scheduler {
       return problem ? { error: problem, status: 'failed' } : undefined;
     });
     const sendable = batch.filter((_, position) => results[position] === undefined);
+    for (let i = 0; i < sendable.length; i++) this.crash('before-submit');
     const answers = sendable.length === 0 ? [] : this.executor.submitBatch ? await this.executor.submitBatch(sendable) : await Promise.all(sendable.map((request) => this.executor.submit(request)));
+    sendable.forEach((request, position) => {
+      const answer = answers[position];
+      const claim = this.claims.get(request.run.key);
+      if (answer && 'handle' in answer && claim) recordClaimJob(claim, answer.handle);
+    });
+    for (const answer of answers) if ('handle' in answer) this.crash('after-submit');
     let next = 0;
     return results.map((result) => result ?? answers[next++]!);
   }
@@ -193,6 +298,7 @@ class Scheduler {
   }
 
   private rejected(run: PlannedRun, status: RunStatus, error: string): void {
+    this.release(run);
     this.outcomes.set(run.id, status);
     this.options.recorder.update(run, { status, detail: error, finished_at: this.options.recorder.now() });
     this.emit({ type: 'finished', id: run.id, name: run.name, status, detail: error });
@@ -212,7 +318,7 @@ class Scheduler {
 
   /** A stale upstream that is neither pending, in flight nor in this batch will not run in this build. */
   private willNotRun(id: string, inBatch: ReadonlySet<string>): boolean {
-    return !this.upToDate.has(id) && this.plan.byId.get(id)?.state === 'stale' && !this.pending.some((p) => p.id === id) && !this.inFlight.has(id) && !inBatch.has(id);
+    return !this.upToDate.has(id) && this.plan.byId.get(id)?.state === 'stale' && !this.pending.some((p) => p.id === id) && !this.inFlight.has(id) && !inBatch.has(id) && !this.watching.has(id);
   }
 
   /** An executor can hold a run on upstream jobs it started itself (SLURM afterok), no others. */
@@ -221,7 +327,10 @@ class Scheduler {
   }
 
   private async waitAndPoll(): Promise<void> {
-    await this.executor.waitForChange(this.options.pollMs ?? 1000);
+    if (this.inFlight.size > 0) await this.executor.waitForChange(this.options.pollMs ?? 1000);
+    else await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 1000));
+    for (const claim of this.claims.values()) heartbeat(claim);
+    this.checkWatched();
     const findings: Finding[] = [];
     await pollJobs(this.inFlight, this.options.executors, this.options.recorder, findings);
     for (const finding of findings) if (finding.kind === 'finished') this.finished(finding.run, finding.state);
@@ -229,13 +338,22 @@ class Scheduler {
   }
 
   /** A run's job ended: it and every run sharing its key (content addressing: one run) take its outcome. */
-  private finished(run: PlannedRun, state: JobState): void {
+  private finished(run: PlannedRun, state: JobState, announce = true): void {
+    if (!ACTIVE_STATUSES.has(state.status)) this.release(run);
     for (const twin of this.targets.twins.get(run.key) ?? [run]) {
       this.outcomes.set(twin.id, state.status);
       if (state.status === 'succeeded') this.upToDate.add(twin.id);
     }
-    this.emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS });
+    if (announce) this.emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS, ...(state.status === 'succeeded' ? {} : { log: jobLogPath(run.runDir) }) });
     if (!this.options.keepGoing && FAILED_STATUSES.has(state.status) && state.status !== 'blocked' && this.submitted.has(run.id)) this.stopSubmitting = true;
+  }
+
+  /** The job's verdict is known (or it never started): others may claim the run now. */
+  private release(run: PlannedRun): void {
+    const claim = this.claims.get(run.key);
+    if (!claim) return;
+    releaseClaim(claim);
+    this.claims.delete(run.key);
   }
 
   private async cancelInFlight(): Promise<void> {

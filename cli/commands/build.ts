@@ -1,5 +1,8 @@
 /** `ckbuild <experiment>` / `ckbuild build <experiment>`: bring results up to date. */
+import { appendFileSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type CrashHook, crashHook, parseCrashSpec } from '../../core/crash.js';
 import { checkBudget } from '../../core/budget.js';
 import { build, generateTargets, type BuildResult } from '../../core/build.js';
 import { hasErrors } from '../../core/diagnostics.js';
@@ -29,6 +32,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   const only = values(args, '--only');
   const dryRun = flag(args, '--dry-run');
   const jobs = intValue(args, '-j');
+  const crash = crashInjection();
   // Lock first, then plan once: the plan must see what a previous holder of the lock recorded.
   const lock = dryRun ? undefined : acquireLock(lockPathFor(resolve(file)), `ckbuild ${process.argv.slice(2).join(' ')}`);
   if (lock && !lock.acquired && 'unusable' in lock) {
@@ -66,7 +70,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
 
     const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), planned.plan.local);
     const executors = executorsFor(executorName, planned.plan, jobs);
-    const recorder = new Recorder(planned.plan, ruleRegistry, () => new Date());
+    const recorder = new Recorder(planned.plan, ruleRegistry, () => new Date(), crash);
     const render = progressRenderer();
     const reconciled = await reconcile(planned.plan, executors, recorder);
     recorder.persist(true);
@@ -90,6 +94,8 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
       wait: flag(args, '--wait') || executorName === 'local',
       signal: controller.signal,
       onEvent: render,
+      checkout: planned.plan.experiment.projectDir,
+      crash,
     });
     await executors.primary.close();
     render.finish();
@@ -102,7 +108,9 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     if (hasErrors(outcome.diagnostics)) return 2;
     const outcomes = withReconciledOutcomes(reconciled.findings, outcome.outcomes);
     summarise(plan, { ...outcome, outcomes }, executorName);
-    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, inFlight: outcome.inFlight, submitted: outcome.submitted }, flag(args, '--no-commit'));
+    crash('before-commit');
+    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, commitIfDirty: true, inFlight: outcome.inFlight, submitted: outcome.submitted }, flag(args, '--no-commit'));
+    crash('after-commit');
     if (outcome.upToDate.size === plan.runs.length) stampUpToDate(plan, recorder);
     if (outcome.cancelled || controller.signal.aborted) return 130;
     const failed = [...outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
@@ -112,6 +120,19 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     process.off('SIGTERM', onSignal);
     if (lock?.acquired) lock.release();
   }
+}
+
+/**
+ * Test-only crash injection (README "Guarantees"): CKBUILD_TEST_CRASH_AT=<point>[:<n>] kills this
+ * process with SIGKILL at the n-th occurrence of the point; CKBUILD_TEST_CRASH_TRACE=<file> lists
+ * the points a build passes. A malformed switch is a usage error, never silently ignored.
+ */
+function crashInjection(): CrashHook {
+  if (!environment.crashAt && !environment.crashTrace) return () => {};
+  const spec = environment.crashAt ? parseCrashSpec(environment.crashAt) : undefined;
+  if (typeof spec === 'string') throw new UsageError(spec);
+  const trace = environment.crashTrace;
+  return crashHook(spec, trace ? (point, n) => appendFileSync(trace, `${point}:${n}\n`) : undefined);
 }
 
 /** `--dry-run`: the pipeline stops after generate; nothing is executed or recorded. */
@@ -180,12 +201,17 @@ export interface CommitInput {
   outcomes: ReadonlyMap<string, string>;
   /** Whether the manifest's bytes changed: a build that changed nothing commits nothing. */
   manifestChanged: boolean;
+  /**
+   * Commit the manifest even if this invocation did not change it, when it differs from git (an
+   * earlier build died before its commit, or the commit failed); commitPaths does nothing if clean.
+   */
+  commitIfDirty?: boolean;
   inFlight?: ReadonlyMap<string, string>;
   submitted?: ReadonlySet<string>;
 }
 
 export async function commitManifest(plan: Plan, outcome: CommitInput, noCommit: boolean): Promise<void> {
-  if (!outcome.manifestChanged || noCommit || plan.local.commit === false) return;
+  if ((!outcome.manifestChanged && !outcome.commitIfDirty) || noCommit || plan.local.commit === false || !existsSync(plan.manifestPath)) return;
   const touched = new Map<string, string>(outcome.outcomes);
   for (const id of outcome.inFlight?.keys() ?? []) if (outcome.submitted?.has(id)) touched.set(id, 'submitted');
   const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, touched));
@@ -211,6 +237,29 @@ function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight
 }
 
 type Renderer = ((event: BuildEvent) => void) & { finish(): void };
+
+/** The last lines of a failed job's log, so the reason is on screen without opening a file. */
+function showLogTail(log: string, lines = 8): void {
+  let text: string;
+  try {
+    const size = statSync(log).size;
+    const fd = openSync(log, 'r');
+    try {
+      const length = Math.min(size, 16_384);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  const tail = text.replace(/\r/g, '\n').split('\n').map((line) => line.trimEnd()).filter((line) => line !== '').slice(-lines);
+  if (tail.length === 0) return;
+  out(dim(`       log: ${displayPath(log)} (last ${tail.length} lines)`));
+  for (const line of tail) out(dim(`       │ ${line.length > 200 ? `${line.slice(0, 199)}…` : line}`));
+}
 
 export function progressRenderer(): Renderer {
   let line = '';
@@ -243,8 +292,17 @@ export function progressRenderer(): Renderer {
         clear();
         const word = event.status === 'succeeded' ? green('done ') : event.status === 'blocked' ? yellow('blocked') : red(event.status);
         (event.status === 'succeeded' ? info : out)(`${word}  ${label(event.id, event.name)}${event.elapsedS !== undefined ? ` ${dim(formatDuration(event.elapsedS))}` : ''}${event.detail && event.status !== 'succeeded' ? `: ${event.detail}` : ''}`);
+        if (event.log && event.status !== 'cancelled' && event.status !== 'skipped') showLogTail(event.log);
         return;
       }
+      case 'waiting':
+        clear();
+        out(`${cyan('wait')}   ${label(event.id, event.name)} ${dim(`claimed by ${event.holder}`)}`);
+        return;
+      case 'reused':
+        clear();
+        out(`${event.status === 'succeeded' ? green('reuse') : red(event.status)}  ${label(event.id, event.name)} ${dim(event.detail)}`);
+        return;
       case 'skipped':
         clear();
         info(`${yellow('skip')}   ${label(event.id, event.name)}: ${event.detail}`);
