@@ -5,7 +5,7 @@
  */
 import type { DiagnosticCode } from '../../core/diagnostics.js';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { sha256 } from '../../core/hash.js';
 import { type JsonObject, stableStringify } from '../../core/json.js';
@@ -15,6 +15,11 @@ import type { RenderContext, RenderedRun, Resources, UpstreamView } from '../../
 /** A render-time problem: it has no position in the experiment file, only the run it concerns. */
 export function renderDiagnostic(context: RenderContext<unknown>, message: string, code: DiagnosticCode, severity: 'error' | 'warning' = 'error'): Diagnostic {
   return { severity, code, file: '', line: 0, column: 0, field: context.id, message: `${context.id}: ${message}` };
+}
+
+/** `./models/tiny`, `../x` or `/abs/dir` name a directory; anything else is a registry name or an HF id. */
+export function isModelPath(name: string): boolean {
+  return /^(\.{1,2}\/|\/)/.test(name);
 }
 
 /**
@@ -35,6 +40,8 @@ export function modelDirName(baseModel: string): string {
 export function baseModelDir(context: RenderContext<unknown>, baseModel: string, upstream?: UpstreamView): string {
   if (context.site.modelPath !== undefined) return context.site.modelPath;
   const resolved = upstream?.step === 'finetune' && typeof upstream.params.base_model === 'string' ? upstream.params.base_model : baseModel;
+  // A checkpoint directory named by its path (`./models/tiny`), relative to the project.
+  if (isModelPath(resolved)) return resolvePath(context.site.projectDir, resolved);
   return join(context.site.modelsDir, modelDirName(resolved));
 }
 

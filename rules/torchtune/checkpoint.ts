@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isObject, type JsonObject } from '../../core/json.js';
 import type { ModelSpec } from './models.js';
+import { isModelPath } from '../support/render.js';
 
 /** What the component builders `torchtune.models.llama3.{lora_llama3, llama3}` take. */
 export interface Architecture {
@@ -24,10 +25,6 @@ export interface Architecture {
   rope_base: number;
 }
 
-/** `./models/tiny`, `../x` or `/abs/dir` name a directory; anything else is a registry name or an HF id. */
-export function isModelPath(name: string): boolean {
-  return /^(\.{1,2}\/|\/)/.test(name);
-}
 
 /** The directory a model name points at: the experiment's `models.<name>.path`, or the name itself when it is a path. */
 export function modelDirOf(name: string, projectDir: string, sitePath?: string): string | undefined {

@@ -1,0 +1,153 @@
+/**
+ * The real tier: the capitalization pipeline through the real CLI with real torchtune, inspect-ai,
+ * transformers and PEFT on the CPU, against a tiny random-initialised Llama checkpoint the test
+ * generates (test/real/make_tiny_model.py; nothing is downloaded). Needs the project's Python
+ * environment (`bash scripts/python-env.sh install`, which .ci/run does); without it every test
+ * here skips and says why. Assertions are on what the frameworks wrote (adapters that load,
+ * eval logs that parse, finite losses), never on a file ckbuild wrote about itself.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { projectRoot } from '../helpers/paths.js';
+import { TempProject } from '../helpers/project.js';
+
+const env = spawnSync('bash', [join(projectRoot, 'scripts', 'python-env.sh'), 'path'], { encoding: 'utf8' });
+const pythonEnv = env.status === 0 ? env.stdout.trim() : undefined;
+const skip = pythonEnv ? false : `real tier skipped: no Python environment (${env.stderr.trim() || 'scripts/python-env.sh path failed'}); run \`bash scripts/python-env.sh install\``;
+if (skip) console.log(`# ${skip}`);
+const python = pythonEnv ? join(pythonEnv, 'bin', 'python') : 'python3';
+const timings: Record<string, number> = {};
+
+const EXPERIMENT = (rank: number) => `version: "1.0"
+experiment_name: cap-real
+question: Does a LoRA fine-tune on the CPU train and evaluate end to end?
+prepare:
+  words:
+    command: node data/capitalization/generate.mjs --word-len 5 --num-words 60 --seed 1 --out "$CK_OUTPUTS/words.json"
+    inputs: [data/capitalization/generate.mjs, data/capitalization/words.txt]
+    outputs: [words.json]
+dataset: { from: words, path: words.json, format: json }
+config:
+  base_model: ./models/tiny
+  learning_rate: 3e-3
+  batch_size: 4
+  epochs: 1
+  max_steps_per_epoch: 4
+  warmup_steps: 1
+  lora_rank: 4
+  prompt: "Capitalize the given word: {input}\\n"
+  dataset_type: chat_completion
+protocol:
+  type: grid
+  vary: { lora_rank: [4, ${rank}] }
+evaluation:
+  tasks: [{ name: capitalization, script: tasks/capitalization/inspect_task.py }]
+  models: [base, finetuned]
+  epochs: [last]
+  limit: 5
+  max_tokens: 5
+output: { export_format: safetensors, merge_after: true }
+resources:
+  finetune: { gpus: 0 }
+  evaluate: { gpus: 0 }
+  export: { gpus: 0 }
+`;
+
+let project: TempProject;
+
+function timed<T>(label: string, run: () => T): T {
+  const started = Date.now();
+  try {
+    return run();
+  } finally {
+    timings[label] = (Date.now() - started) / 1000;
+  }
+}
+
+function records(): Array<{ id: string; key: string; status: string; run_dir: string; metrics?: Record<string, unknown> }> {
+  return project.manifest('experiments/cap.manifest.json').runs as never;
+}
+
+function started(output: string): string[] {
+  return [...output.matchAll(/^start\s+(\S+)/gm)].map((m) => m[1]!).sort();
+}
+
+before(() => {
+  if (skip) return;
+  project = new TempProject();
+  for (const folder of ['data', 'tasks']) cpSync(join(projectRoot, folder), project.path(folder), { recursive: true });
+  const made = timed('model generation', () => spawnSync(python, [join(projectRoot, 'test', 'real', 'make_tiny_model.py'), project.path('models', 'tiny'), '--seed', '1'], { encoding: 'utf8', timeout: 300_000 }));
+  assert.equal(made.status, 0, made.stderr);
+  project.write('.gitignore', 'runs/\n.ckbuild/\nmodels/\nckbuild.local.yaml\n');
+  project.write('ckbuild.local.yaml', `jobs: 2\nenv:\n  venv: ${pythonEnv}\n  setup:\n    - export HF_HUB_OFFLINE=1\n`);
+  project.write('experiments/cap.yaml', EXPERIMENT(8));
+  project.git('add', '.');
+  project.git('commit', '-qm', 'experiment');
+});
+
+test('real: training and evaluation see the same prompt token ids (torchtune dataset vs inspect-ai hf provider)', { skip }, () => {
+  const parity = spawnSync(python, [join(projectRoot, 'test', 'real', 'parity_check.py'), project.path('models', 'tiny')], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, HF_HUB_OFFLINE: '1', PYTHONPATH: join(projectRoot, 'templates', 'python') } });
+  assert.equal(parity.status, 0, parity.stdout + parity.stderr);
+  assert.match(parity.stdout, /PARITY OK/);
+});
+
+test('real: prepare → torchtune LoRA on the CPU → inspect-ai of base and adapters → PEFT export; metrics from the real logs', { skip }, () => {
+  const build = timed('first build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  assert.equal(build.code, 0, build.stdout + build.stderr);
+  const runs = records();
+  assert.deepEqual(runs.filter((r) => r.status !== 'succeeded').map((r) => r.id), []);
+  const finetunes = runs.filter((r) => r.id.startsWith('finetune/'));
+  assert.equal(finetunes.length, 2);
+  for (const run of finetunes) {
+    // torchtune's own DiskLogger file, read back by ckbuild: a finite loss near ln(vocab) for random weights.
+    const loss = run.metrics?.final_loss;
+    assert.ok(typeof loss === 'number' && Number.isFinite(loss) && loss > 5 && loss < 20, `${run.id}: final_loss ${String(loss)}`);
+    const logs = readdirSync(project.path(run.run_dir, 'outputs', 'logs')).filter((f) => /^log_\d+\.txt$/.test(f));
+    assert.equal(logs.length, 1);
+    assert.match(readFileSync(project.path(run.run_dir, 'outputs', 'logs', logs[0]!), 'utf8'), /^Step 4 \| loss:/m);
+    // The adapter loads with the real PEFT onto the real base model.
+    const load = spawnSync(python, ['-c', `import sys; from transformers import AutoModelForCausalLM; from peft import PeftModel
+base = AutoModelForCausalLM.from_pretrained(sys.argv[1]); model = PeftModel.from_pretrained(base, sys.argv[2])
+print("loaded", sum(p.numel() for n, p in model.named_parameters() if "lora_" in n))`, project.path('models', 'tiny'), project.path(run.run_dir, 'outputs', 'epoch_0')], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+    assert.equal(load.status, 0, load.stderr);
+    assert.match(load.stdout, /^loaded [1-9]\d*/m);
+  }
+  const evaluations = runs.filter((r) => r.id.startsWith('evaluate/'));
+  assert.equal(evaluations.length, 3, 'the base model and each fine-tuned adapter');
+  for (const run of evaluations) {
+    const logDir = project.path(run.run_dir, 'outputs', 'logs');
+    const logs = readdirSync(logDir).filter((f) => f.endsWith('.json'));
+    assert.equal(logs.length, 1, run.id);
+    const log = JSON.parse(readFileSync(join(logDir, logs[0]!), 'utf8')) as { status: string; results: { total_samples: number; scores: Array<{ metrics: Record<string, { value: number }> }> } };
+    assert.equal(log.status, 'success');
+    assert.equal(log.results.total_samples, 5);
+    assert.equal(run.metrics?.samples, 5);
+    assert.equal(run.metrics?.match_accuracy, log.results.scores[0]!.metrics.accuracy!.value, 'the recorded accuracy is the log’s');
+  }
+  const adapterEval = evaluations.find((r) => !r.id.endsWith('/base'))!;
+  assert.match(project.read(`${adapterEval.run_dir}/config/job.sh`), /model_path=\S+\/outputs\/epoch_0\/adapter/, 'the fine-tuned cell loads the adapter view');
+  // The export merged each adapter into the base with PEFT and saved a loadable model.
+  const exports = runs.filter((r) => r.id.startsWith('export/'));
+  assert.equal(exports.length, 2);
+  for (const run of exports) {
+    const merged = readdirSync(project.path(run.run_dir, 'outputs'), { recursive: true }).map(String).filter((f) => f.endsWith('.safetensors'));
+    assert.ok(merged.length > 0, `${run.id} left no safetensors`);
+  }
+});
+
+test('real: a second build does nothing; changing one rank reruns exactly that fine-tune, its evaluation and its export', { skip }, () => {
+  const again = timed('no-op build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /up to date: \d+ runs, nothing to do/);
+  const before = new Map(records().map((r) => [r.id, r.key]));
+  project.write('experiments/cap.yaml', EXPERIMENT(16));
+  const changed = timed('one-rank rebuild', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  assert.equal(changed.code, 0, changed.stdout + changed.stderr);
+  assert.deepEqual(started(changed.stdout), ['evaluate/capitalization/lora_rank=16/epoch0', 'export/lora_rank=16', 'finetune/lora_rank=16'].sort());
+  for (const run of records()) if (before.has(run.id) && !run.id.includes('lora_rank=16')) assert.equal(run.key, before.get(run.id), `${run.id} kept its key`);
+  console.log(`# real tier timings (s): ${JSON.stringify(timings)}`);
+  void existsSync;
+});
