@@ -3,6 +3,8 @@
  * One run is one evaluation cell: a task, on one model (the base model or one checkpoint of one
  * fine-tune, or a merged adapter), on one dataset split.
  */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { DEFAULT_SEED } from '../../core/defaults.js';
 import { ParamReader } from '../../core/params.js';
@@ -45,6 +47,39 @@ export interface InspectParams {
   dataset: DatasetParams;
 }
 
+const scripts = new Map<string, string | undefined>();
+
+function scriptText(path: string): string | undefined {
+  if (!scripts.has(path)) {
+    try {
+      scripts.set(path, readFileSync(path, 'utf8'));
+    } catch {
+      scripts.set(path, undefined); // a missing script is reported by the input check
+    }
+  }
+  return scripts.get(path);
+}
+
+/**
+ * What the task script must do with what ckbuild passes it, checked before any GPU time: the
+ * @task function must exist, and the prompt reaches the task through `config_path` (eval.yaml,
+ * keys `prompt` and `system_prompt`) — a task that reads neither evaluates with its own prompt,
+ * not the one the model was trained on.
+ */
+function checkTaskScript(run: ExpandedRun, context: ResolveContext, taskFunction: string, read: ParamReader): void {
+  const script = run.inputs.script;
+  if (script === undefined || taskFunction === '') return;
+  const text = scriptText(isAbsolute(script) ? script : join(context.projectDir, script));
+  if (text === undefined) return;
+  if (!new RegExp(`^\\s*(async\\s+)?def\\s+${taskFunction}\\s*\\(`, 'm').test(text)) {
+    read.report('task_function', `${script} has no function \`${taskFunction}\` (the @task function inspect runs); name it with \`task_function\`, or rename the task`, 'dangling-reference', 'warning');
+    return;
+  }
+  if (!/config_path/.test(text) && run.params.prompt !== undefined) {
+    read.report('prompt', `${script} does not take \`config_path\`, through which ckbuild passes the prompt and system prompt the model was trained with (eval.yaml); the evaluation would use the task's own prompt`, 'format-parity', 'warning');
+  }
+}
+
 export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resolved<InspectParams> {
   const read = new ParamReader(run.params, context);
   const task = read.string('task', '');
@@ -53,6 +88,7 @@ export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resol
   if (taskFunction !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(taskFunction)) {
     read.report('task_function', `\`${taskFunction}\` is not a Python function name (the @task function in the script)`, 'invalid-value');
   }
+  checkTaskScript(run, context, taskFunction, read);
   const baseModel = read.string('base_model', '');
   if (baseModel === '') read.report('base_model', 'an evaluation needs `config.base_model` (the model, or the base of the fine-tune)', 'missing-key');
 

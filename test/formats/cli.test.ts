@@ -99,7 +99,7 @@ test('the generated configs carry what the earlier generators carried', () => {
 
   const finetune = runs.get('finetune/Llama-3.2-1B-Instruct_rank16_lr3e-4')!;
   const config = finetune('finetune.yaml');
-  for (const pattern of [/lora_rank: 16\n/, /lora_alpha: 32\n/, /\blr: 0\.0003\n/, /seed: 42\n/, /epochs: 2\n/, /gradient_accumulation_steps: 2\n/, /num_warmup_steps: 10\n/, /weight_decay: 0\.01\n/, /max_seq_len: 2048\n/, /train\[:800\]/, /You are a helpful assistant\./, /Rewrite with a capital first letter: /]) {
+  for (const pattern of [/lora_rank: 16\n/, /lora_alpha: 32\n/, /\blr: 0\.0003\n/, /seed: 42\n/, /epochs: 2\n/, /gradient_accumulation_steps: 2\n/, /num_warmup_steps: 10\n/, /weight_decay: 0\.01\n/, /max_seq_len: 2048\n/, /max_samples: 800\n/, /You are a helpful assistant\./, /Rewrite with a capital first letter: /]) {
     assert.match(config, pattern);
   }
   assert.match(finetune('job.sh'), /#SBATCH --constraint=gpu80\n/);
