@@ -238,6 +238,13 @@ export function releaseClaim(claim: Claim): void {
   rmSync(claimPath(claim.runDir), { force: true });
 }
 
+/** Removes a claim whose claimer and job are both gone (its verdict, if any, is in the status file). */
+export function clearStaleClaim(runDir: string): void {
+  const current = readClaim(runDir);
+  if (current === undefined || current === 'unreadable' || isClaimLive(runDir, current)) return;
+  takeOver(runDir, current);
+}
+
 /** For messages: who holds a claim. */
 export function describeHolder(owner: ClaimOwner): string {
   return `pid ${owner.pid} on ${owner.host}, checkout ${owner.checkout}, since ${owner.started_at}${owner.job ? ` (job ${owner.job.job_id})` : ''}`;

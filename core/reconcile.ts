@@ -20,6 +20,7 @@ import { ACTIVE_STATUSES, FAILED_STATUSES, type RunRecord } from './manifest.js'
 import type { Plan, PlannedRun } from './plan.js';
 import type { Recorder } from './recorder.js';
 import { readRunSpec } from './runDir.js';
+import { clearStaleClaim } from './claim.js';
 
 /** The executor this invocation uses, and the ones that can answer for runs another started. */
 export interface Executors {
@@ -106,6 +107,7 @@ export async function reconcile(plan: Plan, executors: Executors, recorder: Reco
   for (const run of plan.runs) {
     if (!run.found) continue;
     recorder.recordState(run, run.found.handle, run.found.state);
+    clearStaleClaim(run.runDir); // its claimer died before it could release it
     findings.push({ kind: 'finished', run, handle: run.found.handle, state: run.found.state });
     touched.add(run.key);
   }
@@ -157,6 +159,7 @@ export async function pollJobs(inFlight: Map<string, InFlightJob>, executors: Ex
       if (ACTIVE_STATUSES.has(state.status)) findings.push({ kind: 'still-running', run: job.run, handle: job.handle, status: state.status });
       else {
         inFlight.delete(job.run.id);
+        clearStaleClaim(job.run.runDir);
         findings.push({ kind: 'finished', run: job.run, handle: job.handle, state });
       }
     }
