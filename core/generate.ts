@@ -90,6 +90,7 @@ export function renderRunFiles(run: PlannedRun, plan: Plan, rule: Rule): { files
     resources,
     site: { modelsDir: modelsDirOf(projectDir, plan.local), projectDir, ...(typeof run.site?.model_path === 'string' ? { modelPath: resolveProjectPath(projectDir, run.site.model_path) } : {}) },
     experiment: { name: plan.experiment.document.experiment_name, project: plan.experiment.document.project },
+    labels: run.labels,
   });
   const files = new Map<string, string>();
   for (const [path, content] of Object.entries(rendered.files)) files.set(path, content);

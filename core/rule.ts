@@ -100,6 +100,8 @@ export interface RenderContext<P = JsonObject> {
   resources: Resources;
   site: RenderSite;
   experiment: { name: string; project?: string };
+  /** What varies across the sweep, for display (`vis_label` of an evaluation cell); never hashed. */
+  labels?: JsonObject;
 }
 
 export interface RenderedRun {

@@ -141,7 +141,10 @@ export function evalCommand(context: RenderContext<InspectParams>): EvalCommand 
   // Expanded by bash at run time; the run directory itself is checked below.
   words.push({ flag: '-T' }, { shell: `config_path="$CK_RUN_DIR/${EVAL_CONFIG}"` });
   parsed('-T', 'use_chat_template', params.dataset_type === 'chat_completion');
-  parsed('-T', 'vis_label', visLabel(context.id, params.task));
+  // The matrix's own label where the experiment gives one (the earlier toolkit's summaries read it;
+  // "{vis_label} ({task})" when a row lists several tasks), else one derived from the cell id.
+  const label = context.labels?.vis_label;
+  parsed('-T', 'vis_label', typeof label === 'string' && label !== '' ? label : visLabel(context.id, params.task));
   for (const key of Object.keys(params.args).sort()) parsed('-T', key, params.args[key]!);
   if (params.do_sample && params.temperature !== undefined) option('--temperature', params.temperature);
   if (params.max_tokens !== undefined) option('--max-tokens', params.max_tokens);

@@ -116,6 +116,8 @@ test('the generated configs carry what the earlier generators carried', () => {
   assert.match(job, /epoch_0/);
   assert.match(job, /#SBATCH --time=0:10:00\n/);
   assert.match(job, /#SBATCH --mem=40G\n/);
+  // The matrix row's vis_label, with the task when the row lists several (cruijff_kit's "{vis_label} ({task})").
+  assert.match(job, /-T 'vis_label="rank4 lr1e-4 \(capitalization_8L\)"'/);
   const evalYaml = cell('eval.yaml');
   assert.match(evalYaml, /Capitalize this word: \{input\}/);
   assert.match(evalYaml, /You are a careful copy editor\./);
