@@ -242,3 +242,6 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
     assert.ok(!readdirSync(p.dir).includes('runs') || readdirSync(p.path('runs')).length === 0);
   });
 });
+
+// The defects of issue 11 run in this file's process, after the tests above, never beside them.
+await import('./defects.js');

@@ -26,6 +26,7 @@ const table: Array<[string, SlurmRow | undefined, JobStatusFile | undefined, str
   ['PENDING AssocGrpGRES (a wait)', row('PENDING', 'AssocGrpGRES'), undefined, 'queued', /AssocGrpGRES/],
   ['PENDING PartitionDown (a wait)', row('PENDING', 'PartitionDown'), undefined, 'queued', /PartitionDown/],
   ['PENDING ReqNodeNotAvail (a wait)', row('PENDING', 'ReqNodeNotAvail, UnavailableNodes:vm'), undefined, 'queued', /ReqNodeNotAvail/],
+  ['PENDING launch failed requeued held', row('PENDING', 'launch failed requeued held'), undefined, 'interrupted', /requeued it held/],
   ['PENDING JobHeldUser', row('PENDING', 'JobHeldUser'), undefined, 'queued', /held \(JobHeldUser\)/],
   ['PENDING JobHeldAdmin', row('PENDING', 'JobHeldAdmin'), undefined, 'queued', /held \(JobHeldAdmin\)/],
   ['CONFIGURING', row('CONFIGURING'), undefined, 'running', undefined],

@@ -38,7 +38,7 @@ export const ACTIVE_SLURM: ReadonlySet<string> = new Set(['PENDING', 'CONFIGURIN
 const NEVER_STARTS = /^(BadConstraints|PartitionTimeLimit|PartitionNodeLimit|PartitionConfig|InvalidAccount|InvalidQOS|QOSNotAllowed|AccountNotAllowed|(Assoc|QOS)Max\w*PerJob\w*)$/;
 
 export function neverStarts(reason: string): boolean {
-  return NEVER_STARTS.test(reason.trim());
+  return NEVER_STARTS.test(reason.trim()) || /requeued held/i.test(reason);
 }
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 7: 'SIGBUS', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
@@ -96,6 +96,7 @@ export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefi
   switch (row.state) {
     case 'PENDING':
       if (reason.includes('DependencyNeverSatisfied')) return state('cancelled', `an upstream job did not succeed${upstreamOf(row)}, so this one can never start`);
+      if (/requeued held/i.test(reason)) return state('interrupted', `SLURM requeued it held after a failed launch (${reason}); rerunning resubmits it`);
       if (neverStarts(reason)) return state('failed', `SLURM will never start this job (${reason}): the request exceeds what its partition, account or QOS allows; change resources.<step> or the partition`);
       if (reason === 'Dependency') return state('queued', `waiting for its upstream job${upstreamOf(row)}`);
       if (/^JobHeld(User|Admin)$/.test(reason)) return state('queued', `held (${reason}): release it with scontrol release`);
