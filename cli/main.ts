@@ -43,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/explain.js')).explainCommand(args);
     case 'check':
       return (await import('./commands/check.js')).checkCommand(args);
+    case 'watch':
+      return (await import('./commands/watch.js')).watchCommand(args);
     case 'status':
       return (await import('./commands/status.js')).statusCommand(args);
     case 'cancel':

@@ -51,6 +51,9 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--no-commit': { name: '--no-commit', help: 'write the manifest but do not commit it', default: 'off (commit the manifest)', example: 'ckbuild experiments/cap.yaml --no-commit' },
   '-o': { name: '-o', aliases: ['--output'], value: 'FILE', help: 'where to write the converted experiment', default: 'experiments/<experiment_name>.yaml', example: 'ckbuild import old/experiment_summary.yaml -o experiments/old.yaml' },
   '--overwrite': { name: '--force', help: 'overwrite the output file if it exists', default: 'off (refuse)', example: 'ckbuild import old/experiment_summary.yaml --force' },
+  '--build': { name: '--build', help: 'watch: after each valid change, bring the results up to date with `ckbuild build` (otherwise only artifacts are regenerated, nothing runs)', default: 'off (never executes)', example: 'ckbuild watch experiments/cap.yaml --build' },
+  '--strict': { name: '--strict', help: 'check: also fail on warnings and on a committed manifest out of date with its experiment (a run would be stale)', default: 'off', example: 'ckbuild check --strict experiments/*.yaml' },
+  '--format': { name: '--format', value: 'FORMAT', choices: ['human', 'json', 'github'], help: 'check: output as text (human), JSON (json, like --json) or GitHub workflow annotations (github)', default: 'human', example: 'ckbuild check --format github' },
   '--write': { name: '--write', help: "write the schemas into ckbuild's schema/ folder instead of printing", default: 'off (print)', example: 'ckbuild schema --write' },
 };
 
@@ -86,10 +89,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   check: {
     name: 'check',
-    usage: 'ckbuild check <experiment.yaml>… [options]',
-    summary: 'for CI: validate schema, references, the DAG and the rendered artifacts; exit 1 on any error',
-    options: ['--json'],
-    examples: ['ckbuild check experiments/*.yaml', 'ckbuild check experiments/cap.yaml --json'],
+    usage: 'ckbuild check [experiment.yaml…] [options]',
+    summary: 'for CI: validate schema, references, the DAG, the rendered artifacts and budgets, writing nothing (default: every experiment under experiments/); exit 0 clean, 1 problems, 2 usage error',
+    options: ['--json', '--strict', '--format'],
+    examples: ['ckbuild check', 'ckbuild check --strict experiments/*.yaml', 'ckbuild check --format github'],
+    complete: 'experiments',
+  },
+  watch: {
+    name: 'watch',
+    usage: 'ckbuild watch <experiment.yaml>… [options]',
+    summary: 'regenerate the artifacts of the runs an edit changes (experiment, inputs, templates, local config) as you edit; runs nothing unless --build',
+    options: ['--build', '--executor', '-j', '--no-commit'],
+    examples: ['ckbuild watch experiments/cap.yaml', 'ckbuild watch experiments/tutorial.yaml --build'],
     complete: 'experiments',
   },
   status: {
