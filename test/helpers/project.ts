@@ -47,12 +47,13 @@ export class TempProject {
   }
 
   /** Runs ckbuild to completion. NO_COLOR keeps output plain for assertions. */
-  run(args: string[], env: Record<string, string> = {}): CliResult {
+  /** `timeoutMs`: the real tier's builds train and evaluate for real (minutes on a loaded machine). */
+  run(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): CliResult {
     const result = spawnSync(process.execPath, [cliEntry, ...args], {
       cwd: this.dir,
       env: { ...process.env, NO_COLOR: '1', CKBUILD_EXECUTOR: 'local', ...env },
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: timeoutMs,
     });
     return { code: result.status ?? (result.signal ? 128 : 1), stdout: result.stdout, stderr: result.stderr };
   }

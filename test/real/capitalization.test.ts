@@ -20,6 +20,8 @@ const skip = pythonEnv ? false : `real tier skipped: no Python environment (${en
 if (skip) console.log(`# ${skip}`);
 const python = pythonEnv ? join(pythonEnv, 'bin', 'python') : 'python3';
 const timings: Record<string, number> = {};
+/** A real build on 2 loaded cores: generous, so a slow machine is slow, not a failure. */
+const BUILD_TIMEOUT_MS = 900_000;
 
 const EXPERIMENT = (rank: number) => `version: "1.0"
 experiment_name: cap-real
@@ -95,7 +97,7 @@ test('real: training and evaluation see the same prompt token ids (torchtune dat
 });
 
 test('real: prepare → torchtune LoRA on the CPU → inspect-ai of base and adapters → PEFT export; metrics from the real logs', { skip }, () => {
-  const build = timed('first build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  const build = timed('first build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
   assert.equal(build.code, 0, build.stdout + build.stderr);
   const runs = records();
   assert.deepEqual(runs.filter((r) => r.status !== 'succeeded').map((r) => r.id), []);
@@ -139,15 +141,40 @@ print("loaded", sum(p.numel() for n, p in model.named_parameters() if "lora_" in
 });
 
 test('real: a second build does nothing; changing one rank reruns exactly that fine-tune, its evaluation and its export', { skip }, () => {
-  const again = timed('no-op build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  const again = timed('no-op build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /up to date: \d+ runs, nothing to do/);
   const before = new Map(records().map((r) => [r.id, r.key]));
   project.write('experiments/cap.yaml', EXPERIMENT(16));
-  const changed = timed('one-rank rebuild', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }));
+  const changed = timed('one-rank rebuild', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
   assert.equal(changed.code, 0, changed.stdout + changed.stderr);
   assert.deepEqual(started(changed.stdout), ['evaluate/capitalization/lora_rank=16/epoch0', 'export/lora_rank=16', 'finetune/lora_rank=16'].sort());
   for (const run of records()) if (before.has(run.id) && !run.id.includes('lora_rank=16')) assert.equal(run.key, before.get(run.id), `${run.id} kept its key`);
   console.log(`# real tier timings (s): ${JSON.stringify(timings)}`);
   void existsSync;
+});
+
+test('real: an ensemble of two CPU fine-tunes merged with the real PEFT (add_weighted_adapter), and the merged adapter evaluated', { skip }, () => {
+  project.write(
+    'experiments/ensemble.yaml',
+    EXPERIMENT(8)
+      .replace('experiment_name: cap-real', 'experiment_name: cap-ensemble')
+      .replace(/protocol:\n  type: grid\n  vary: \{ lora_rank: \[4, 8\] \}\n/, 'protocol: { type: ensemble, members: 2, merge: { method: linear } }\n')
+      .replace(/output: .*\n/, '')
+      .replace('models: [base, finetuned]', 'models: [finetuned]'),
+  );
+  const build = timed('ensemble build', () => project.run(['experiments/ensemble.yaml'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
+  assert.equal(build.code, 0, build.stdout + build.stderr);
+  const runs = project.manifest('experiments/ensemble.manifest.json').runs as unknown as Array<{ id: string; status: string; run_dir: string; metrics?: Record<string, unknown> }>;
+  assert.deepEqual(runs.filter((r) => r.status !== 'succeeded').map((r) => r.id), []);
+  const merge = runs.find((r) => r.id.startsWith('merge/'));
+  assert.ok(merge, runs.map((r) => r.id).join(', '));
+  const adapter = project.path(merge.run_dir, 'outputs', 'adapter');
+  const load = spawnSync(python, ['-c', `import sys; from transformers import AutoModelForCausalLM; from peft import PeftModel
+model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(sys.argv[1]), sys.argv[2]); print("merged adapter loaded", type(model).__name__)`, project.path('models', 'tiny'), adapter], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+  assert.equal(load.status, 0, load.stderr);
+  const evaluation = runs.find((r) => r.id.startsWith('evaluate/') && r.id.includes('ensemble'));
+  assert.ok(evaluation, `no evaluation of the merged adapter among ${runs.map((r) => r.id).join(', ')}`);
+  assert.equal(evaluation.metrics?.samples, 5);
+  console.log(`# real tier timings (s): ${JSON.stringify(timings)}`);
 });
