@@ -676,3 +676,39 @@ test('the rule version is bumped whenever the base template changes', () => {
   const component: Record<number, string> = { 2: createHash('sha256').update(readFileSync(join(projectRoot, 'templates', 'python', 'ckbuild_chat_dataset.py'))).digest('hex') };
   assert.equal(component[2], CHAT_DATASET_SHA256, 'templates/python/ckbuild_chat_dataset.py changed: bump torchtuneRule.version and pin its new hash');
 });
+
+test('the CPU: no GPU asked for trains on the CPU, in fp32, without fused AdamW; `device: cpu` is in the key, GPU runs keep theirs', () => {
+  const gpu = resolveRun(expanded({ ...CAP, dataset: JSON_DATASET }));
+  const cpu = resolveRun(expanded({ ...CAP, dataset: JSON_DATASET }, { resources: { gpus: 0 } }));
+  assert.equal(gpu.params.device, undefined);
+  assert.equal(cpu.params.device, 'cpu');
+  assert.equal(cpu.params.dtype, 'fp32');
+  const config = configData(contextFor({ name: 'cpu', params: { ...CAP, dataset: JSON_DATASET }, resources: { gpus: 0 }, datasetInput: '/d.json' }, cpu))!;
+  assert.equal(config.device, 'cpu');
+  assert.equal((config.optimizer as JsonObject).fused, false);
+  assert.equal(config.enable_activation_offloading, false);
+});
+
+test('a checkpoint directory: builder and dimensions from its config.json, its files are inputs; what cannot map is a diagnostic', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ckbuild-ckpt-'));
+  const llama = { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 128257, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, hidden_size: 64, intermediate_size: 128, max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 500000, tie_word_embeddings: false };
+  const write = (config: object): void => {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    writeFileSync(join(dir, 'model.safetensors'), 'weights');
+  };
+  write(llama);
+  const resolved = torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/work/project', diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) });
+  assert.deepEqual(errors(resolved), []);
+  assert.deepEqual(resolved.params.architecture, { family: 'llama', vocab_size: 128257, num_layers: 2, num_heads: 4, num_kv_heads: 2, embed_dim: 64, intermediate_dim: 128, max_seq_len: 2048, norm_eps: 1e-5, rope_base: 500000 });
+  assert.equal(resolved.inputs?.model_config, join(dir, 'config.json'));
+  assert.equal(resolved.inputs?.model_weights_0, join(dir, 'model.safetensors'));
+  assert.equal(resolved.inputs?.model_tokenizer_config, join(dir, 'tokenizer_config.json'), 'the chat template decides the training text');
+  const resolveWith = (config: object): Diagnostic[] => {
+    write(config);
+    return errors(torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/', diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) }));
+  };
+  assert.match(resolveWith({ ...llama, model_type: 'mistral', architectures: ['MistralForCausalLM'] })[0]!.message, /describes a `mistral` model/);
+  assert.match(resolveWith({ ...llama, tie_word_embeddings: true })[0]!.message, /ties input and output embeddings/);
+  assert.match(resolveWith({ ...llama, rope_scaling: { rope_type: 'llama3', factor: 32 } })[0]!.message, /uses rope_scaling/);
+  assert.match(resolveWith({ ...llama, head_dim: 32 })[0]!.message, /head_dim 32 × 4 heads is not hidden_size 64/);
+});
