@@ -321,3 +321,20 @@ test('missing sections and keys: errors where ckbuild needs them, warnings where
   assert.equal(matrix?.severity, 'error');
   assert.equal(matrix?.field, 'evaluation');
 });
+
+test('a run with its own dataset_path trains on all of it; the splits.train cap stays with the runs on the shared dataset', () => {
+  const placed = place('rank_lr_sweep', (text) =>
+    text.replace(
+      '      lora_rank: 4\n      lr: 3e-4\n',
+      '      lora_rank: 4\n      lr: 3e-4\n      dataset_path: /scratch/gpfs/MSALGANIK/ck-data/capitalization/words_8L_80P_1000.json\n',
+    ),
+  );
+  const { document, diagnostics } = convert(placed);
+  assert.deepEqual(errors(diagnostics), [], describeAll(diagnostics));
+  assert.equal(document!.config!.max_samples, undefined, 'no experiment-wide cap');
+  const runs = (document!.protocol as { runs: Array<{ name: string; max_samples?: number; dataset?: unknown }> }).runs;
+  const own = runs.find((run) => run.name === 'Llama-3.2-1B-Instruct_rank4_lr3e-4')!;
+  assert.ok(own.dataset);
+  assert.equal(own.max_samples, undefined, 'its own file is used whole, as the earlier toolkit did');
+  for (const run of runs.filter((r) => r !== own)) assert.equal(run.max_samples, 800, run.name);
+});

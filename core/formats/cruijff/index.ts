@@ -21,7 +21,7 @@
  * they share, spec.ts the format's vocabularies and parameters.
  */
 import type { ForeignFormat } from '../../experiment/load.js';
-import type { ExperimentDocument } from '../../experiment/model.js';
+import type { ExperimentDocument, ListRun } from '../../experiment/model.js';
 import { isObject, type JsonObject } from '../../json.js';
 import type { SourceFile } from '../../source.js';
 import { Conversion, type CruijffConversion } from './conversion.js';
@@ -40,6 +40,23 @@ export type { CruijffConversion };
 export function detectCruijff(data: JsonObject): boolean {
   if ('experiment_name' in data || 'version' in data || 'config' in data || 'protocol' in data) return false;
   return isObject(data.experiment) || (Array.isArray(data.runs) && (isObject(data.controls) || isObject(data.models)));
+}
+
+/**
+ * `data.training.splits.train` counts the examples of the shared dataset: the earlier toolkit
+ * trained on that many of it. A run with its own `dataset_path` trains on all of its own file
+ * (the toolkit took its count from that file's sidecar, or set no limit), so the cap moves from
+ * the config to the runs that use the shared dataset.
+ */
+function capOnlySharedDataset(c: Conversion, config: JsonObject, listRuns: ListRun[]): void {
+  const cap = config.max_samples;
+  if (cap === undefined || !listRuns.some((run) => run.dataset !== undefined)) return;
+  delete config.max_samples;
+  listRuns.forEach((run, index) => {
+    if (run.dataset !== undefined || run.max_samples !== undefined) return;
+    run.max_samples = cap;
+    c.from(['protocol', 'runs', index, 'max_samples'], ['data', 'training', 'splits', 'train']);
+  });
 }
 
 export function convertCruijff(source: SourceFile, projectDir: string): CruijffConversion {
@@ -61,6 +78,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
   const { runs, runsByName } = readRuns(c, data, modelNames);
   const baseModel = chooseBaseModel(c, runs, modelNames, config);
   const { listRuns, checkpoints } = convertRuns(c, data, runs, baseModel, textCompletion);
+  capOnlySharedDataset(c, config, listRuns);
   document.config = config;
   document.protocol = { type: 'list', runs: listRuns };
   c.from(['protocol'], ['runs']);
