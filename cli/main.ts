@@ -57,6 +57,16 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/init.js')).initCommand(args);
     case 'doctor':
       return (await import('./commands/doctor.js')).doctorCommand(args);
+    case 'show':
+      return (await import('./commands/show.js')).showCommand(args);
+    case 'log':
+      return (await import('./commands/log.js')).logCommand(args);
+    case 'diff':
+      return (await import('./commands/diff.js')).diffCommand(args);
+    case 'reproduce':
+      return (await import('./commands/reproduce.js')).reproduceCommand(args);
+    case 'gc':
+      return (await import('./commands/gc.js')).gcCommand(args);
     case 'completion':
       return (await import('./commands/completion.js')).completionCommand(args);
     default:

@@ -27,6 +27,7 @@ import { CKBUILD_VERSION } from './version.js';
 import { isProcessAlive } from './lock.js';
 import { jobScriptPath, readRunSpec, runSpecPath } from './runDir.js';
 import { liveHolder } from './claim.js';
+import { sha256 } from './hash.js';
 
 /** Inputs up to this size are copied into the run directory; larger ones are referenced by hash. */
 const SNAPSHOT_LIMIT = 16 * 1024 * 1024;
@@ -41,6 +42,39 @@ export interface GeneratedRun {
   /** Whether any file was written (false when regeneration found everything identical). */
   changed: boolean;
   diagnostics: Diagnostic[];
+  /** sha256 of every generated file, in its portable form (see `artifactHashes`): what `reproduce` compares. */
+  artifacts: Record<string, string>;
+}
+
+/** Where a run was rendered: the absolute paths that artifacts mention and that differ between checkouts. */
+export interface ArtifactPlaces {
+  runDir: string;
+  runsRoot: string;
+  projectDir: string;
+}
+
+/**
+ * A generated file with this checkout's locations replaced by placeholders (`<run_dir>`,
+ * `<runs_root>`, `<project_dir>`): the same record rendered in a fresh clone, another runs root
+ * or a fresh run directory gives the same bytes, and anything else that differs is a difference.
+ */
+export function portableArtifact(content: string, places: ArtifactPlaces): string {
+  let text = content;
+  for (const [path, placeholder] of [[places.runDir, '<run_dir>'], [places.runsRoot, '<runs_root>'], [places.projectDir, '<project_dir>']] as const) {
+    if (path.length > 1) text = text.split(path).join(placeholder);
+  }
+  return text;
+}
+
+export function artifactHashes(files: ReadonlyMap<string, string>, places: ArtifactPlaces): Record<string, string> {
+  const hashes: Record<string, string> = {};
+  for (const path of [...files.keys()].sort()) hashes[path] = sha256(portableArtifact(files.get(path)!, places));
+  return hashes;
+}
+
+/** Whether the job reads an input through its snapshot in the run directory (else through its original path). */
+export function readsSnapshot(role: string, size: number): boolean {
+  return size <= SNAPSHOT_LIMIT && !CODE_ROLES.has(role);
 }
 
 export function mergedResources(run: PlannedRun, rule: Rule, local: LocalConfig): Resources {
@@ -167,7 +201,8 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   } else {
     changed = writeFiles(run.runDir, files, snapshots, true);
   }
-  return { run, rendered, resources, jobScript: jobScriptPath(run.runDir), changed, diagnostics: rendered.diagnostics };
+  const artifacts = artifactHashes(files, { runDir: run.runDir, runsRoot: dirname(run.runDir), projectDir: plan.experiment.projectDir });
+  return { run, rendered, resources, jobScript: jobScriptPath(run.runDir), changed, diagnostics: rendered.diagnostics, artifacts };
 }
 
 /** Staging folders of this run left by a generation that was killed (its process is gone). */

@@ -75,6 +75,15 @@ export interface RunRecord {
   env?: JsonObject;
   /** The run directory, relative to the project folder when inside it. */
   run_dir: string;
+  /**
+   * sha256 of every generated file (config/, inputs/inputs.json) in its portable form
+   * (core/generate.ts `portableArtifact`): what `ckbuild reproduce` compares byte for byte.
+   */
+  artifacts?: Record<string, string>;
+  /** The divergence guard its job script was rendered with; not part of the key. */
+  early_stop_loss?: number;
+  /** Every `ckbuild reproduce` of this run, oldest first (core/reproduce.ts). */
+  reproductions?: JsonObject[];
 }
 
 export interface Manifest {

@@ -40,9 +40,10 @@ export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord 
     recorded_at: existing?.recorded_at ?? now,
     run_dir: runDir.startsWith('..') ? run.runDir : runDir,
   };
+  if (run.earlyStopLoss !== undefined) record.early_stop_loss = run.earlyStopLoss;
   if (existing) {
     // Keep what earlier attempts learned (attempt count, last job) unless this one overwrites it.
-    for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node'] as const) {
+    for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node', 'artifacts', 'reproductions'] as const) {
       if (existing[field] !== undefined) (record as unknown as Record<string, unknown>)[field] = existing[field];
     }
   }

@@ -291,6 +291,7 @@ class Scheduler {
       metrics: undefined,
       attempts,
       resources: request.generated.resources,
+      artifacts: request.generated.artifacts,
       env: this.options.environment(),
     });
     this.submitted.add(run.id);
