@@ -24,7 +24,7 @@ export interface LocalExecutorOptions {
   jobs: number;
   /** GPU indices to hand out; empty when the machine has none. */
   gpus: number[];
-  /** The environment jobs start with (the CLI passes its own; core never reads process.env). */
+  /** The environment jobs start with (the CLI passes its own; core never reads the environment). */
   environment: Record<string, string | undefined>;
 }
 
