@@ -338,3 +338,16 @@ test('a run with its own dataset_path trains on all of it; the splits.train cap 
   assert.equal(own.max_samples, undefined, 'its own file is used whole, as the earlier toolkit did');
   for (const run of runs.filter((r) => r !== own)) assert.equal(run.max_samples, 800, run.name);
 });
+
+test('model_organism data ({train, validation} only): evaluations read the validation split, as the toolkit\'s tasks do', () => {
+  const generation = '  data_generation:\n    tool: model_organism\n    input_type: bits\n    rule: parity\n    k: 8\n    N: 1000\n    seed: 1\n    design: in_distribution\n    output_path: /scratch/gpfs/MSALGANIK/ck-data/capitalization/words_5L_80P_1000.json\n\noutput:';
+  const placed = place('rank_lr_sweep', (text) => text.replace('\noutput:', `\n${generation}`));
+  const { document, diagnostics } = convert(placed);
+  assert.deepEqual(errors(diagnostics), [], describeAll(diagnostics));
+  const tasks = document!.evaluation!.tasks;
+  const plain = tasks.filter((task) => (task.dataset?.path ?? '').endsWith('words_5L_80P_1000.json'));
+  assert.ok(plain.length > 0);
+  for (const task of plain) assert.equal(task.dataset!.split, 'validation', task.name);
+  const own = tasks.filter((task) => !(task.dataset?.path ?? '').endsWith('words_5L_80P_1000.json'));
+  for (const task of own) assert.notEqual(task.dataset?.split, 'validation', `${task.name} names its own dataset`);
+});

@@ -43,6 +43,22 @@ export function detectCruijff(data: JsonObject): boolean {
 }
 
 /**
+ * The model_organism generator writes only {train, validation}, and the toolkit's organism tasks
+ * evaluate `validation` by default; ckbuild's default evaluation split is `test`, which such a
+ * file does not have (the job would fail on the GPU node). Tasks that read the training file
+ * therefore read its `validation` split.
+ */
+function evaluateOrganismOnValidation(c: Conversion, data: JsonObject, document: ExperimentDocument, evaluation: NonNullable<ExperimentDocument['evaluation']>): void {
+  const generation = isObject(data.data) && isObject(data.data.data_generation) ? data.data.data_generation : undefined;
+  if (generation?.tool !== 'model_organism' || !document.dataset) return;
+  evaluation.tasks.forEach((task, index) => {
+    if (task.dataset !== undefined) return;
+    task.dataset = { ...document.dataset!, split: 'validation' };
+    c.from(['evaluation', 'tasks', index, 'dataset'], ['data', 'data_generation', 'tool']);
+  });
+}
+
+/**
  * `data.training.splits.train` counts the examples of the shared dataset: the earlier toolkit
  * trained on that many of it. A run with its own `dataset_path` trains on all of its own file
  * (the toolkit took its count from that file's sidecar, or set no limit), so the cap moves from
@@ -95,6 +111,7 @@ export function convertCruijff(source: SourceFile, projectDir: string): CruijffC
     const evaluation = convertEvaluation(c, evaluationSection, controls, runsByName, textCompletion, document);
     if (evaluation) {
       if (checkpoints.length > 0) evaluation.checkpoints = checkpoints;
+      evaluateOrganismOnValidation(c, data, document, evaluation);
       document.evaluation = evaluation;
       c.from(['evaluation'], ['evaluation']);
     }
