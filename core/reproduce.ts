@@ -289,12 +289,6 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
       return undefined;
     }
     visiting.add(record.key);
-    const rule = setup.rules.get(record.rule);
-    const problem = incompatibility(record, rule);
-    if (problem) {
-      problems.push(problem);
-      return undefined;
-    }
     const recordedDir = recordedRunDir(setup.projectDir, record);
     const canonical = join(setup.runsRoot, runDirName(record.key, record.name));
     if (role === 'upstream') {
@@ -302,9 +296,17 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
       if (present) {
         const run = plannedFromRecord(record, present, 'up-to-date');
         runs.set(record.key, run);
+        plan.byId.set(run.id, run);
         reused.push({ found, runDir: present });
         return run;
       }
+    }
+    // Only a run that is regenerated must be one this ckbuild can regenerate.
+    const rule = setup.rules.get(record.rule);
+    const problem = incompatibility(record, rule);
+    if (problem) {
+      problems.push(problem);
+      return undefined;
     }
     // Upstream first: this run's artifacts name their outputs' folders.
     for (const [upRole, up] of Object.entries(record.upstream)) {
@@ -349,8 +351,6 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
 
   await visit(target, 'target');
   if (problems.length > 0) return { problems };
-  // Every upstream view resolves by id in the plan, reused ones included.
-  for (const { found } of reused) plan.byId.set(found.record.id, runs.get(found.record.key)!);
   plan.runs = [...reused.map(({ found }) => runs.get(found.record.key)!), ...steps.map((step) => step.run)];
   const targetStep = steps.at(-1)!;
   plan.manifestPath = join(targetStep.run.runDir, 'metadata', 'reproduction.manifest.json');
