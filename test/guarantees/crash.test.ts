@@ -51,7 +51,7 @@ test('killed at every crash point of a build, then rerun: every run recorded, ea
       const runs = project.path('runs');
       for (const dir of existsSync(runs) ? readdirSync(runs).filter((d) => !d.startsWith('.')) : []) if (existsSync(claimPath(join(runs, dir)))) problems.push(`claim left in ${dir}`);
       const third = project.run(['experiments/exp.yaml']);
-      if (third.code !== 0 || !/up to date/.test(third.stdout)) problems.push(`a third build is not a no-op: ${third.stdout}`);
+      if (third.code !== 0 || !/up to date/.test(third.stdout)) problems.push(`a third build is not a no-op (exit ${third.code}): ${third.stdout}${third.stderr}`);
       if (problems.length > 0) failures.push(`${point}: ${problems.join('; ')}`);
     }
   };
