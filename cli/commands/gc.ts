@@ -52,10 +52,10 @@ export async function gcCommand(args: ParsedArgs): Promise<number> {
       return 0;
     }
     for (const file of unplanned) err(`${yellow('warning')}: ${displayPath(file)} does not plan: the runs it needs cannot be told apart (gc --delete refuses until it does)`);
-    const kept = new Map<string, number>();
+    const kept = new Map<string, number>(['recorded', 'needed by the plan', 'queued or running', 'claimed by a live process'].map((reason) => [reason, 0]));
     for (const entry of collection.keep) kept.set(entry.keep!, (kept.get(entry.keep!) ?? 0) + 1);
     out(`${bold('runs root')} ${displayPath(project.runsRoot)}: ${collection.keep.length + collection.remove.length} run directories, ${bytes(collection.keepBytes + collection.removeBytes)}`);
-    out(`  keep ${collection.keep.length} (${bytes(collection.keepBytes)})${kept.size > 0 ? `: ${[...kept].map(([reason, n]) => `${n} ${reason}`).join(', ')}` : ''}`);
+    out(`  keep ${collection.keep.length} (${bytes(collection.keepBytes)})${collection.keep.length > 0 ? `: ${[...kept].filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`).join(', ')}` : ''}`);
     out(dim(`  referenced = a record in the working tree's manifests or in the manifests of the last ${commits} commits (--commits N)`));
     if (collection.remove.length === 0) {
       out(green('nothing to collect'));
