@@ -123,6 +123,36 @@ export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
   );
 }
 
+/** A run id quoted in a message: `finetune/lora_rank=8`, `evaluate/cap/base`. */
+const QUOTED_RUN = /`[a-z]+\/[^`\s]*`/g;
+
+/**
+ * One mistake, one message: the same problem found once per run (every fine-tune of a sweep
+ * evaluated at an epoch it does not train) is one diagnostic at its position, naming the first run
+ * and summarising the others. Diagnostics are the same problem when they agree in everything but
+ * the run ids they quote; exact duplicates are dropped. Sorted.
+ */
+export function mergeRepeated(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const groups = new Map<string, Diagnostic[]>();
+  for (const d of sortDiagnostics([...diagnostics])) {
+    const identity = `${d.severity}|${d.code}|${d.file}|${d.line}|${d.column}|${d.field}|${d.message.replace(QUOTED_RUN, '`…`')}`;
+    const group = groups.get(identity);
+    if (!group) groups.set(identity, [d]);
+    else if (!group.some((g) => g.message === d.message)) group.push(d);
+  }
+  return sortDiagnostics(
+    [...groups.values()].map((group) => {
+      if (group.length === 1) return group[0]!;
+      const [first, ...rest] = group;
+      const named = new Set(first!.message.match(QUOTED_RUN) ?? []);
+      const others = [...new Set(rest.flatMap((d) => (d.message.match(QUOTED_RUN) ?? []).filter((ref) => !named.has(ref))))];
+      const shown = others.slice(0, 5).join(', ');
+      const more = others.length > 5 ? ` and ${others.length - 5} more` : '';
+      return { ...first!, message: `${first!.message} (the same for ${rest.length} more run${rest.length === 1 ? '' : 's'}: ${shown}${more})` };
+    }),
+  );
+}
+
 /** Levenshtein distance, for "did you mean" suggestions. */
 export function editDistance(a: string, b: string): number {
   const previous = Array.from({ length: b.length + 1 }, (_, i) => i);

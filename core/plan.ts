@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import type { JobHandle, JobState } from './executors/types.js';
 import { unrecordedSuccess } from './reconcile.js';
 import type { ExpandedRun, Resources } from './rule.js';
-import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics.js';
+import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
 import type { Experiment } from './experiment/model.js';
@@ -82,14 +82,24 @@ export interface PlanOptions {
 
 /** The same problem found by several runs (a config error shared by every trial) is reported once. */
 function finalDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  const unique = diagnostics.filter((d) => {
-    const identity = `${d.severity}|${d.code}|${d.file}|${d.line}|${d.column}|${d.field}|${d.message}`;
-    if (seen.has(identity)) return false;
-    seen.add(identity);
-    return true;
+  return mergeRepeated(diagnostics);
+}
+
+/**
+ * A `from:` naming no prepare step is reported once, at that line, by the expansion; the graph
+ * would say it again for every run that needs the step (one per fine-tune and evaluation).
+ */
+function withoutRepeatedDangling(graphDiagnostics: Diagnostic[], expansionDiagnostics: Diagnostic[]): Diagnostic[] {
+  const unknown = new Set<string>();
+  for (const d of expansionDiagnostics) {
+    const match = d.code === 'dangling-reference' ? /^no prepare step named `([^`]+)`/.exec(d.message) : null;
+    if (match) unknown.add(`prepare/${match[1]}`);
+  }
+  if (unknown.size === 0) return graphDiagnostics;
+  return graphDiagnostics.filter((d) => {
+    const match = d.code === 'dangling-reference' ? /needs `([^`]+)` \(as /.exec(d.message) : null;
+    return !(match && unknown.has(match[1]!));
   });
-  return sortDiagnostics(unique);
 }
 
 export type PlanResult = { plan: Plan; diagnostics: Diagnostic[] } | { plan?: undefined; diagnostics: Diagnostic[] };
@@ -120,7 +130,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const expansion = expandExperiment(experiment, options.rules);
   diagnostics.push(...expansion.diagnostics);
   const built = buildGraph(expansion.runs, experiment.source);
-  diagnostics.push(...built.diagnostics);
+  diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
   if (!built.graph || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const graph = built.graph;
   const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));

@@ -18,7 +18,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { checkBudget } from '../../core/budget.js';
-import { type Diagnostic, hasErrors, sortDiagnostics } from '../../core/diagnostics.js';
+import { type Diagnostic, hasErrors, mergeRepeated } from '../../core/diagnostics.js';
 import { renderRunFiles } from '../../core/generate.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { findProjectDir } from '../../core/projectDir.js';
@@ -158,12 +158,14 @@ function checkScripts(plan: Plan, scripts: Array<{ run: PlannedRun; path: string
   return diagnostics;
 }
 
-/** The budget, for the runs that have no recorded result: what building this experiment would cost. */
+/** The budget, for the runs that have no recorded result: what building this experiment would cost. A warning. */
 function checkBudgetOf(plan: Plan): Diagnostic[] {
   const budget = checkBudget(plan, (run) => run.state !== 'in-progress' && run.record?.status !== 'succeeded', ruleRegistry);
   if (!budget.message) return [];
   const field = plan.experiment.document.protocol?.budget_dollars !== undefined && plan.experiment.document.protocol?.budget_gpu_hours === undefined ? 'budget_dollars' : 'budget_gpu_hours';
-  return [diagnosticAt(plan.experiment.source, ['protocol', field], budget.message, { code: 'over-budget', severity: budget.over ? 'error' : 'warning' })];
+  // A warning: the experiment is valid, a build refuses to start it unless --force (--strict fails on it).
+  const message = budget.over ? `${budget.message}; a build refuses to start them unless --force` : budget.message;
+  return [diagnosticAt(plan.experiment.source, ['protocol', field], message, { code: 'over-budget', severity: 'warning' })];
 }
 
 /** Runs whose current key the manifest does not record: they would be stale wherever the results are. */
@@ -193,17 +195,7 @@ function runDiagnostic(plan: Plan, run: PlannedRun, code: Diagnostic['code'], me
 }
 
 /** One message per problem: the same diagnostic from several runs (or checks) once. */
-function dedupe(diagnostics: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return sortDiagnostics(
-    diagnostics.filter((d) => {
-      const identity = `${d.severity}|${d.code}|${d.file}|${d.line}|${d.column}|${d.field}|${d.message}`;
-      if (seen.has(identity)) return false;
-      seen.add(identity);
-      return true;
-    }),
-  );
-}
+const dedupe = mergeRepeated;
 
 const escapeData = (text: string): string => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const escapeProperty = (text: string): string => escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');

@@ -27,12 +27,18 @@ export interface ForeignFormat {
 
 export { findProjectDir, resolveProjectPath };
 
+/** The YAML mistake people make most: a `: ` inside an unquoted command or prompt. */
+function withSyntaxHint(d: Diagnostic): Diagnostic {
+  if (d.code !== 'yaml-syntax' || !/Nested mappings are not allowed in compact mappings|Implicit map keys need to be followed by map values|mapping values are not allowed/i.test(d.message)) return d;
+  return { ...d, message: `${d.message}. A \`: \` inside an unquoted value (a command, a prompt) starts a mapping: quote the value ("…" or '…') or write it as a block (\`command: |\` and the text indented on the next lines)` };
+}
+
 export function loadExperiment(file: string, schema: JsonObject, foreign: ForeignFormat[] = []): LoadResult {
   const absolute = resolve(file);
   const loaded = loadSourceFile(absolute);
-  if (!loaded.source) return { diagnostics: loaded.diagnostics };
+  if (!loaded.source) return { diagnostics: loaded.diagnostics.map(withSyntaxHint) };
   const source = loaded.source;
-  const diagnostics = [...loaded.diagnostics];
+  const diagnostics = loaded.diagnostics.map(withSyntaxHint);
   if (!isObject(source.data)) {
     diagnostics.push(diagnosticAt(source, [], 'an experiment file must be a YAML mapping (key: value lines)', { code: 'invalid-type' }));
     return { diagnostics };

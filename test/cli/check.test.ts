@@ -171,9 +171,34 @@ test('check: a task script without the named @task function warns (dangling-refe
   assert.match(github.stdout, /^::warning file=experiments\/cap\.yaml,line=\d+,col=\d+,title=ckbuild dangling-reference::/m);
 });
 
-test('check: the budget is checked for the runs without a recorded result', () => {
+test('check: the budget is checked for the runs without a recorded result (a warning; --strict fails on it)', () => {
   const p = capProject('from inspect_ai import task\n\n@task\ndef capitalization(config_path: str = ""):\n    pass\n', 1);
   const result = p.run(['check', 'experiments/cap.yaml']);
-  assert.equal(result.code, 1, result.stdout + result.stderr);
-  assert.match(result.stderr, /experiments\/cap\.yaml:\d+:\d+: error: protocol\.budget_gpu_hours: the 16 run\(s\) to start need an estimated [\d.]+ GPU-hours, over budget_gpu_hours 1/);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stderr, /experiments\/cap\.yaml:\d+:\d+: warning: protocol\.budget_gpu_hours: the 16 run\(s\) to start need an estimated [\d.]+ GPU-hours, over budget_gpu_hours 1 by [\d.]+; a build refuses to start them unless --force/);
+  assert.equal(p.run(['check', '--strict', 'experiments/cap.yaml']).code, 1);
+});
+
+test('one mistake, one message: an unknown dataset.from once at its line, an epoch no fine-tune trains once for all of them, a `: ` in a command with how to fix it', () => {
+  const taskScript = 'from inspect_ai import task\n\n@task\ndef capitalization(config_path: str = ""):\n    pass\n';
+  const from = capProject(taskScript);
+  from.write('experiments/cap.yaml', from.read('experiments/cap.yaml').replace('dataset: { from: words-5L,', 'dataset: { from: words-5X,'));
+  const one = from.run(['check', 'experiments/cap.yaml', '--json']);
+  assert.equal(one.code, 1);
+  const d1 = (JSON.parse(one.stdout) as { files: Array<{ diagnostics: Array<{ field: string; message: string }> }> }).files[0]!.diagnostics;
+  assert.deepEqual(d1.map((d) => d.field), ['dataset.from'], JSON.stringify(d1, null, 1));
+  assert.match(d1[0]!.message, /no prepare step named `words-5X`; prepare steps: words-5L, words-8L/);
+
+  const epochs = capProject(taskScript);
+  epochs.write('experiments/cap.yaml', epochs.read('experiments/cap.yaml').replace('  epochs: [last]', '  epochs: [3]'));
+  const merged = epochs.run(['check', 'experiments/cap.yaml']);
+  assert.equal(merged.code, 1);
+  assert.equal((merged.stderr.match(/epoch 3 does not exist/g) ?? []).length, 1, merged.stderr);
+  assert.match(merged.stderr, /epoch 3 does not exist: `finetune\/baseline` trains 2 epoch\(s\), numbered from 0 \(the same for 3 more runs: `finetune\/lora_rank=16`, `finetune\/lora_rank=32`, `finetune\/lora_rank=4`\)/);
+
+  const p = project();
+  p.write('experiments/good.yaml', GOOD(1).replace('command: cat "$CK_NEEDS_A/a.txt" > "$CK_OUTPUTS/b.txt"', 'command: echo note: done > $CK_OUTPUTS/b.txt'));
+  const syntax = p.run(['check', 'experiments/good.yaml']);
+  assert.equal(syntax.code, 1);
+  assert.match(syntax.stderr, /good\.yaml:\d+:\d+: error: YAML: .*A `: ` inside an unquoted value \(a command, a prompt\) starts a mapping: quote the value/);
 });
