@@ -33,6 +33,8 @@ export interface DatasetRef {
 export interface Protocol {
   type: ProtocolType;
   trials?: number;
+  /** The most trials the protocol may expand to (default DEFAULT_MAX_TRIALS in trials.ts). */
+  max_trials?: number;
   vary?: Record<string, Array<JsonObject[string]>>;
   search_space?: {
     lr_min?: number;

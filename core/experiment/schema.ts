@@ -103,6 +103,7 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
             },
           },
           trials: { ...positiveInt, description: 'standard: how many trials to draw from the search space.' },
+          max_trials: { ...positiveInt, description: 'The most trials the protocol may expand to (default 50,000): a larger sweep is refused before planning, with its count; raise this if you mean it.' },
           vary: {
             type: 'object',
             description: 'grid: cartesian product; ablation: one parameter at a time around config.',

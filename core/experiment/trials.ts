@@ -28,8 +28,37 @@ export interface Trial {
 }
 
 
+/** Trials a protocol may expand to unless it raises `max_trials`: a typo of a few zeros must fail fast, not exhaust memory. */
+export const DEFAULT_MAX_TRIALS = 50_000;
+
+/** How many trials a protocol expands to, counted without expanding it. */
+function trialCount(protocol: NonNullable<ExperimentDocument['protocol']>): number {
+  const axes = Object.values(protocol.vary ?? {}).map((values) => (Array.isArray(values) ? values.length : 1));
+  const seeds = protocol.seeds && protocol.seeds.length > 0 ? protocol.seeds.length : 1;
+  switch (protocol.type) {
+    case 'grid':
+    case 'curriculum':
+      return axes.reduce((product, n) => product * Math.max(1, n), 1) * seeds;
+    case 'ablation':
+      return (1 + axes.reduce((sum, n) => sum + n, 0)) * seeds;
+    case 'ensemble':
+      return (typeof protocol.members === 'number' ? protocol.members : Array.isArray(protocol.members) ? protocol.members.length : 3) * seeds;
+    case 'list':
+      return Array.isArray(protocol.runs) ? protocol.runs.length : 0;
+    default:
+      return (typeof protocol.trials === 'number' ? protocol.trials : 1) * seeds;
+  }
+}
+
 export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Trial[] {
   const protocol = doc.protocol ?? { type: 'standard' as const };
+  const limit = typeof protocol.max_trials === 'number' ? protocol.max_trials : DEFAULT_MAX_TRIALS;
+  const count = trialCount(protocol);
+  if (count > limit) {
+    const at = protocol.type === 'standard' || protocol.type === undefined ? ['protocol', 'trials'] : protocol.type === 'ensemble' ? ['protocol', 'members'] : ['protocol'];
+    diagnostics.push(diagnosticAt(source, at, `this protocol expands to ${count.toLocaleString('en-US')} trials (each a fine-tune with its evaluations), over the limit of ${limit.toLocaleString('en-US')}; raise \`protocol.max_trials\` if you mean it`, { code: 'too-many-runs' }));
+    return [];
+  }
   let base: Array<Omit<Trial, 'trialId'>>;
   switch (protocol.type) {
     case 'grid':

@@ -53,3 +53,21 @@ test('ensemble: members differ by seed, or by the overrides listed', () => {
   assert.deepEqual(trials({ protocol: { type: 'ensemble', members: 3 } }).trials.map((t) => t.overrides), [{ seed: 14 }, { seed: 15 }, { seed: 16 }]);
   assert.deepEqual(trials({ protocol: { type: 'ensemble', members: [{ lora_rank: 4 }, { lora_rank: 8 }] } }).trials.map((t) => t.label), ['member-1', 'member-2']);
 });
+
+test('an expansion past max_trials is refused before it is built, with the count, at its line; the limit can be raised', () => {
+  const huge = { version: '1.0', experiment_name: 'x', config: { base_model: 'Llama-3.2-1B' }, protocol: { type: 'standard', trials: 1_000_000 } } as unknown as ExperimentDocument;
+  const diagnostics: Diagnostic[] = [];
+  const started = Date.now();
+  assert.deepEqual(expandTrials(huge, source, diagnostics), []);
+  assert.ok(Date.now() - started < 1000);
+  assert.equal(diagnostics[0]!.code, 'too-many-runs');
+  assert.match(diagnostics[0]!.message, /1,000,000 trials .* over the limit of 50,000; raise `protocol\.max_trials`/);
+  const members = { ...huge, protocol: { type: 'ensemble', members: 100_000 } } as unknown as ExperimentDocument;
+  const more: Diagnostic[] = [];
+  expandTrials(members, source, more);
+  assert.equal(more[0]!.code, 'too-many-runs');
+  const raised = { ...huge, protocol: { type: 'grid', vary: { lora_rank: [4, 8, 16] }, max_trials: 2 } } as unknown as ExperimentDocument;
+  const capped: Diagnostic[] = [];
+  expandTrials(raised, source, capped);
+  assert.match(capped[0]!.message, /3 trials .* limit of 2/);
+});
