@@ -68,7 +68,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     const select = selector(planned.plan.runs, only, value(args, '--until'));
     if (dryRun) return dryRunBuild(planned.plan, select);
 
-    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), planned.plan.local);
+    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), planned.plan.local, planned.plan.experiment.document);
     const executors = executorsFor(executorName, planned.plan, jobs);
     const recorder = new Recorder(planned.plan, ruleRegistry, () => new Date(), crash);
     const render = progressRenderer();

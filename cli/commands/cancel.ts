@@ -14,7 +14,7 @@ import { commitManifest, executorOptions, executorsFor } from './build.js';
 
 /** Refreshes every run in flight from the executor that started it, and records what it says. */
 async function refresh(plan: Plan, executorName: string | undefined): Promise<{ plan: Plan; changed: boolean }> {
-  const executors = executorsFor(chooseExecutor(executorName, plan.local), plan);
+  const executors = executorsFor(chooseExecutor(executorName, plan.local, plan.experiment.document), plan);
   const recorder = new Recorder(plan, ruleRegistry, () => new Date());
   const reconciled = await reconcile(plan, executors, recorder);
   await executors.primary.close();

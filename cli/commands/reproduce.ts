@@ -108,7 +108,7 @@ export async function reproduceCommand(args: ParsedArgs): Promise<number> {
   try {
     const plan = reproduction.plan;
     const generated = materialize(reproduction);
-    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), plan.local);
+    const executorName = chooseExecutor(requestedExecutor(value(args, '--executor')), plan.local, plan.experiment.document);
     const executors = executorsFor(executorName, plan, intValue(args, '-j'));
     const recorder = new Recorder(plan, ruleRegistry, () => new Date());
     const render = progressRenderer();

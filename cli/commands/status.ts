@@ -51,7 +51,7 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
       exit = 2;
       continue;
     }
-    const executors = executorsFor(chooseExecutor(requestedExecutor(value(args, '--executor')), result.plan.local), result.plan);
+    const executors = executorsFor(chooseExecutor(requestedExecutor(value(args, '--executor')), result.plan.local, result.plan.experiment.document), result.plan);
     const recorder = new Recorder(result.plan, ruleRegistry, () => new Date());
     const { plan, findings } = await reconcile(result.plan, executors, recorder);
     await executors.primary.close();

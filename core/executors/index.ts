@@ -13,8 +13,10 @@ export type ExecutorName = 'local' | 'slurm';
 
 
 /** `requested` is what the user asked for (--executor, else CKBUILD_EXECUTOR, read by the CLI). */
-export function chooseExecutor(requested: string | undefined, local: LocalConfig): ExecutorName {
-  const name = requested ?? local.executor;
+export function chooseExecutor(requested: string | undefined, local: LocalConfig, experiment?: { executor?: ExecutorName }): ExecutorName {
+  // The experiment's own `executor:` wins over the site's default (a tutorial of command steps
+  // runs locally on a login node too, as Snakemake's localrules); an explicit request wins over both.
+  const name = requested ?? experiment?.executor ?? local.executor;
   if (name === 'local' || name === 'slurm') return name;
   return onPath('sbatch') ? 'slurm' : 'local';
 }

@@ -136,6 +136,8 @@ export interface ExperimentDocument {
   version: string | number;
   experiment_name: string;
   project?: string;
+  /** Where this experiment's runs execute, whatever the site's default (`--executor` still wins). */
+  executor?: 'local' | 'slurm';
   question?: string;
   hypothesis?: string;
   purpose?: string;

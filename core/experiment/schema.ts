@@ -69,6 +69,7 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
       version: { type: ['string', 'number'], enum: ['1.0', '1', 1], description: 'Experiment file format version.' },
       experiment_name: name,
       project: { type: 'string' },
+      executor: { enum: ['local', 'slurm'], description: 'Where this experiment runs, whatever the site default (ckbuild.local.yaml, or SLURM where sbatch exists); --executor still wins. The tutorial says local: command steps run anywhere.' },
       question: { type: 'string' },
       hypothesis: { type: 'string' },
       purpose: { type: 'string' },

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -405,4 +405,18 @@ test("the README's tutorial runs, step by step, in a fresh folder", () => {
   const log = outputs.join('\n');
   assert.match(log, /up to date: \d+ runs, nothing to do/);
   assert.match(log, /already up to date/);
+});
+
+test('the tutorial says `executor: local`: it runs here even where sbatch is on PATH and no executor is asked for', () => {
+  const project = new TempProject();
+  for (const folder of ['experiments', 'data', 'tutorial']) cpSync(join(projectRoot, folder), project.path(folder), { recursive: true });
+  const bin = project.path('fakebin');
+  mkdirSync(bin);
+  // An sbatch that would hang: if the experiment's executor were ignored, the build would wait on it.
+  for (const tool of ['sbatch', 'squeue', 'sacct', 'scontrol', 'sinfo']) writeFileSync(join(bin, tool), '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+  const started = Date.now();
+  const result = project.run(['experiments/tutorial.yaml'], { CKBUILD_EXECUTOR: '', PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /tutorial \(local\): \d+ succeeded/);
+  assert.ok(Date.now() - started < 60_000);
 });
