@@ -257,7 +257,11 @@ export function compareArtifacts(record: RunRecord, hashes: Record<string, strin
   return { recorded: true, compared: Object.keys(recorded).length, differences, hashes };
 }
 
-/** The run, its upstream runs whose outputs are gone, their inputs verified and artifacts regenerated (in memory). */
+/**
+ * The run, its upstream runs whose outputs are gone, their inputs verified and artifacts regenerated (in memory).
+ * Long on purpose: it is the recipe of a reproduction read top to bottom (find the chain, check the
+ * scheme and rule, verify each input, rebuild the plan), each step a few lines that share its state.
+ */
 export async function prepareReproduction(target: FoundRecord, setup: ReproduceSetup): Promise<Prepared> {
   const problems: string[] = [];
   const steps: ReproductionStep[] = [];

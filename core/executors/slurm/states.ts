@@ -67,7 +67,8 @@ function upstreamOf(row: SlurmRow): string {
 }
 
 /**
- * SLURM's view and the job's own status file, combined. `log` is the tail of the job's output,
+ * SLURM's view and the job's own status file, combined. One table-like function (tested state by
+ * state in test/slurm/states.test.ts): splitting it would scatter the precedence of the sources. `log` is the tail of the job's output,
  * consulted only for jobs killed by a signal (slurmstepd names a memory kill there).
  */
 export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefined, log?: string): JobState | undefined {
