@@ -70,5 +70,5 @@ export async function build(reconciled: Reconciled, options: BuildOptions): Prom
 }
 
 function nothingExecuted(plan: Plan): Execution {
-  return { outcomes: new Map<string, RunStatus>(), inFlight: new Map(), submitted: new Set(), cancelled: false, upToDate: new Set(plan.runs.filter((run) => run.state === 'up-to-date').map((run) => run.id)) };
+  return { outcomes: new Map<string, RunStatus>(), inFlight: new Map(), submitted: new Set(), cancelled: false, upToDate: new Set(plan.runs.filter((run) => run.state === 'up-to-date').map((run) => run.id)), notStarted: [] };
 }

@@ -62,6 +62,8 @@ export interface Execution {
   cancelled: boolean;
   /** Ids of every run that is up to date now. */
   upToDate: Set<string>;
+  /** Stale runs this build never started (it stopped at a failure, or was interrupted). */
+  notStarted: string[];
 }
 
 export async function execute(plan: Plan, targets: Targets, generated: ReadonlyMap<string, GeneratedRun>, inFlight: Map<string, InFlightJob>, options: ExecuteOptions): Promise<Execution> {
@@ -138,7 +140,8 @@ class Scheduler {
     this.progress();
     this.options.recorder.persist(true);
     const stillRunning = new Map([...this.inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
-    return { outcomes: this.outcomes, inFlight: stillRunning, submitted: this.submitted, cancelled, upToDate: this.upToDate };
+    const notStarted = this.pending.map((run) => run.id);
+    return { outcomes: this.outcomes, inFlight: stillRunning, submitted: this.submitted, cancelled, upToDate: this.upToDate, notStarted };
   }
 
   /** Gathers what can start now and submits it together (an executor may batch it). Returns how many started. */

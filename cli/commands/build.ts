@@ -220,7 +220,7 @@ export async function commitManifest(plan: Plan, outcome: CommitInput, noCommit:
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
 }
 
-function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight' | 'upToDate'>, executor: string): void {
+function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight' | 'upToDate' | 'notStarted'>, executor: string): void {
   const counts = new Map<string, number>();
   for (const status of outcome.outcomes.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
   const upToDate = plan.runs.filter((run) => run.state === 'up-to-date' && !outcome.outcomes.has(run.id)).length;
@@ -234,6 +234,10 @@ function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight
   if (outcome.inFlight.size > 0) out(dim(`follow them with \`ckbuild status ${displayPath(plan.experiment.file)}\`, or rerun with --wait`));
   const blocked = [...outcome.outcomes.values()].filter((status) => status === 'blocked').length;
   if (blocked > 0) out(yellow(`${blocked} run(s) blocked: their framework is not installed where they ran; install it, or run on a cluster login node (--executor slurm)`));
+  if (outcome.notStarted.length > 0) {
+    const shown = outcome.notStarted.slice(0, 5).join(', ') + (outcome.notStarted.length > 5 ? `, … (${outcome.notStarted.length - 5} more)` : '');
+    out(yellow(`stopped: ${outcome.notStarted.length} run(s) never started: ${shown}; rerun to retry, or pass --keep-going to run everything that does not depend on the failure`));
+  }
 }
 
 type Renderer = ((event: BuildEvent) => void) & { finish(): void };

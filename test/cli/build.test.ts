@@ -94,12 +94,15 @@ test('a failing run with --keep-going: its dependents are skipped, the rest comp
 
 test('without --keep-going the build stops submitting after the first failure', () => {
   const project = setup(1);
-  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('echo "$CK_PARAM_X" >', 'exit 9; echo "$CK_PARAM_X" >'));
+  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('echo "$CK_PARAM_X" >', 'echo "ValueError: a broke" >&2; exit 9; echo "$CK_PARAM_X" >'));
   const result = project.run(['experiments/exp.yaml', '-j', '1']);
   assert.equal(result.code, 1);
   const byId = Object.fromEntries(project.manifest().runs.map((r) => [r.id, r.status]));
   assert.equal(byId['prepare/a'], 'failed');
   assert.equal(byId['prepare/b'], undefined, 'b never started');
+  // The build says what it left unstarted, and the failed run's log is on screen.
+  assert.match(result.stdout, /stopped: 2 run\(s\) never started: prepare\/b, prepare\/c|stopped: 2 run\(s\) never started: prepare\/c, prepare\/b/);
+  assert.match(result.stdout, /log: .*outputs\/job\.log \(last \d+ lines?\)\n.*ValueError: a broke/);
 });
 
 test('--dry-run generates every artifact and records nothing', () => {
