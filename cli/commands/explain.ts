@@ -4,6 +4,8 @@ import { planFile } from '../load.js';
 import { bold, dim, out, renderDiagnostics } from '../output.js';
 import { describeChange, describeState } from '../reasons.js';
 import { matches } from '../select.js';
+import { diffIdentity, type Plan } from '../../core/plan.js';
+import { currentProject, findRun } from '../findRun.js';
 
 export async function explainCommand(args: ParsedArgs): Promise<number> {
   const [file, pattern] = args.positionals;
@@ -14,7 +16,7 @@ export async function explainCommand(args: ParsedArgs): Promise<number> {
     return 2;
   }
   const runs = result.plan.runs.filter((run) => matches(run, pattern));
-  if (runs.length === 0) throw new UsageError(`no run matches ${pattern}`);
+  if (runs.length === 0) return explainEarlier(result.plan, pattern, flag(args, '--json'));
   if (flag(args, '--json')) {
     out(JSON.stringify(runs.map((run) => ({ id: run.id, key: run.key, name: run.name, state: run.state, reasons: run.reasons })), null, 2));
     return 0;
@@ -38,5 +40,30 @@ export async function explainCommand(args: ParsedArgs): Promise<number> {
     for (const [role, input] of Object.entries(run.inputs)) out(`  input ${role}: ${input.path} ${dim(input.sha256.slice(0, 12))}`);
     for (const [role, up] of Object.entries(run.upstream)) out(`  upstream ${role}: ${up.id} ${dim(up.key.slice(0, 12))}`);
   }
+  return 0;
+}
+
+/**
+ * A name or key from an earlier version of the experiment (found in the manifests or in git
+ * history): what changed between that run and the run of the same id today.
+ */
+function explainEarlier(plan: Plan, pattern: string, json: boolean): number {
+  const found = findRun(currentProject(), pattern);
+  const old = found.record;
+  const now = plan.byId.get(old.id);
+  const changes = now ? diffIdentity(old, now) : [];
+  if (json) {
+    out(JSON.stringify([{ id: old.id, key: old.key, name: old.name, recorded: true, current: now ? { key: now.key, name: now.name, state: now.state } : null, changes }], null, 2));
+    return 0;
+  }
+  const where = found.source.kind === 'history' ? `commit ${found.source.commit.slice(0, 8)}` : found.manifest;
+  out(`${bold(old.id)} ${old.name} ${dim(old.key)}`);
+  out(`  recorded ${old.status} on ${old.recorded_at} (${where}); not a run of the experiment as it is now`);
+  if (!now) {
+    out('  the experiment no longer has a run with this id');
+    return 0;
+  }
+  out(`  today ${old.id} is ${now.name} ${dim(now.key.slice(0, 12))} (${now.state === 'stale' ? 'stale' : describeState(now)}), because:`);
+  for (const change of changes) out(`    - ${describeChange(change)}`);
   return 0;
 }

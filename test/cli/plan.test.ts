@@ -204,3 +204,19 @@ test('a directive the scheduler cannot carry, in the local config, is one diagno
   }
   assert.equal(existsSync(project.path('ran.log')), false, 'nothing ran');
 });
+
+test('explain takes a name from an earlier version of the experiment and says what changed since', () => {
+  const project = new TempProject();
+  const experiment = (x: number) => `version: "1.0"\nexperiment_name: exp\nprepare:\n  a: { command: 'echo a > "$CK_OUTPUTS/a.txt"', outputs: [a.txt], params: { x: ${x} } }\n`;
+  project.write('experiments/exp.yaml', experiment(1));
+  assert.equal(project.run(['experiments/exp.yaml']).code, 0);
+  const old = project.manifest().runs[0]!;
+  project.write('experiments/exp.yaml', experiment(2));
+  const explained = project.run(['explain', 'experiments/exp.yaml', String(old.name)]);
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.match(explained.stdout, new RegExp(`prepare/a ${String(old.name)} ${old.key}`));
+  assert.match(explained.stdout, /today prepare\/a is \S+ \S+ \(stale\), because:\n\s+- parameter params\.x: 1 → 2/);
+  const unknown = project.run(['explain', 'experiments/exp.yaml', 'no-such-run']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no run matches no-such-run/);
+});
