@@ -60,7 +60,8 @@ test('a run claimed by a live process is waited for, then run once its claimer g
   assert.equal(dirs.length, 3);
   // A claim by a live process (a sleeper standing in for another checkout's ckbuild) on every run,
   // and one by a process that has exited.
-  const sleeper = spawn('sleep', ['2'], { stdio: 'ignore' });
+  // Long enough to outlive a slow start of the build on a loaded machine.
+  const sleeper = spawn('sleep', ['8'], { stdio: 'ignore' });
   const dead = spawn('true', [], { stdio: 'ignore' });
   await exitCode(dead);
   const claim = (dir: string, pid: number): void => {
