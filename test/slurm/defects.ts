@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -39,9 +39,10 @@ function status(p: TempProject, env: Record<string, string> = {}): Map<string, R
   return new Map((JSON.parse(result.stdout) as { runs: Run[] }).runs.map((r) => [r.id, r]));
 }
 
-async function settle(p: TempProject, timeoutMs = 90_000): Promise<Map<string, Run>> {
+async function settle(p: TempProject, timeoutMs = 90_000, tick: () => void = () => {}): Promise<Map<string, Run>> {
   let last = status(p);
   await waitFor(() => {
+    tick();
     last = status(p);
     return [...last.values()].every((r) => !['queued', 'running', 'submitted'].includes(r.status));
   }, timeoutMs, 'jobs to finish');
@@ -113,14 +114,22 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     const records = p.manifest().runs;
     const ids = records.map((r) => String(r.job_id));
     assert.equal(new Set(ids).size, ids.length, `no two runs share a job id: ${ids.join(' ')}`);
-    for (const record of records) {
-      const job = queue.get(String(record.job_id));
-      if (job) assert.ok(job.comment.includes(record.key), `${record.id}: job ${record.job_id} carries ${job.name}`);
-    }
-    const final = await settle(p);
+    // After a controller crash, slurmd may still hold a lost job under an id the controller hands
+    // out again and drains the node ("Duplicate jobid"): what a cluster's admin or ReturnToService
+    // undoes. The test does it, so the runs can finish.
+    const final = await settle(p, 90_000, () => {
+      if (/drain/.test(spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8' }).stdout)) spawnSync('scontrol', ['update', 'nodename=vm', 'state=resume']);
+    });
     for (const [id, run] of final) {
+      // A run whose recorded id now names another run's job was lost: interrupted, never that job's verdict.
       const job = queue.get(String(run.job_id));
-      if (run.status === 'succeeded') assert.ok(job?.comment.includes(run.key) ?? true, `${id} succeeded with its own job`);
+      // (Unless its own job ran before the crash and left its verdict, written under that id.)
+      if (job && !job.comment.includes(run.key)) {
+        const record = p.manifest().runs.find((r) => r.id === id)!;
+        const file = p.path(String(record.run_dir), 'metadata', 'status.json');
+        const own = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as { job_id?: string; status?: string };
+        if (run.status !== 'interrupted') assert.ok(run.status === 'succeeded' && own.job_id === run.job_id && own.status === 'succeeded', `${id}: job ${run.job_id} carries ${job.name}; ${run.status}: ${run.detail}`);
+      }
     }
     for (let i = 0; i < 8; i++) {
       const evaluation = final.get(`prepare/e${i}`)!;
@@ -142,11 +151,14 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     // state is put back to what it was before the submission, then it is SIGKILLed and restarted.
     // A blocker holding every CPU keeps the runs pending, so no forgotten job is still running
     // on the node when the controller hands its id out again (slurmd would drain the node).
+    const savedAt0 = statSync('/var/spool/slurm-local/ctld/job_state').mtimeMs;
     const blocker = spawnSync('sbatch', ['--parsable', '-c', '8', '--wrap', 'sleep 60'], { encoding: 'utf8' }).stdout.trim();
     await waitFor(() => jobs().some((j) => j.id === blocker && j.state === 'RUNNING'), 20_000, 'the blocker to run');
     const saved = '/var/spool/slurm-local/ctld/job_state';
-    spawnSync('scontrol', ['reconfigure']); // flushes state
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The snapshot must hold the blocker (a running job the restored controller did not know
+    // would collide with a reused id): wait for the controller to save after accepting it.
+    await waitFor(() => statSync(saved).mtimeMs > savedAt0, 30_000, 'the controller to save its state');
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const before = readFileSync(saved);
     assert.equal(p.run(['experiments/exp.yaml', '--executor', 'slurm']).code, 0);
     killController();
@@ -162,6 +174,7 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     for (const id of vanished) assert.match(rebuild.stdout, new RegExp(`start\\s+${id}`));
     p.run(['cancel', 'experiments/exp.yaml']);
     spawnSync('scancel', [blocker]);
+    spawnSync('scontrol', ['update', 'nodename=vm', 'state=resume']);
     assert.equal(keys.length, 4);
   });
 
@@ -216,24 +229,28 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
 
   test('a 1,050 fine-tune + 1,050 evaluation grid: arrays split at MaxArraySize, evaluations as aftercorr arrays', async () => {
     const p = project(experiment(trainEval(1050)), 'slurm: { max_queued: 5000 }\n');
-    const started = Date.now();
-    const submit = p.run(['experiments/exp.yaml', '--executor', 'slurm'], {});
-    const seconds = (Date.now() - started) / 1000;
-    assert.equal(submit.code, 0, submit.stdout.slice(-2000) + submit.stderr);
-    const records = p.manifest().runs;
-    assert.equal(records.length, 2100);
-    const arrayIds = new Set(records.map((r) => String(r.job_id).split('_')[0]));
-    const tasks = jobs().filter((j) => records.some((r) => String(r.job_id) === j.id));
-    const maxIndex = Math.max(...records.map((r) => Number(String(r.job_id).split('_')[1])));
-    console.log(`# 2,100-run grid: submitted in ${seconds.toFixed(1)} s as ${arrayIds.size} sbatch calls (arrays); highest task index ${maxIndex}`);
-    assert.ok(records.every((r) => /^\d+_\d+$/.test(String(r.job_id))), 'every run is an array task');
-    assert.ok(arrayIds.size <= 6, `a handful of arrays, got ${arrayIds.size}`);
-    assert.ok(maxIndex < 1001, 'no index at or over MaxArraySize');
-    assert.equal(tasks.length, 2100);
-    const deps = spawnSync('squeue', ['-h', '-o', '%i|%E', '-j', [...arrayIds].join(',')], { encoding: 'utf8' }).stdout;
-    assert.match(deps, /aftercorr:\d+/);
-    const cancel = p.run(['cancel', 'experiments/exp.yaml']);
-    assert.equal(cancel.code, 0, cancel.stderr);
+    try {
+      const started = Date.now();
+      const submit = p.run(['experiments/exp.yaml', '--executor', 'slurm'], {});
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(submit.code, 0, submit.stdout.slice(-2000) + submit.stderr);
+      const records = p.manifest().runs;
+      assert.equal(records.length, 2100);
+      const arrayIds = new Set(records.map((r) => String(r.job_id).split('_')[0]));
+      const tasks = jobs().filter((j) => records.some((r) => String(r.job_id) === j.id));
+      const maxIndex = Math.max(...records.map((r) => Number(String(r.job_id).split('_')[1])));
+      console.log(`# 2,100-run grid: submitted in ${seconds.toFixed(1)} s as ${arrayIds.size} sbatch calls (arrays); highest task index ${maxIndex}`);
+      assert.ok(records.every((r) => /^\d+_\d+$/.test(String(r.job_id))), 'every run is an array task');
+      assert.ok(arrayIds.size <= 6, `a handful of arrays, got ${arrayIds.size}`);
+      assert.ok(maxIndex < 1001, 'no index at or over MaxArraySize');
+      assert.equal(tasks.length, 2100);
+      const deps = spawnSync('squeue', ['-h', '-o', '%i|%E', '-j', [...arrayIds].join(',')], { encoding: 'utf8' }).stdout;
+      assert.match(deps, /aftercorr:\d+/);
+    } finally {
+      // 2,100 trivial jobs would hold the one node for minutes: they are not what is tested.
+      const arrays = [...new Set(p.manifest().runs.map((r) => String(r.job_id).split('_')[0]!))];
+      spawnSync('scancel', arrays);
+    }
   });
 
   test('transient sbatch errors are retried; a two-line rejection stays on one line', () => {
