@@ -140,6 +140,18 @@ print("loaded", sum(p.numel() for n, p in model.named_parameters() if "lora_" in
   }
 });
 
+test('real: reproduce a fine-tune and its evaluation by key prefix: artifacts identical, metrics compared', { skip }, () => {
+  const runs = records();
+  // Throughput is a measurement of the machine, not a result: it gets a tolerance of its own.
+  for (const id of ['finetune/lora_rank=8', 'evaluate/capitalization/lora_rank=8/epoch0']) {
+    const run = runs.find((r) => r.id === id)!;
+    const reproduced = timed(`reproduce ${id}`, () => project.run(['reproduce', run.key.slice(0, 10), '--tolerance', '*=0.05', '--tolerance', 'tokens_per_second_per_gpu=1000000'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
+    assert.equal(reproduced.code, 0, reproduced.stdout + reproduced.stderr);
+    console.log(`# reproduce ${id}:\n${reproduced.stdout.split('\n').map((line) => `#   ${line}`).join('\n')}`);
+    assert.match(reproduced.stdout, id.startsWith('finetune') ? /final_loss/ : /match_accuracy/);
+  }
+});
+
 test('real: a second build does nothing; changing one rank reruns exactly that fine-tune, its evaluation and its export', { skip }, () => {
   const again = timed('no-op build', () => project.run(['experiments/cap.yaml'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
   assert.equal(again.code, 0, again.stderr);
