@@ -16,8 +16,7 @@ export interface JobStatusFile {
 
 export function readStatusFile(runDir: string): JobStatusFile | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(statusFilePath(runDir), 'utf8')) as JobStatusFile;
-    return typeof parsed.status === 'string' ? parsed : undefined;
+    return validStatusFile(JSON.parse(readFileSync(statusFilePath(runDir), 'utf8')));
   } catch {
     return undefined;
   }
@@ -27,4 +26,18 @@ export function elapsedSeconds(startedAt?: string, finishedAt?: string): number 
   if (!startedAt || !finishedAt) return undefined;
   const seconds = (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000;
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+/**
+ * The job writes this file, but anything may have damaged it: only a file whose fields have their
+ * types is believed (a malformed one is "no verdict"), so a stray `"job_id": {}` cannot crash a plan.
+ */
+function validStatusFile(value: unknown): JobStatusFile | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const file = value as Record<string, unknown>;
+  const strings = ['status', 'started_at', 'finished_at', 'host', 'job_id', 'detail'];
+  for (const field of strings) if (file[field] !== undefined && typeof file[field] !== 'string') return undefined;
+  for (const field of ['exit_code', 'pid']) if (file[field] !== undefined && typeof file[field] !== 'number') return undefined;
+  if (typeof file.status !== 'string') return undefined;
+  return { status: file.status as JobStatusFile['status'], exit_code: (file.exit_code as number) ?? 0, started_at: (file.started_at as string) ?? '', finished_at: (file.finished_at as string) ?? '', host: (file.host as string) ?? '', pid: (file.pid as number) ?? 0, job_id: (file.job_id as string) ?? '', detail: (file.detail as string) ?? '' };
 }
