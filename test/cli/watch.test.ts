@@ -46,7 +46,8 @@ after(() => {
 function startWatch(p: TempProject, extra: string[] = []) {
   const child = p.start(['watch', 'experiments/exp.yaml', ...extra]);
   children.push(child);
-  const until = (pattern: RegExp, what = String(pattern)) => waitFor(() => pattern.test(child.output()), 20_000, `${what} in:\n${child.output()}`);
+  // 60 s: a --build iteration runs a whole build, which on a loaded 2-core CI machine takes a while.
+  const until = (pattern: RegExp, what = String(pattern)) => waitFor(() => pattern.test(child.output()), 60_000, `${what} in:\n${child.output()}`);
   /** The numbers of the iterations printed so far (`[2] …` lines). */
   const iterations = () => [...new Set([...child.output().matchAll(/^\[(\d+)\] /gm)].map((m) => Number(m[1])))];
   return { child, until, iterations };
