@@ -218,9 +218,8 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     assert.notEqual(idA, idB);
     assert.equal(jobs().filter((j) => j.comment.includes(key)).length, 2);
     assert.equal(b.run(['cancel', 'experiments/exp.yaml']).code, 0);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     const stateOf = (id: string): string | undefined => jobs().find((j) => j.id === id)?.state;
-    assert.equal(stateOf(idB), 'CANCELLED');
+    await waitFor(() => stateOf(idB) === 'CANCELLED', 15_000, `job ${idB} of checkout B to be cancelled`);
     assert.match(String(stateOf(idA)), /PENDING|RUNNING/);
     const final = await settle(a);
     assert.equal(final.get('prepare/shared')!.status, 'succeeded');
