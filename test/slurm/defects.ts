@@ -152,7 +152,7 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     // A blocker holding every CPU keeps the runs pending, so no forgotten job is still running
     // on the node when the controller hands its id out again (slurmd would drain the node).
     const savedAt0 = statSync('/var/spool/slurm-local/ctld/job_state').mtimeMs;
-    const blocker = spawnSync('sbatch', ['--parsable', '-c', '8', '--wrap', 'sleep 60'], { encoding: 'utf8' }).stdout.trim();
+    const blocker = spawnSync('sbatch', ['--parsable', '-c', '8', '--output=/dev/null', '--wrap', 'sleep 60'], { encoding: 'utf8' }).stdout.trim();
     await waitFor(() => jobs().some((j) => j.id === blocker && j.state === 'RUNNING'), 20_000, 'the blocker to run');
     const saved = '/var/spool/slurm-local/ctld/job_state';
     // The snapshot must hold the blocker (a running job the restored controller did not know
