@@ -230,7 +230,8 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     const p = project(experiment(trainEval(1050)), 'slurm: { max_queued: 5000 }\n');
     try {
       const started = Date.now();
-      const submit = p.run(['experiments/exp.yaml', '--executor', 'slurm'], {});
+      // Seconds on an idle cluster (5 s measured); generous so a slow machine is slow, not a failure.
+      const submit = p.run(['experiments/exp.yaml', '--executor', 'slurm'], {}, 600_000);
       const seconds = (Date.now() - started) / 1000;
       assert.equal(submit.code, 0, submit.stdout.slice(-2000) + submit.stderr);
       const records = p.manifest().runs;
