@@ -5,8 +5,9 @@
  * `<experiment>:<id>`), its readable name, or any unambiguous prefix of its key (4+ hex digits).
  * Pure apart from reading files and git; the caller says which project folder to search.
  */
+import { filesUnder } from './walk.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { nearest } from './diagnostics.js';
 import { isObject, type Json } from './json.js';
@@ -64,22 +65,10 @@ function experimentFileOf(manifest: string, experimentFile: string): string {
 export function workingTreeManifests(projectDir: string): string[] {
   const listed = git(projectDir, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '*.manifest.json']);
   if (listed !== undefined) return [...new Set(listed.toString().split('\0').filter((p) => p !== '' && existsSync(join(projectDir, p))))].sort();
-  const found: string[] = [];
-  const walk = (dir: string, depth: number): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory() && depth < 4 && !entry.name.startsWith('.')) walk(path, depth + 1);
-      else if (entry.isFile() && entry.name.endsWith('.manifest.json')) found.push(relative(projectDir, path));
-    }
-  };
-  walk(join(projectDir, 'experiments'), 0);
-  return found.sort();
+  return filesUnder(join(projectDir, 'experiments'), { maxDepth: 4, skipHidden: true })
+    .filter((path) => path.endsWith('.manifest.json'))
+    .map((path) => relative(projectDir, path))
+    .sort();
 }
 
 export function workingTreeRecords(projectDir: string): FoundRecord[] {

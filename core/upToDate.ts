@@ -7,8 +7,9 @@
  * differs, or a file modified within a second of the stamp (its mtime may not have ticked yet),
  * falls back to the full plan. This module imports nothing heavy on purpose.
  */
+import { filesUnder } from './walk.js';
 import { writeFileAtomic } from './atomicFile.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,22 +70,8 @@ function stampSignature(path: string, writtenAt: number): FileSignature {
 /** ckbuild's own code and templates: a new version of a rule must not be hidden by a stamp. */
 function codeFiles(): string[] {
   const root = dirname(dirname(dirname(fileURLToPath(import.meta.url)))); // dist/core/x.js → package root
-  const files: string[] = [join(root, 'package.json')];
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.js') || dir.includes('templates')) files.push(path);
-    }
-  };
-  for (const dir of ['dist/core', 'dist/rules', 'templates']) walk(join(root, dir));
-  return files;
+  const compiled = ['dist/core', 'dist/rules'].flatMap((dir) => filesUnder(join(root, dir)).filter((path) => path.endsWith('.js')));
+  return [join(root, 'package.json'), ...compiled, ...filesUnder(join(root, 'templates'))];
 }
 
 /**
