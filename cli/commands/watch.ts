@@ -184,24 +184,27 @@ export async function watchCommand(args: ParsedArgs): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
-  for (const experiment of experiments) {
-    await iterate(experiment, [], false);
-    if (stopping) break;
-  }
-  if (!stopping) {
-    watcher = watch([], { ignoreInitial: true, atomic: true });
-    for (const p of watchedNow) watcher.add(p);
-    syncWatcher();
-    watcher.on('all', (_event, path) => {
+  // The watcher exists before the first iteration, so an edit made during a first (long) build
+  // is seen and becomes the next iteration rather than being lost.
+  watcher = watch([], { ignoreInitial: true, atomic: true });
+  watcher.on('all', (_event, path) => {
+    if (stopping) return;
+    pending.add(resolve(path));
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(flush, QUIET_MS);
+  });
+  watcher.on('error', (error) => err(`${yellow('warning')}: watching: ${error instanceof Error ? error.message : String(error)}`));
+  const ready = new Promise<void>((resolveReady) => watcher!.once('ready', () => resolveReady()));
+  syncWatcher();
+  running = running.then(async () => {
+    for (const experiment of experiments) {
       if (stopping) return;
-      pending.add(resolve(path));
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(flush, QUIET_MS);
-    });
-    watcher.on('error', (error) => err(`${yellow('warning')}: watching: ${error instanceof Error ? error.message : String(error)}`));
-    await new Promise<void>((ready) => watcher!.once('ready', () => ready()));
-    if (!stopping) out(dim(`watch: ready (${watchedNow.size} paths)`));
-  }
+      await iterate(experiment, [], false);
+    }
+  });
+  await running;
+  await ready;
+  if (!stopping) out(dim(`watch: ready (${watchedNow.size} paths)`));
   return done;
 }
 
