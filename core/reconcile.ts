@@ -148,7 +148,7 @@ export async function pollJobs(inFlight: Map<string, InFlightJob>, executors: Ex
   for (const [owner, jobs] of groups) {
     const states = await owner.poll(jobs);
     for (const job of jobs) {
-      const state = states.get(job.handle.jobId);
+      const state = states.get(job.run.id);
       if (!state) continue;
       const before = recorder.recordOf(job.run)?.status;
       if (state.status === before && ACTIVE_STATUSES.has(state.status)) {

@@ -64,6 +64,12 @@ export interface Execution {
   upToDate: Set<string>;
   /** Stale runs this build never started (it stopped at a failure, or was interrupted). */
   notStarted: string[];
+  /**
+   * Why `notStarted` is not empty when it is not a failure: the queue cap was reached (SLURM's
+   * slurm.max_queued: the rest goes out with the next invocation), or the executor cannot take
+   * runs now (its message; nothing was recorded for them).
+   */
+  stoppedBy?: { kind: 'queue-cap'; capacity: number } | { kind: 'unavailable'; message: string };
 }
 
 export async function execute(plan: Plan, targets: Targets, generated: ReadonlyMap<string, GeneratedRun>, inFlight: Map<string, InFlightJob>, options: ExecuteOptions): Promise<Execution> {
@@ -80,6 +86,10 @@ class Scheduler {
   private readonly pending: PlannedRun[];
   private readonly started = Date.now();
   private stopSubmitting = false;
+  /** The queue holds `capacity` runs of this build: with a queuing executor, the rest waits for the next invocation. */
+  private capReached = false;
+  /** The executor cannot take runs now (its message). */
+  private unavailable: string | undefined;
   /** Runs claimed by another live process, by id. */
   private readonly watching = new Map<string, Watched>();
   /** Claims this build holds, by key. */
@@ -123,12 +133,14 @@ class Scheduler {
         break;
       }
       this.progress();
-      if (!wait && queues && this.pending.length === 0) break;
+      // A queuing executor holds what was submitted; nothing here needs waiting for.
+      if (!wait && queues && (this.pending.length === 0 || this.capReached || this.stopSubmitting)) break;
       // Their dependents can go out right away: SLURM holds them on the new job ids.
       if (queues && submittedNow > 0 && this.pending.length > 0) continue;
       if (this.inFlight.size > 0 || this.watching.size > 0) await this.waitAndPoll();
     }
     if (cancelled) await this.cancelInFlight();
+    else if (!this.options.keepGoing) this.skipBelowFailures();
     // Claims of runs that are not running any more (rejected, never started) are released; those
     // of jobs still queued or running stay, naming the job, so nobody else starts them.
     const running = new Set([...this.inFlight.values()].map((job) => job.run.key));
@@ -141,16 +153,39 @@ class Scheduler {
     this.options.recorder.persist(true);
     const stillRunning = new Map([...this.inFlight.values()].map((job) => [job.run.id, job.handle.jobId]));
     const notStarted = this.pending.map((run) => run.id);
-    return { outcomes: this.outcomes, inFlight: stillRunning, submitted: this.submitted, cancelled, upToDate: this.upToDate, notStarted };
+    const stoppedBy = this.unavailable !== undefined ? { kind: 'unavailable' as const, message: this.unavailable } : this.capReached && notStarted.length > 0 ? { kind: 'queue-cap' as const, capacity: this.executor.capacity } : undefined;
+    return { outcomes: this.outcomes, inFlight: stillRunning, submitted: this.submitted, cancelled, upToDate: this.upToDate, notStarted, ...(stoppedBy ? { stoppedBy } : {}) };
+  }
+
+  /**
+   * A build stopped at a failure leaves the runs below it unstarted: they are recorded skipped,
+   * naming the upstream run, so an evaluation whose fine-tune failed (or was rejected) says why.
+   * Runs that do not depend on the failure stay unrecorded: the next build starts them.
+   */
+  private skipBelowFailures(): void {
+    for (let index = 0; index < this.pending.length; ) {
+      const run = this.pending[index]!;
+      const failed = Object.values(run.upstream).map((up) => this.targets.executing(up.id)).find((id) => this.hasFailed(id));
+      if (failed === undefined) {
+        index++;
+        continue;
+      }
+      this.pending.splice(index, 1);
+      this.skip(run, `upstream run ${failed} did not succeed`);
+    }
   }
 
   /** Gathers what can start now and submits it together (an executor may batch it). Returns how many started. */
   private async submitReady(): Promise<number> {
     const batch: SubmitRequest[] = [];
     const inBatch = new Set<string>();
+    this.capReached = false;
     if (this.options.recorder.failure) this.stopSubmitting = true;
     for (let index = 0; index < this.pending.length && !this.stopSubmitting; ) {
-      if (this.inFlight.size + batch.length >= this.executor.capacity) break;
+      if (this.inFlight.size + batch.length >= this.executor.capacity) {
+        this.capReached = true;
+        break;
+      }
       const run = this.pending[index]!;
       const upstream = [...new Set(Object.values(run.upstream).map((up) => this.targets.executing(up.id)))];
       const failed = upstream.find((id) => this.hasFailed(id) || this.willNotRun(id, inBatch));
@@ -179,9 +214,16 @@ class Scheduler {
     const results = await this.submitBatch(batch);
     let startedNow = 0;
     let deferred = 0;
+    const notTaken: PlannedRun[] = [];
     batch.forEach((request, position) => {
       const result = results[position]!;
-      if ('deferred' in result) {
+      if ('unavailable' in result) {
+        // No verdict on the run: it stays unrecorded and unclaimed, for the next invocation.
+        this.unavailable ??= result.unavailable;
+        this.stopSubmitting = true;
+        this.release(request.run);
+        notTaken.push(request.run);
+      } else if ('deferred' in result) {
         this.pending.unshift(request.run); // a resource (a GPU) is busy: try again after something finishes
         deferred++;
       } else if ('error' in result) this.rejected(request.run, result.status ?? 'failed', result.error);
@@ -190,6 +232,7 @@ class Scheduler {
         startedNow++;
       }
     });
+    this.pending.unshift(...notTaken);
     this.options.recorder.persist();
     if (startedNow === 0 && deferred > 0 && this.inFlight.size === 0) await this.executor.waitForChange(this.options.pollMs ?? 1000);
     return startedNow;

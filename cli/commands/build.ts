@@ -114,7 +114,7 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     if (outcome.upToDate.size === plan.runs.length) stampUpToDate(plan, recorder);
     if (outcome.cancelled || controller.signal.aborted) return 130;
     const failed = [...outcomes.values()].some((status) => status !== 'succeeded' && status !== 'queued' && status !== 'running');
-    return failed ? 1 : 0;
+    return failed || outcome.stoppedBy?.kind === 'unavailable' ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -220,23 +220,31 @@ export async function commitManifest(plan: Plan, outcome: CommitInput, noCommit:
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);
 }
 
-function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight' | 'upToDate' | 'notStarted'>, executor: string): void {
+function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight' | 'upToDate' | 'notStarted' | 'stoppedBy'>, executor: string): void {
   const counts = new Map<string, number>();
   for (const status of outcome.outcomes.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
   const upToDate = plan.runs.filter((run) => run.state === 'up-to-date' && !outcome.outcomes.has(run.id)).length;
   if (outcome.inFlight.size > 0) counts.set(executor === 'slurm' ? 'queued or running' : 'running', outcome.inFlight.size);
-  if (outcome.outcomes.size === 0 && outcome.inFlight.size === 0) {
+  if (outcome.outcomes.size === 0 && outcome.inFlight.size === 0 && outcome.notStarted.length === 0) {
     out(`${green('up to date')}: ${plan.runs.length} runs, nothing to do`);
     return;
   }
   const parts = [...counts.entries()].map(([status, n]) => `${n} ${status}`);
-  out(`${bold(plan.experiment.document.experiment_name)} (${executor}): ${parts.join(', ')}${upToDate ? `, ${upToDate} already up to date` : ''}`);
+  if (parts.length > 0) out(`${bold(plan.experiment.document.experiment_name)} (${executor}): ${parts.join(', ')}${upToDate ? `, ${upToDate} already up to date` : ''}`);
   if (outcome.inFlight.size > 0) out(dim(`follow them with \`ckbuild status ${displayPath(plan.experiment.file)}\`, or rerun with --wait`));
   const blocked = [...outcome.outcomes.values()].filter((status) => status === 'blocked').length;
   if (blocked > 0) out(yellow(`${blocked} run(s) blocked: their framework is not installed where they ran; install it, or run on a cluster login node (--executor slurm)`));
-  if (outcome.notStarted.length > 0) {
-    const shown = outcome.notStarted.slice(0, 5).join(', ') + (outcome.notStarted.length > 5 ? `, … (${outcome.notStarted.length - 5} more)` : '');
-    out(yellow(`stopped: ${outcome.notStarted.length} run(s) never started: ${shown}; rerun to retry, or pass --keep-going to run everything that does not depend on the failure`));
+  if (outcome.notStarted.length === 0) return;
+  const count = outcome.notStarted.length;
+  const shown = outcome.notStarted.slice(0, 5).join(', ') + (count > 5 ? `, … (${count - 5} more)` : '');
+  const again = `ckbuild build ${displayPath(plan.experiment.file)}`;
+  if (outcome.stoppedBy?.kind === 'queue-cap') {
+    out(yellow(`${count} run(s) wait for room in the queue (slurm.max_queued is ${outcome.stoppedBy.capacity} jobs): run \`${again}\` again as jobs finish and it submits the next ones (raise max_queued in ckbuild.local.yaml if your cluster allows more)`));
+  } else if (outcome.stoppedBy?.kind === 'unavailable') {
+    err(`${red('error')}: ${outcome.stoppedBy.message}`);
+    out(yellow(`${count} run(s) not submitted and not recorded: ${shown}; run \`${again}\` again once the ${executor} executor answers`));
+  } else {
+    out(yellow(`stopped: ${count} run(s) never started: ${shown}; rerun to retry, or pass --keep-going to run everything that does not depend on the failure`));
   }
 }
 

@@ -107,15 +107,15 @@ export class LocalExecutor implements Executor {
       const alive = child ? !child.exited : handle.host === this.host && isJobProcess(pid, jobScriptOf(run));
       const file = readStatusFile(run.runDir);
       if (alive) {
-        states.set(handle.jobId, { status: 'running', startedAt: file?.started_at, node: this.host });
+        states.set(run.id, { status: 'running', startedAt: file?.started_at, node: this.host });
         continue;
       }
       if (child) this.children.delete(pid!);
       if (!file || file.status === 'running') {
-        states.set(handle.jobId, { status: 'interrupted', detail: 'the job process ended without recording an outcome (killed?)', node: this.host });
+        states.set(run.id, { status: 'interrupted', detail: 'the job process ended without recording an outcome (killed?)', node: this.host });
         continue;
       }
-      states.set(handle.jobId, {
+      states.set(run.id, {
         status: file.status,
         detail: file.detail || undefined,
         exitCode: file.exit_code,

@@ -33,9 +33,11 @@ export interface SubmitRequest {
 
 /**
  * What became of a submission: accepted (with the job that carries it), deferred (a resource such
- * as a GPU is busy: offer it again after something finishes), or rejected with a verdict.
+ * as a GPU is busy: offer it again after something finishes), rejected with a verdict on the run,
+ * or unavailable: the executor cannot take any run now (no controller answers, no sbatch). That is
+ * no verdict on the run: nothing is recorded for it and the build stops submitting.
  */
-export type SubmitResult = { handle: JobHandle } | { deferred: string } | { error: string; status?: RunStatus };
+export type SubmitResult = { handle: JobHandle } | { deferred: string } | { error: string; status?: RunStatus } | { unavailable: string };
 
 export interface Executor {
   readonly name: string;
@@ -46,7 +48,11 @@ export interface Executor {
   submit(request: SubmitRequest): Promise<SubmitResult>;
   /** Several ready runs at once (SLURM groups independent ones into a job array). */
   submitBatch?(requests: SubmitRequest[]): Promise<SubmitResult[]>;
-  /** Current state of the given jobs; a job absent from the answer is unknown to the executor. */
+  /**
+   * Current state of the given jobs, by run id: each run's state comes from the job that carries
+   * its own key, never from whatever now has its job id (a controller may hand an id out again).
+   * A run absent from the answer had no news (ask again later).
+   */
   poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>>;
   cancel(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<void>;
   /** Jobs already queued or running for these runs, found by the executor itself (after a crash). */

@@ -99,9 +99,12 @@ test('without --keep-going the build stops submitting after the first failure', 
   assert.equal(result.code, 1);
   const byId = Object.fromEntries(project.manifest().runs.map((r) => [r.id, r.status]));
   assert.equal(byId['prepare/a'], 'failed');
-  assert.equal(byId['prepare/b'], undefined, 'b never started');
+  // b needs a: recorded skipped, naming a. c does not: left unrecorded, for the next build.
+  assert.equal(byId['prepare/b'], 'skipped');
+  assert.match(String(project.manifest().runs.find((r) => r.id === 'prepare/b')!.detail), /upstream run prepare\/a did not succeed/);
+  assert.equal(byId['prepare/c'], undefined, 'c never started');
   // The build says what it left unstarted, and the failed run's log is on screen.
-  assert.match(result.stdout, /stopped: 2 run\(s\) never started: prepare\/b, prepare\/c|stopped: 2 run\(s\) never started: prepare\/c, prepare\/b/);
+  assert.match(result.stdout, /stopped: 1 run\(s\) never started: prepare\/c;/);
   assert.match(result.stdout, /log: .*outputs\/job\.log \(last \d+ lines?\)\n.*ValueError: a broke/);
 });
 

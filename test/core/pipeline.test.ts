@@ -64,11 +64,11 @@ class ScriptedExecutor implements Executor {
 
   async poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>> {
     const states = new Map<string, JobState>();
-    for (const { handle } of jobs) {
+    for (const { run, handle } of jobs) {
       const job = this.jobs.get(handle.jobId);
       if (!job) continue;
-      if (job.remaining-- > 0) states.set(handle.jobId, { status: 'running' });
-      else states.set(handle.jobId, { status: job.outcome, exitCode: job.outcome === 'succeeded' ? 0 : 1, elapsedS: 1, ...(job.outcome === 'succeeded' ? {} : { detail: 'scripted failure' }) });
+      if (job.remaining-- > 0) states.set(run.id, { status: 'running' });
+      else states.set(run.id, { status: job.outcome, exitCode: job.outcome === 'succeeded' ? 0 : 1, elapsedS: 1, ...(job.outcome === 'succeeded' ? {} : { detail: 'scripted failure' }) });
     }
     return states;
   }

@@ -112,7 +112,8 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     // Each record's job id, if the controller knows it, is the job that carries that record's key.
     const queue = new Map(jobs().map((j) => [j.id, j]));
     const records = p.manifest().runs;
-    const ids = records.map((r) => String(r.job_id));
+    // (Runs skipped below a lost fine-tune have no job at all.)
+    const ids = records.filter((r) => r.job_id).map((r) => String(r.job_id));
     assert.equal(new Set(ids).size, ids.length, `no two runs share a job id: ${ids.join(' ')}`);
     // After a controller crash, slurmd may still hold a lost job under an id the controller hands
     // out again and drains the node ("Duplicate jobid"): what a cluster's admin or ReturnToService
@@ -316,5 +317,43 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     assert.ok(seconds < 10, `answered in ${seconds.toFixed(1)} s`);
     assert.equal(result.code, 1);
     assert.match(result.stdout + result.stderr, /the SLURM controller does not answer .*--executor local/);
+    // Said once, and no verdict on the run: a controller that is down says nothing about it.
+    assert.equal((result.stdout + result.stderr).match(/does not answer/g)?.length, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /1 run\(s\) not submitted and not recorded: prepare\/one/);
+    assert.equal(existsSync(p.path('experiments', 'exp.manifest.json')) ? p.manifest().runs.length : 0, 0);
+  });
+
+  test('the queue cap is a ceiling: a sweep over it submits up to the cap and returns; the next build submits the rest', async () => {
+    // 6 fine-tunes with an evaluation each under a cap of 5: arrays off, so the count is plain.
+    const p = project(experiment(trainEval(6)), 'slurm: { max_queued: 5, array_min: 100 }\n');
+    const started = Date.now();
+    const first = p.run(['experiments/exp.yaml', '--executor', 'slurm']);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.ok(Date.now() - started < 30_000, 'the prompt comes back: no trickling while jobs run');
+    assert.equal(p.manifest().runs.length, 5);
+    assert.match(first.stdout, /7 run\(s\) wait for room in the queue \(slurm\.max_queued is 5 jobs\): run `ckbuild build experiments\/exp\.yaml` again/);
+    // Every evaluation submitted has its fine-tune in the queue or done: the cap never splits a dependency wrongly.
+    await settle(p);
+    const second = p.run(['experiments/exp.yaml', '--executor', 'slurm']);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(p.manifest().runs.length, 10);
+    await settle(p);
+    const third = p.run(['experiments/exp.yaml', '--executor', 'slurm', '--wait']);
+    assert.equal(third.code, 0, third.stdout + third.stderr);
+    const final = status(p);
+    assert.equal(final.size, 12);
+    assert.ok([...final.values()].every((r) => r.status === 'succeeded'), JSON.stringify([...final.values()].map((r) => `${r.id}:${r.status}`)));
+  });
+
+  test('a rejected fine-tune leaves its evaluation recorded skipped, naming it', () => {
+    const steps = `  t:\n    command: 'echo TAG > "$CK_OUTPUTS/m"'\n    outputs: [m]\n  e:\n    command: 'cat "$CK_NEEDS_T/m" > "$CK_OUTPUTS/s"'\n    needs: [t]\n    outputs: [s]\n`;
+    const p = project(experiment(steps, undefined, 'resources:\n  prepare: { gpus: 3 }\n'));
+    const result = p.run(['experiments/exp.yaml', '--executor', 'slurm']);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const records = new Map(p.manifest().runs.map((r) => [r.id, r]));
+    assert.equal(records.get('prepare/t')?.status, 'failed');
+    assert.match(String(records.get('prepare/t')?.detail), /gpus 3 exceeds/);
+    assert.equal(records.get('prepare/e')?.status, 'skipped');
+    assert.match(String(records.get('prepare/e')?.detail), /upstream run prepare\/t did not succeed/);
   });
 });

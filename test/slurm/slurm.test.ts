@@ -137,8 +137,10 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
 `);
     const noSbatch = p.run(['experiments/exp.yaml', '--executor', 'slurm'], { PATH: '/usr/local/bin:/bin' .split(':').filter((d) => !existsSync(`${d}/sbatch`)).join(':') });
     assert.equal(noSbatch.code, 1);
-    assert.match(noSbatch.stdout, /failed\s+prepare\/one .*sbatch is not available/);
-    assert.equal(p.manifest().runs[0]!.status, 'failed');
+    // No sbatch here is no verdict on the run: said once, nothing recorded.
+    assert.match(noSbatch.stderr, /error: sbatch is not available on this machine/);
+    assert.match(noSbatch.stdout, /1 run\(s\) not submitted and not recorded: prepare\/one/);
+    assert.equal(existsSync(p.path('experiments', 'exp.manifest.json')) ? p.manifest().runs.length : 0, 0);
 
     p.write('ckbuild.local.yaml', 'partition: nosuchpartition\n');
     const rejected = p.run(['experiments/exp.yaml', '--executor', 'slurm']);

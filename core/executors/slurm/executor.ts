@@ -112,11 +112,11 @@ export class SlurmExecutor implements Executor {
     const results = new Map<SubmitRequest, SubmitResult>();
     this.sbatchFound ??= onPath('sbatch');
     if (!this.sbatchFound) {
-      const error = 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local';
-      return requests.map(() => ({ error, status: 'failed' }));
+      const unavailable = 'sbatch is not available on this machine (not on PATH): run ckbuild on a cluster login node, or use --executor local';
+      return requests.map(() => ({ unavailable }));
     }
     const controller = await this.probe();
-    if (controller.state === 'down') return requests.map(() => ({ error: controller.message, status: 'failed' }));
+    if (controller.state === 'down') return requests.map(() => ({ unavailable: controller.message }));
 
     // Requests the cluster can never run fail here, each with its own reason.
     const partitions = await this.limits();
@@ -199,7 +199,8 @@ export class SlurmExecutor implements Executor {
     writeMarker(run, jobName);
     const result = await this.sbatch(args, jobName, (row) => keyOfRow(row, root) === run.key, [run.key]);
     if (!('handle' in result)) {
-      clearMarker(run);
+      // Unavailable may mean "landed, unseen": the marker makes the next invocation look twice.
+      if (!('unavailable' in result)) clearMarker(run);
       return result;
     }
     writeMarker(run, jobName, result.handle.jobId);
@@ -231,7 +232,7 @@ export class SlurmExecutor implements Executor {
     const keys = job.requests.map((r) => r.run.key);
     const result = await this.sbatch(args, jobName, (row) => parseComment(row.comment).kind === 'array' && (parseComment(row.comment) as { list: string }).list === list, keys);
     if (!('handle' in result)) {
-      for (const request of job.requests) clearMarker(request.run);
+      if (!('unavailable' in result)) for (const request of job.requests) clearMarker(request.run);
       return job.requests.map(() => result);
     }
     const base = result.handle.jobId;
@@ -276,11 +277,12 @@ export class SlurmExecutor implements Executor {
       const message = result.timedOut ? `sbatch did not answer within ${COMMAND_TIMEOUT_MS / 1000} s` : oneLine(result.stderr) || oneLine(result.stdout) || 'sbatch failed';
       // A hung sbatch is like a timed-out one: the job may have landed, so it is looked up below.
       const transient = result.timedOut === true || isTransient(message);
-      if (!transient || attempt >= this.retries) return { error: `sbatch rejected the job: ${message}`, status: 'failed' };
+      if (!transient) return { error: `sbatch rejected the job: ${message}`, status: 'failed' };
+      if (attempt >= this.retries) return { unavailable: `the SLURM controller kept failing (${attempt + 1} tries of sbatch): ${message}; nothing was recorded for the runs not submitted, run ckbuild again` };
       await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
       const landed = await this.findLanded(jobName, ours, started);
-      if (landed === 'unreachable') return { error: `sbatch failed and the controller did not answer afterwards, so whether the job was queued is unknown; run ckbuild again to check (it adopts the job if it exists): ${message}`, status: 'failed' };
+      if (landed === 'unreachable') return { unavailable: `sbatch failed and the controller did not answer afterwards, so whether the job was queued is unknown; run ckbuild again to check (it adopts the job if it exists): ${message}` };
       if (landed) {
         for (const key of keys) this.remember(landed, key);
         return { handle: { executor: this.name, jobId: landed } };
@@ -354,8 +356,7 @@ export class SlurmExecutor implements Executor {
             ? { status: 'interrupted', detail: `SLURM lost job ${id} (${describeStranger(stranger)}: the controller gave its id to another job, after a crash or restart); rerunning resubmits this run` }
             : { status: 'interrupted', detail: `SLURM no longer knows job ${id} and it recorded no outcome; rerunning resubmits it` });
       }
-      // Should two records share an id, the run whose job it is gets its verdict.
-      if (state && (!states.has(id) || row)) states.set(id, state);
+      if (state) states.set(run.id, state);
     }
     // A job that can never start would sit in the queue forever: take it out.
     if (hopeless.length > 0) await slurmCommand('scancel', hopeless);
