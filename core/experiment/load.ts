@@ -10,7 +10,7 @@ import { type Diagnostic, type FieldPath, hasErrors } from '../diagnostics.js';
 import { isObject, type JsonObject } from '../json.js';
 import { promptProblem } from '../prompt.js';
 import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
-import { validateAgainstSchema } from './validate.js';
+import { asMeant, locatedAsWritten, validateAgainstSchema } from './validate.js';
 import type { Experiment, ExperimentDocument, OriginMap } from './model.js';
 
 export interface LoadResult {
@@ -37,7 +37,7 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   const absolute = resolve(file);
   const loaded = loadSourceFile(absolute);
   if (!loaded.source) return { diagnostics: loaded.diagnostics.map(withSyntaxHint) };
-  const source = loaded.source;
+  let source = loaded.source;
   const diagnostics = loaded.diagnostics.map(withSyntaxHint);
   if (!isObject(source.data)) {
     diagnostics.push(diagnosticAt(source, [], 'an experiment file must be a YAML mapping (key: value lines)', { code: 'invalid-type' }));
@@ -56,8 +56,12 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   } else {
     const schemaProblems = validateAgainstSchema(source, source.data, schema);
     diagnostics.push(...schemaProblems);
-    if (hasErrors(schemaProblems)) return { diagnostics };
-    document = source.data as unknown as ExperimentDocument;
+    // Unknown keys alone (typos) do not stop the pass: the file's other mistakes are found too,
+    // on the document as meant; the unknown keys are still errors, so nothing is built.
+    const meant = hasErrors(schemaProblems) ? asMeant(source.data, schema) : { data: source.data, renames: [] };
+    if (meant === undefined) return { diagnostics };
+    document = meant.data as unknown as ExperimentDocument;
+    source = locatedAsWritten(source, meant.renames);
   }
   diagnostics.push(...checkReferences(source, document, projectDir, reader !== undefined));
   const experiment: Experiment = { file: absolute, projectDir, source, document, format: reader ? reader.name : 'native' };

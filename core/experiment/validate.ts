@@ -3,7 +3,7 @@
  * what is wrong, and what would be right ("unknown key `lora_rnak`; did you mean `lora_rank`?").
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { type Diagnostic, type FieldPath, didYouMean } from '../diagnostics.js';
+import { type Diagnostic, type FieldPath, didYouMean, nearest } from '../diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 
@@ -39,6 +39,60 @@ export function validateAgainstSchema(source: SourceFile, data: Json | undefined
     diagnostics.push(diagnostic);
   }
   return diagnostics;
+}
+
+/**
+ * The document as it was meant, when its only schema errors are unknown keys: a key with a near
+ * spelling that is absent (`learning_rte`) is read as that key, any other unknown key is dropped.
+ * The rest of loading and expansion then runs on it, so a typo in one key does not hide the
+ * file's other mistakes. Undefined when other schema errors remain (the shape is not known).
+ * `renames` maps each key read as another back to where it is written (for positions).
+ */
+export interface AsMeant {
+  data: Json | undefined;
+  renames: Array<{ parent: FieldPath; written: string; meant: string }>;
+}
+
+export function asMeant(data: Json | undefined, schema: JsonObject): AsMeant | undefined {
+  const validate = compile(schema);
+  const current = structuredClone(data);
+  const renames: AsMeant['renames'] = [];
+  // Each pass fixes the outermost unknown keys; a misspelled section's own keys show in the next.
+  for (let pass = 0; pass < 4; pass++) {
+    if (validate(current)) return { data: current, renames };
+    const errors = (validate.errors ?? []).filter((error) => error.keyword !== 'if');
+    if (errors.length === 0 || errors.some((error) => error.keyword !== 'additionalProperties')) return undefined;
+    for (const error of errors) {
+      const parentPath = pointerToPath(error.instancePath);
+      const parent = parentPath.reduce<Json | undefined>((node, part) => (node as Record<string | number, Json> | undefined)?.[part], current);
+      if (!isObject(parent)) return undefined;
+      const key = String((error.params as { additionalProperty: unknown }).additionalProperty);
+      if (!(key in parent)) continue;
+      const properties = isObject(error.parentSchema) && isObject(error.parentSchema.properties) ? Object.keys(error.parentSchema.properties) : [];
+      const meant = nearest(key, properties);
+      if (meant !== undefined && !(meant in parent)) {
+        parent[meant] = parent[key]!;
+        renames.push({ parent: parentPath, written: key, meant });
+      }
+      delete parent[key];
+    }
+  }
+  return validate(current) ? { data: current, renames } : undefined;
+}
+
+/** Positions of the document as meant: a path through a key read as another finds where it is written. */
+export function locatedAsWritten(source: SourceFile, renames: AsMeant['renames']): SourceFile {
+  if (renames.length === 0) return source;
+  const written = (path: FieldPath): FieldPath => {
+    const result = [...path];
+    for (let depth = 0; depth < result.length; depth++) {
+      const prefix = result.slice(0, depth).join('\u0000');
+      const rename = renames.find((r) => r.meant === result[depth] && r.parent.join('\u0000') === prefix);
+      if (rename) result[depth] = rename.written;
+    }
+    return result;
+  };
+  return { ...source, locate: (path, which) => source.locate(written(path), which) };
 }
 
 export function pointerToPath(pointer: string): Array<string | number> {

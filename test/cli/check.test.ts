@@ -189,6 +189,18 @@ test('one mistake, one message: an unknown dataset.from once at its line, an epo
   assert.deepEqual(d1.map((d) => d.field), ['dataset.from'], JSON.stringify(d1, null, 1));
   assert.match(d1[0]!.message, /no prepare step named `words-5X`; prepare steps: words-5L, words-8L/);
 
+  // A typo in one key hides nothing else: the misspelled key is read as meant for the rest of the pass.
+  const typo = capProject(taskScript);
+  typo.write('experiments/cap.yaml', typo.read('experiments/cap.yaml').replace('dataset: { from: words-5L,', 'dataset: { from: words-5X,').replace('  learning_rate:', '  learning_rte:').replace('evaluation:', 'evalution:').replace('  epochs: [last]', '  epochs: [3]'));
+  const both = typo.run(['check', 'experiments/cap.yaml', '--json']);
+  assert.equal(both.code, 1);
+  const d2 = (JSON.parse(both.stdout) as { files: Array<{ diagnostics: Array<{ field: string; message: string }> }> }).files[0]!.diagnostics;
+  assert.deepEqual(d2.map((d) => d.field).sort(), ['config.learning_rte', 'dataset.from', 'evaluation.epochs', 'evalution'].sort(), JSON.stringify(d2, null, 1));
+  assert.match(d2.find((d) => d.field === 'config.learning_rte')!.message, /did you mean `learning_rate`/);
+  // …and a mistake under the misspelled section is shown where it is written.
+  const epochsLine = typo.read('experiments/cap.yaml').split('\n').findIndex((line) => line === '  epochs: [3]') + 1;
+  assert.equal((d2.find((d) => d.field === 'evaluation.epochs') as { line?: number } | undefined)?.line, epochsLine);
+
   const epochs = capProject(taskScript);
   epochs.write('experiments/cap.yaml', epochs.read('experiments/cap.yaml').replace('  epochs: [last]', '  epochs: [3]'));
   const merged = epochs.run(['check', 'experiments/cap.yaml']);
