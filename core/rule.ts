@@ -144,6 +144,11 @@ export interface RuleDefinition<P> {
   estimateGpuHours?(params: P, resources: Resources): number | undefined;
   /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
   readMetrics?(runDir: string, params: P): JsonObject | undefined;
+  /**
+   * JSON Schemas of rendered YAML or JSON artifacts, by their path in the run directory
+   * (`config/finetune.yaml`): what the framework will read, checked by `ckbuild check`.
+   */
+  artifactSchemas?: Readonly<Record<string, JsonObject>>;
 }
 
 export interface Resolved<P> extends Omit<ResolvedParams, 'params'> {
@@ -165,6 +170,7 @@ export interface Rule {
   defaultResources?(params: JsonObject): Resources;
   estimateGpuHours?(params: JsonObject, resources: Resources): number | undefined;
   readMetrics?(runDir: string, params: JsonObject): JsonObject | undefined;
+  artifactSchemas?: Readonly<Record<string, JsonObject>>;
 }
 
 export function defineRule<P>(definition: RuleDefinition<P>): Rule {
@@ -181,6 +187,7 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
     render: (context) => definition.render({ ...context, params: fromJson(context.params) }),
   };
   if (definition.paramsSchema) rule.paramsSchema = definition.paramsSchema;
+  if (definition.artifactSchemas) rule.artifactSchemas = definition.artifactSchemas;
   if (defaultResources) rule.defaultResources = (params) => defaultResources(fromJson(params));
   if (estimateGpuHours) rule.estimateGpuHours = (params, resources) => estimateGpuHours(fromJson(params), resources);
   if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));

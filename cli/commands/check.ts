@@ -22,7 +22,9 @@ import { type Diagnostic, hasErrors, mergeRepeated } from '../../core/diagnostic
 import { renderRunFiles } from '../../core/generate.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { findProjectDir } from '../../core/projectDir.js';
-import { diagnosticAt } from '../../core/source.js';
+import { validateAgainstSchema } from '../../core/experiment/validate.js';
+import type { JsonObject } from '../../core/json.js';
+import { diagnosticAt, parseSourceText } from '../../core/source.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile } from '../load.js';
@@ -108,6 +110,7 @@ function checkArtifacts(plan: Plan): Diagnostic[] {
   const scripts: Array<{ run: PlannedRun; path: string; text: string }> = [];
   for (const run of plan.runs) {
     let files: Map<string, string>;
+    const schemas = ruleRegistry.get(run.rule)!.artifactSchemas ?? {};
     try {
       const rendered = renderRunFiles(run, plan, ruleRegistry.get(run.rule)!);
       diagnostics.push(...rendered.rendered.diagnostics);
@@ -121,6 +124,7 @@ function checkArtifacts(plan: Plan): Diagnostic[] {
       else if (/\.ya?ml$/i.test(path)) {
         const errors = parseDocument(text).errors;
         if (errors.length > 0) diagnostics.push(runDiagnostic(plan, run, 'invalid-artifact', `the rendered ${path} is not valid YAML: ${errors[0]!.message.split('\n')[0]}`));
+        else if (schemas[path]) diagnostics.push(...artifactSchemaProblems(plan, run, path, text, schemas[path]!));
       } else if (path.endsWith('.json')) {
         try {
           JSON.parse(text);
@@ -132,6 +136,20 @@ function checkArtifacts(plan: Plan): Diagnostic[] {
   }
   diagnostics.push(...checkScripts(plan, scripts));
   return diagnostics;
+}
+
+/**
+ * A rendered config checked against what its framework reads (the rule's artifact schema). What
+ * ckbuild renders fits by construction; what does not came from a `base_config`, so the problem
+ * is shown at that key (once for all the runs it breaks), naming the key in the rendered file.
+ */
+function artifactSchemaProblems(plan: Plan, run: PlannedRun, path: string, text: string, schema: JsonObject): Diagnostic[] {
+  const { source } = parseSourceText(join(run.runDir, path), text);
+  if (!source) return [];
+  const at = run.inputs.base_config ? ['config', 'base_config'] : ['config'];
+  return validateAgainstSchema(source, source.data, schema).map((problem) =>
+    diagnosticAt(plan.experiment.source, at, `the rendered ${path} of \`${run.id}\` does not fit what ${run.rule} reads: ${problem.field || '(top level)'}: ${problem.message} (line ${problem.line} of that file)`, { code: 'invalid-artifact' }),
+  );
 }
 
 /** `bash -n` on every rendered script, many at a time; a failing chunk is retried one by one. */

@@ -12,6 +12,7 @@
  */
 import { defineRule } from '../../core/rule.js';
 import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
+import { torchtuneConfigSchema } from './configSchema.js';
 import { paramsSchema } from './params.js';
 import { renderTorchtune } from './render.js';
 import { readResolved, toJson, type TuneParams } from './resolved.js';
@@ -30,4 +31,5 @@ export const torchtuneRule = defineRule<TuneParams>({
   defaultResources,
   estimateGpuHours,
   readMetrics: (runDir) => readMetrics(runDir),
+  artifactSchemas: { 'config/finetune.yaml': torchtuneConfigSchema },
 });

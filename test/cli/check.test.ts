@@ -214,3 +214,22 @@ test('one mistake, one message: an unknown dataset.from once at its line, an epo
   assert.equal(syntax.code, 1);
   assert.match(syntax.stderr, /good\.yaml:\d+:\d+: error: YAML: .*A `: ` inside an unquoted value \(a command, a prompt\) starts a mapping: quote the value/);
 });
+
+test('check validates each rendered torchtune config against what torchtune reads: every method fits; a base_config that breaks it fails, naming the key', () => {
+  const taskScript = 'from inspect_ai import task\n\n@task\ndef capitalization(config_path: str = ""):\n    pass\n';
+  const p = capProject(taskScript);
+  const cap = p.read('experiments/cap.yaml');
+  // LoRA on GPUs and on the CPU, QLoRA, a full fine-tune, and two GPUs (the distributed recipe).
+  for (const [method, finetune] of [['lora', '{ gpus: 0 }'], ['qlora', '{ gpus: 1 }'], ['full', '{ gpus: 1 }'], ['lora', '{ gpus: 2 }']]) {
+    p.write('experiments/cap.yaml', cap.replace('  method: lora', `  method: ${method}`).replace(/  finetune: \{[^}]*\}/, `  finetune: ${finetune}`));
+    const ok = p.run(['check', 'experiments/cap.yaml']);
+    assert.equal(ok.code, 0, `${method} ${finetune}: ${ok.stdout}${ok.stderr}`);
+  }
+  // ckbuild's parameters override a base config; the keys it leaves alone reach torchtune as written.
+  p.write('configs/base.yaml', 'epochs: 3\ndevice: gpu\nclip_grad_norm: "one"\n');
+  p.write('experiments/cap.yaml', cap.replace('  method: lora', '  method: lora\n  base_config: configs/base.yaml'));
+  const bad = p.run(['check', 'experiments/cap.yaml']);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stderr, /cap\.yaml:\d+:\d+: error: config\.base_config: the rendered config\/finetune\.yaml of `finetune\/baseline` does not fit what torchtune reads: device: the string "gpu" is not valid here \(cpu, cuda, mps, xpu or npu\) \(line \d+ of that file\) \(the same for 3 more runs/);
+  assert.match(bad.stderr, /clip_grad_norm: expected a number or null, got the string "one"/);
+});
