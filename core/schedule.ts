@@ -16,7 +16,8 @@ import { ACTIVE_STATUSES, FAILED_STATUSES, type RunStatus } from './manifest.js'
 import type { Plan, PlannedRun } from './plan.js';
 import { type Executors, type InFlightJob, pollJobs, type Finding, verdictInRunDir } from './reconcile.js';
 import type { Recorder } from './recorder.js';
-import { jobLogPath, retireStatusFile } from './runDir.js';
+import { jobLogFor } from './jobLog.js';
+import { retireStatusFile } from './runDir.js';
 import type { Targets } from './targets.js';
 
 export interface ExecuteOptions {
@@ -391,7 +392,7 @@ class Scheduler {
       this.outcomes.set(twin.id, state.status);
       if (state.status === 'succeeded') this.upToDate.add(twin.id);
     }
-    if (announce) this.emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS, ...(state.status === 'succeeded' ? {} : { log: jobLogPath(run.runDir) }) });
+    if (announce) this.emit({ type: 'finished', id: run.id, name: run.name, status: state.status, detail: state.detail, elapsedS: state.elapsedS, ...(state.status === 'succeeded' ? {} : { log: jobLogFor(run.runDir, this.options.recorder.recordOf(run)?.job_id) }) });
     if (!this.options.keepGoing && FAILED_STATUSES.has(state.status) && state.status !== 'blocked' && this.submitted.has(run.id)) this.stopSubmitting = true;
   }
 

@@ -1,6 +1,5 @@
 /** `ckbuild <experiment>` / `ckbuild build <experiment>`: bring results up to date. */
 import { appendFileSync, existsSync } from 'node:fs';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CrashHook, crashHook, parseCrashSpec } from '../../core/crash.js';
 import { checkBudget } from '../../core/budget.js';
@@ -23,6 +22,7 @@ import { writeUpToDateStamp } from '../../core/upToDate.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
+import { logTail } from '../logTail.js';
 import { bold, cyan, dim, displayPath, err, formatDuration, green, info, isQuiet, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
 
@@ -251,26 +251,11 @@ function summarise(plan: Plan, outcome: Pick<BuildResult, 'outcomes' | 'inFlight
 type Renderer = ((event: BuildEvent) => void) & { finish(): void };
 
 /** The last lines of a failed job's log, so the reason is on screen without opening a file. */
-function showLogTail(log: string, lines = 8): void {
-  let text: string;
-  try {
-    const size = statSync(log).size;
-    const fd = openSync(log, 'r');
-    try {
-      const length = Math.min(size, 16_384);
-      const buffer = Buffer.alloc(length);
-      readSync(fd, buffer, 0, length, size - length);
-      text = buffer.toString('utf8');
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return;
-  }
-  const tail = text.replace(/\r/g, '\n').split('\n').map((line) => line.trimEnd()).filter((line) => line !== '').slice(-lines);
+function showLogTail(log: string): void {
+  const tail = logTail(log);
   if (tail.length === 0) return;
   out(dim(`       log: ${displayPath(log)} (last ${tail.length} lines)`));
-  for (const line of tail) out(dim(`       │ ${line.length > 200 ? `${line.slice(0, 199)}…` : line}`));
+  for (const line of tail) out(dim(`       │ ${line}`));
 }
 
 export function progressRenderer(): Renderer {

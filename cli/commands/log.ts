@@ -2,7 +2,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { readStatusFile } from '../../core/executors/statusFile.js';
 import { ACTIVE_STATUSES } from '../../core/manifest.js';
-import { jobLogPath } from '../../core/runDir.js';
+import { jobLogFor } from '../../core/jobLog.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { currentProject, expectedRunDir, findRun, runDirOf } from '../findRun.js';
 import { dim, displayPath, err, red } from '../output.js';
@@ -13,7 +13,7 @@ export async function logCommand(args: ParsedArgs): Promise<number> {
   const project = currentProject();
   const found = findRun(project, query);
   const runDir = runDirOf(project, found) ?? expectedRunDir(project, found);
-  const log = jobLogPath(runDir);
+  const log = jobLogFor(runDir, found.record.job_id);
   const follow = flag(args, '--follow');
   if (!existsSync(log) && !(follow && ACTIVE_STATUSES.has(found.record.status))) {
     err(`${red('error')}: ${found.record.id} (${found.record.name}) has no log on this machine: ${displayPath(log)} does not exist (${existsSync(runDir) ? 'the job has not started' : 'its run directory is not here: collected, or made on another machine'}); status ${found.record.status}${found.record.detail ? `: ${found.record.detail}` : ''}`);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitRecording, type FoundRecord } from '../../core/history.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
-import { jobLogPath } from '../../core/runDir.js';
+import { jobLogFor } from '../../core/jobLog.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { currentProject, expectedRunDir, findRun, type Project, runDirOf } from '../findRun.js';
 import { bold, dim, displayPath, formatDuration, green, out, red, yellow } from '../output.js';
@@ -43,7 +43,7 @@ export function describeRun(project: Project, found: FoundRecord): RunDetails {
   const record = found.record;
   const runDir = runDirOf(project, found) ?? expectedRunDir(project, found);
   const recordedIn = commitRecording(project.dir, found.manifest, record.key);
-  const log = jobLogPath(runDir);
+  const log = jobLogFor(runDir, record.job_id);
   return {
     experiment: found.experiment,
     experiment_file: found.experimentFile,

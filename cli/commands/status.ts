@@ -1,15 +1,18 @@
 /** `ckbuild status [experiment…]`: what is running, what failed and why; refreshes from the executor. */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chooseExecutor } from '../../core/executors/index.js';
 import { reconcile } from '../../core/reconcile.js';
 import { Recorder } from '../../core/recorder.js';
 import type { Json } from '../../core/json.js';
+import { FAILED_STATUSES } from '../../core/manifest.js';
+import { jobLogFor } from '../../core/jobLog.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
-import { bold, cyan, dim, formatDuration, green, out, red, renderDiagnostics, table, terminalWidth, yellow } from '../output.js';
+import { logTail } from '../logTail.js';
+import { bold, cyan, dim, displayPath, formatDuration, green, out, red, renderDiagnostics, table, terminalWidth, yellow } from '../output.js';
 import { commitManifest, executorsFor } from './build.js';
 
 export function experimentFiles(positionals: string[]): string[] {
@@ -88,6 +91,16 @@ function keyMetric(run: PlannedRun): string {
   return typeof valueOf === 'number' ? `${preferred}=${Number(valueOf.toPrecision(4))}` : `${preferred}=${String(valueOf)}`;
 }
 
+/** Where a run that did not succeed left its log, when it is on this machine. */
+function failedRunLog(run: PlannedRun): string | undefined {
+  if (!run.record || !FAILED_STATUSES.has(run.record.status)) return undefined;
+  const log = jobLogFor(run.runDir, run.record.job_id);
+  return existsSync(log) ? log : undefined;
+}
+
+/** Failed runs whose log tail is shown under the table; the rest name their log only. */
+const TAILS_SHOWN = 5;
+
 function statusJson(plan: Plan, file: string): { experiment: string; counts: Record<string, number>; runs: Json[] } {
   const counts: Record<string, number> = {};
   const experiment = plan.experiment.document.experiment_name;
@@ -104,6 +117,7 @@ function statusJson(plan: Plan, file: string): { experiment: string; counts: Rec
       labels: run.labels,
       status,
       detail: run.record?.detail ?? null,
+      log: failedRunLog(run) ?? null,
       job_id: run.record?.job_id ?? null,
       executor: run.record?.executor ?? null,
       elapsed_s: run.record?.elapsed_s ?? null,
@@ -120,6 +134,7 @@ function statusJson(plan: Plan, file: string): { experiment: string; counts: Rec
  */
 function printStatus(plan: Plan): void {
   const notes: string[] = [];
+  let tails = 0;
   const rows = plan.runs.map((run) => {
     const status = statusOf(run);
     const painted = status === 'succeeded' ? green(status) : ['running', 'queued', 'submitted'].includes(status) ? cyan(status) : status === 'not run' || status === 'changed' ? dim(status) : red(status);
@@ -129,7 +144,11 @@ function printStatus(plan: Plan): void {
       .join(' ');
     let marker = '';
     if (run.record?.detail && status !== 'succeeded') {
-      notes.push(`[${notes.length + 1}] ${run.id} ${dim(run.name)}: ${status}: ${run.record.detail}`);
+      // Why it failed, then where to look: the log's path and, for the first few, its last lines.
+      const log = failedRunLog(run);
+      const tail = log && tails++ < TAILS_SHOWN ? logTail(log, 5) : [];
+      const logNote = log ? `\n    log: ${displayPath(log)}${tail.length > 0 ? ` (last ${tail.length} lines)` : ''}${tail.map((line) => `\n    │ ${line}`).join('')}` : '';
+      notes.push(`[${notes.length + 1}] ${run.id} ${dim(run.name)}: ${status}: ${run.record.detail}${logNote}`);
       marker = dim(` [${notes.length}]`);
     }
     return [run.name, run.key.slice(0, 12), run.step, varying, painted + marker, formatDuration(run.record?.elapsed_s), keyMetric(run)];
@@ -141,7 +160,11 @@ function printStatus(plan: Plan): void {
   for (const line of wrap([...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ') + ` — ${plan.runs.length} runs`, terminalWidth(), '  ')) out(line);
   if (notes.length > 0) {
     out();
-    for (const note of notes) for (const line of wrap(note, terminalWidth(), '    ')) out(line);
+    for (const note of notes) {
+      const [summary = '', ...logLines] = note.split('\n');
+      for (const line of wrap(summary, terminalWidth(), '    ')) out(line);
+      for (const line of logLines) out(dim(line));
+    }
   }
   if (plan.runs.some((run) => run.record && ['failed', 'oom', 'timeout', 'diverged', 'blocked'].includes(run.record.status))) {
     for (const line of wrap('rerun `ckbuild <experiment>` to retry what did not succeed (and what depends on it)', terminalWidth(), '  ')) out(yellow(line));

@@ -106,6 +106,12 @@ test('without --keep-going the build stops submitting after the first failure', 
   // The build says what it left unstarted, and the failed run's log is on screen.
   assert.match(result.stdout, /stopped: 1 run\(s\) never started: prepare\/c;/);
   assert.match(result.stdout, /log: .*outputs\/job\.log \(last \d+ lines?\)\n.*ValueError: a broke/);
+  // status says the same: why, where the log is, and its last lines; --json names the log.
+  const status = project.run(['status', 'experiments/exp.yaml']);
+  assert.match(status.stdout, /prepare\/a .*: failed: .*\n\s+log: .*outputs\/job\.log \(last \d+ lines?\)\n(\s+│ .*\n)*\s+│ ValueError: a broke/);
+  const json = JSON.parse(project.run(['status', 'experiments/exp.yaml', '--json']).stdout) as { runs: Array<{ id: string; log: string | null }> };
+  assert.match(String(json.runs.find((r) => r.id === 'prepare/a')!.log), /outputs\/job\.log$/);
+  assert.equal(json.runs.find((r) => r.id === 'prepare/c')!.log, null);
 });
 
 test('--dry-run generates every artifact and records nothing', () => {

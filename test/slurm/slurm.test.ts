@@ -89,6 +89,10 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
     assert.equal(final.get('prepare/train')!.status, 'failed');
     assert.equal(final.get('prepare/evaluate')!.status, 'cancelled');
     assert.match(String(final.get('prepare/evaluate')!.detail), /upstream/);
+    // status names the SLURM job's log and shows its last lines; `ckbuild log` prints it.
+    const shown = p.run(['status', 'experiments/exp.yaml', '--executor', 'slurm']);
+    assert.match(shown.stdout, /log: runs\/.*\/outputs\/slurm-\d+\.out \(last \d+ lines?\)\n\s+│ /);
+    assert.match(p.run(['log', 'prepare/train']).stdout, /^[0-9a-f-]+$/m);
     // Rerunning resubmits the failed run and its dependent.
     const retry = p.run(['experiments/exp.yaml', '--executor', 'slurm']);
     assert.match(retry.stdout, /start\s+prepare\/train/);
