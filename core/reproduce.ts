@@ -35,6 +35,7 @@ import type { RenderedRun, Resources, Rule, RuleRegistry } from './rule.js';
 import { jobScriptPath, retireStatusFile, runDirName } from './runDir.js';
 import type { Targets } from './targets.js';
 import { CKBUILD_VERSION } from './version.js';
+import { parse as parseYaml } from 'yaml';
 
 export interface ReproduceSetup {
   projectDir: string;
@@ -432,6 +433,39 @@ export interface ReproductionResult {
 
 /** Tolerances by metric name; `*` applies to every metric not named. Absent: exact. */
 export type Tolerances = ReadonlyMap<string, number>;
+
+/**
+ * The tolerances the experiment declares (`reproduce: { tolerances: { loss: 0.01 } }`) for
+ * metrics that are not bit-reproducible: read from the experiment file in the working tree, or,
+ * when it is gone, as it was in the commit the record came from. Empty when neither says.
+ */
+export function declaredTolerances(projectDir: string, found: Pick<FoundRecord, 'experimentFile' | 'source'>): { tolerances: Map<string, number>; from?: string } {
+  const tolerances = new Map<string, number>();
+  const file = join(projectDir, found.experimentFile);
+  let text: string | undefined;
+  let from: string | undefined;
+  if (existsSync(file)) {
+    text = readFileSync(file, 'utf8');
+    from = found.experimentFile;
+  } else if (found.source.kind === 'history') {
+    try {
+      text = execFileSync('git', ['show', `${found.source.commit}:${found.experimentFile}`], { cwd: projectDir, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+      from = `${found.experimentFile} at ${found.source.commit.slice(0, 12)}`;
+    } catch {
+      text = undefined;
+    }
+  }
+  if (text === undefined) return { tolerances };
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch {
+    return { tolerances };
+  }
+  const declared = isObject(document) && isObject(document.reproduce) && isObject(document.reproduce.tolerances) ? document.reproduce.tolerances : {};
+  for (const [name, value] of Object.entries(declared)) if (typeof value === 'number' && Number.isFinite(value) && value >= 0) tolerances.set(name, value);
+  return tolerances.size > 0 && from ? { tolerances, from } : { tolerances };
+}
 
 export function compareMetrics(recorded: JsonObject | undefined, reproduced: JsonObject | undefined, tolerances: Tolerances): MetricComparison[] {
   const names = [...new Set([...Object.keys(recorded ?? {}), ...Object.keys(reproduced ?? {})])].sort();

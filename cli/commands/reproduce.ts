@@ -10,7 +10,7 @@ import { commitPaths } from '../../core/git.js';
 import { byKey, type FoundRecord, historyRecords, workingTreeRecords } from '../../core/history.js';
 import { acquireLock, lockPathFor } from '../../core/lock.js';
 import { Recorder } from '../../core/recorder.js';
-import { compareReproduction, describeSource, materialize, prepareReproduction, recordReproduction, reproductionEntry, type ReproductionResult, type ReproductionStep } from '../../core/reproduce.js';
+import { compareReproduction, declaredTolerances, describeSource, materialize, prepareReproduction, recordReproduction, reproductionEntry, type ReproductionResult, type ReproductionStep } from '../../core/reproduce.js';
 import { execute } from '../../core/schedule.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
@@ -78,9 +78,12 @@ function printResult(result: ReproductionResult): void {
 export async function reproduceCommand(args: ParsedArgs): Promise<number> {
   const [query, ...rest] = args.positionals;
   if (!query || rest.length > 0) throw new UsageError('usage: ckbuild reproduce <run> [--dry-run] [--tolerance METRIC=ABS]… [--executor local|slurm] [-j N] [--no-commit]');
-  const tolerances = tolerancesOf(args);
   const project = currentProject();
   const found = findRun(project, query);
+  // The experiment's declared tolerances, then --tolerance on top (per metric).
+  const declared = declaredTolerances(project.dir, found);
+  const tolerances = new Map([...declared.tolerances, ...tolerancesOf(args)]);
+  if (declared.from) out(dim(`tolerances declared in ${declared.from}: ${[...declared.tolerances].map(([name, t]) => `${name} ±${t}`).join(', ')}`));
   const prepared = await prepareReproduction(found, { projectDir: project.dir, runsRoot: project.runsRoot, local: project.local, rules: ruleRegistry, lookup: lookupIn(project) });
   if (!prepared.reproduction) {
     for (const problem of prepared.problems) err(`${red('error')}: ${problem}`);

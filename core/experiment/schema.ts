@@ -268,6 +268,18 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
           },
         },
       },
+      reproduce: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'How `ckbuild reproduce` judges a reproduction of these runs (never part of a run key).',
+        properties: {
+          tolerances: {
+            type: 'object',
+            description: 'Absolute tolerance per metric, for metrics that are not bit-reproducible (GPU kernels, sampling); `*` applies to every metric not named. `--tolerance` overrides per metric.',
+            additionalProperties: { type: 'number', minimum: 0 },
+          },
+        },
+      },
       resources: {
         type: 'object',
         additionalProperties: false,

@@ -116,6 +116,16 @@ test('a metric that is not bit-reproducible: outside the default exact tolerance
   const bad = project.run(['reproduce', a.name, '--tolerance', 'noise']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--tolerance takes METRIC=ABSOLUTE/);
+  // Declared in the experiment (no run key changes), and --tolerance still overrides it per metric.
+  project.write('experiments/exp.yaml', `${project.read('experiments/exp.yaml')}reproduce:\n  tolerances: { noise: 3 }\n`);
+  assert.equal(project.run(['plan', 'experiments/exp.yaml', '--json']).code, 0);
+  const declared = project.run(['reproduce', a.name]);
+  assert.equal(declared.code, 0, declared.stdout + declared.stderr);
+  assert.match(declared.stdout, /tolerances declared in experiments\/exp\.yaml: noise ±3/);
+  assert.match(declared.stdout, /noise\s+5\s+7\s+\+2\s+3\s+ok/);
+  const overridden = project.run(['reproduce', a.name, '--tolerance', 'noise=1']);
+  assert.equal(overridden.code, 1, overridden.stdout + overridden.stderr);
+  assert.match(overridden.stdout, /noise\s+5\s+7\s+\+2\s+1\s+outside/);
 });
 
 test('an input found nowhere (changed, never committed, no snapshot) stops with its name and expected hash; nothing runs', () => {
