@@ -163,7 +163,11 @@ function printStatus(plan: Plan): void {
     for (const note of notes) {
       const [summary = '', ...logLines] = note.split('\n');
       for (const line of wrap(summary, terminalWidth(), '    ')) out(line);
-      for (const line of logLines) out(dim(line));
+      // The path wraps like any note; log lines are cut to the width (the whole log: `ckbuild log`).
+      for (const line of logLines) {
+        if (!line.startsWith('    │')) for (const part of wrap(line, terminalWidth(), '      ')) out(dim(part));
+        else out(dim(line.length > terminalWidth() ? `${line.slice(0, terminalWidth() - 1)}…` : line));
+      }
     }
   }
   if (plan.runs.some((run) => run.record && ['failed', 'oom', 'timeout', 'diverged', 'blocked'].includes(run.record.status))) {
