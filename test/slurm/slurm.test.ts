@@ -251,3 +251,4 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
 
 // The defects of issue 11 run in this file's process, after the tests above, never beside them.
 await import('./defects.js');
+await import('./crash.js');
