@@ -1,18 +1,20 @@
 /**
- * `npm run bench`: ckbuild's performance, measured on this machine (not a test). Each scenario is
- * timed as a whole `ckbuild` process, as a user would feel it.
+ * `npm run bench [-- --json] [-- --only <scenario>]`: ckbuild's performance on this machine,
+ * beside ninja and make doing the same workload in the same invocation (a benchmark, never part of
+ * `npm test`). Each scenario runs as a whole process, as a user feels it, repeated: the median,
+ * the spread (min–max) and the peak memory (GNU time's %M) are reported, and the ratio to ninja.
  *
- *   no-op, 10,000-trial sweep (20,000 runs: fine-tune + eval) — target ≤ 0.5 s (ninja: 0.12 s)
- *   plan, 100,000 runs                                        — target ≤ 5 s
- *   one change in the 20,000-run sweep → plan                  — ≈ no-op + one run
- *   full local build of 200 command runs                       — per-run overhead
- *   input hashing throughput (1 GiB file, cold stat cache)     — target ≥ 1 GB/s
- *   SLURM submission of 1,000 runs (when a local SLURM is up)
+ * The workload is the one of shared/reference/perf-anchors.md: N sweep points, each a fine-tune
+ * and a dependent evaluation (2N runs). ckbuild plans it as a `list` protocol of N trials (so one
+ * trial can be edited alone); ninja and make build the same 2N files with one `cat` per job.
+ *
+ * `--json` prints one object per scenario:
+ *   {"scenario", "runs", "ckbuild_s", "ninja_s", "make_s", "ratio_ninja", "peak_rss_mb", "spread_s"}
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InputHasher } from '../core/hash.js';
 import { writeManifest } from '../core/manifest.js';
 import { planExperiment } from '../core/plan.js';
@@ -22,49 +24,110 @@ import { packageRoot } from '../core/paths.js';
 import { ruleRegistry } from '../rules/index.js';
 
 const cli = join(packageRoot, 'dist', 'cli', 'main.js');
-const only = process.argv[2];
+const json = process.argv.includes('--json');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const TRIALS = 10_000;
 
-function time(label: string, args: string[], cwd: string, repeat = 3, before?: () => void): number {
-  const samples: number[] = [];
-  let last = '';
-  for (let i = 0; i < repeat; i++) {
-    before?.();
-    const started = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 30 });
-    samples.push(Number(process.hrtime.bigint() - started) / 1e9);
-    last = (result.stdout + result.stderr).trim().split('\n').slice(-1)[0] ?? '';
-    if (result.status !== 0 && result.status !== 1) throw new Error(`${label}: exit ${result.status}\n${result.stderr}`);
-  }
-  samples.sort((a, b) => a - b);
-  const median = samples[Math.floor(samples.length / 2)]!;
-  console.log(`${label.padEnd(58)} ${median.toFixed(3)} s  (median of ${repeat}; ${last.slice(0, 70)})`);
-  return median;
+interface Sample {
+  median: number;
+  min: number;
+  max: number;
+  peakRssMb: number | null;
 }
 
-function sweepProject(trials: number, withEval: boolean): string {
+interface Row {
+  scenario: string;
+  runs: number;
+  ckbuild_s: number | null;
+  ninja_s: number | null;
+  make_s: number | null;
+  ratio_ninja: number | null;
+  peak_rss_mb: number | null;
+  spread_s: [number, number] | null;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const log = (line: string): void => {
+  if (!json) console.log(line);
+};
+
+/** Runs `command args` `repeat` times in `cwd` (after `before` each time): wall time and peak RSS. */
+function measure(command: string, args: string[], cwd: string, repeat = 3, before?: () => void): Sample {
+  const seconds: number[] = [];
+  let peak: number | null = null;
+  const rssFile = join(tmpdir(), `ckbench-rss-${process.pid}`);
+  for (let i = 0; i < repeat; i++) {
+    before?.();
+    const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, args];
+    const started = process.hrtime.bigint();
+    const result = spawnSync(file, argv, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 30 });
+    seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+    if (result.status !== 0 && result.status !== 1) throw new Error(`${command} ${args.join(' ')}: exit ${result.status}\n${result.stderr.slice(-2000)}`);
+    if (GNU_TIME) {
+      const kb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
+      if (Number.isFinite(kb)) peak = Math.max(peak ?? 0, kb / 1024);
+    }
+  }
+  rmSync(rssFile, { force: true });
+  seconds.sort((a, b) => a - b);
+  return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds.at(-1)!, peakRssMb: peak === null ? null : Math.round(peak) };
+}
+
+const ckbuild = (args: string[], cwd: string, repeat = 3, before?: () => void): Sample => measure(process.execPath, [cli, ...args], cwd, repeat, before);
+
+function report(scenario: string, runs: number, ck: Sample | null, ninja: Sample | null, make: Sample | null, note?: string): void {
+  const row: Row = {
+    scenario,
+    runs,
+    ckbuild_s: ck ? round(ck.median) : null,
+    ninja_s: ninja ? round(ninja.median) : null,
+    make_s: make ? round(make.median) : null,
+    ratio_ninja: ck && ninja ? Number((ck.median / ninja.median).toFixed(2)) : null,
+    peak_rss_mb: ck?.peakRssMb ?? null,
+    spread_s: ck ? [round(ck.min), round(ck.max)] : null,
+    ...(note ? { note } : {}),
+  };
+  rows.push(row);
+  if (json) {
+    console.log(JSON.stringify(row));
+    return;
+  }
+  const ckText = ck ? `${ck.median.toFixed(3)} s [${ck.min.toFixed(3)}–${ck.max.toFixed(3)}]${ck.peakRssMb !== null ? ` ${ck.peakRssMb} MB` : ''}` : '—';
+  const others = [ninja ? `ninja ${ninja.median.toFixed(3)} s` : '', make ? `make ${make.median.toFixed(3)} s` : '', row.ratio_ninja !== null ? `${row.ratio_ninja}× ninja` : ''].filter(Boolean).join(', ');
+  console.log(`${scenario.padEnd(52)} ${ckText.padEnd(34)} ${others}${note ? `  (${note})` : ''}`);
+}
+
+const round = (seconds: number): number => Number(seconds.toFixed(4));
+
+// ── the workload, three ways ────────────────────────────────────────────────────────────────
+
+const pointId = (i: number): string => `r${String(i).padStart(5, '0')}`;
+const lrOf = (i: number, bump = 0): string => (1e-5 * ((i % 1000) + 1 + bump)).toPrecision(3);
+
+/** ckbuild: N trials as a `list` protocol, each a fine-tune with a dependent evaluation. */
+function ckbuildProject(trials: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'ckbench-'));
   mkdirSync(join(dir, '.git')); // marks the project folder; no commits are made (--no-commit)
   writeFileSync(join(dir, 'data.json'), JSON.stringify({ train: [{ input: 'abc', output: 'Abc' }], test: [{ input: 'abd', output: 'Abd' }] }));
-  writeFileSync(join(dir, 'task.py'), '# inspect task placeholder for planning\n');
-  const lrs = Array.from({ length: Math.ceil(trials / 10) }, (_, i) => Number((1e-5 * (i + 1)).toPrecision(3)));
-  const ranks = [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048].slice(0, Math.min(10, trials));
+  writeFileSync(join(dir, 'task.py'), 'from inspect_ai import task\n\n@task\ndef t(config_path: str = ""):\n    pass\n');
   mkdirSync(join(dir, 'experiments'));
+  const trialLines = Array.from({ length: trials }, (_, i) => `    - { name: ${pointId(i)}, learning_rate: ${lrOf(i)}, seed: ${i} }`);
   writeFileSync(
     join(dir, 'experiments', 'sweep.yaml'),
-    [
-      'version: "1.0"',
-      'experiment_name: sweep',
-      'dataset: { path: data.json }',
-      'config:',
-      '  base_model: Llama-3.2-1B-Instruct',
-      'protocol:',
-      '  type: grid',
-      `  vary: { learning_rate: [${lrs.join(', ')}], lora_rank: [${ranks.join(', ')}] }`,
-      ...(withEval ? ['evaluation:', '  tasks: [{ name: t, script: task.py }]', '  models: [finetuned]'] : []),
-      '',
-    ].join('\n'),
+    ['version: "1.0"', 'experiment_name: sweep', 'dataset: { path: data.json }', 'config:', '  base_model: Llama-3.2-1B-Instruct', 'protocol:', '  type: list', '  runs:', ...trialLines, 'evaluation:', '  tasks: [{ name: t, script: task.py }]', '  models: [finetuned]', ''].join('\n'),
   );
   return dir;
+}
+
+/** Edits trial `i`'s learning rate in place (one trial, two runs stale). */
+function editTrial(dir: string, i: number, bump: number): void {
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  const text = readFileSync(file, 'utf8');
+  const line = new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`);
+  writeFileSync(file, text.replace(line, `$1${lrOf(i, bump)}`));
 }
 
 /** Records every run as succeeded with its outputs in place, as a finished sweep would leave it. */
@@ -84,85 +147,207 @@ async function seedFinished(dir: string): Promise<void> {
   writeManifest(plan.manifestPath, plan.manifest);
 }
 
-async function main(): Promise<void> {
-  console.log(`ckbuild benchmark — node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`);
-  if (!only || only === 'noop') {
-    const dir = sweepProject(10_000, true);
-    await seedFinished(dir);
-    const build = ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'];
-    const dropStamp = (): void => rmSync(join(dir, '.ckbuild', 'stamps'), { recursive: true, force: true });
-    time('no-op, 20,000 runs, full plan (no up-to-date stamp)', build, dir, 3, dropStamp);
-    time('no-op, 20,000 runs (stamp from the previous build)', build, dir);
-    time('plan, 10,000 trials (20,000 runs), all up to date', ['plan', 'experiments/sweep.yaml', '--json'], dir);
-    const yaml = join(dir, 'experiments', 'sweep.yaml');
-    const { readFileSync } = await import('node:fs');
-    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('lora_rank: [4,', 'lora_rank: [3,'));
-    time('plan after one change (1,000 fine-tunes + evals stale)', ['plan', 'experiments/sweep.yaml', '--json'], dir);
-    rmSync(dir, { recursive: true, force: true });
+/** ninja and make: the same 2N files, one `cat` per job (perf-anchors.md). */
+function referenceProjects(points: number): { ninja: string; make: string } {
+  const template = 'model: llama\nmethod: lora\nepochs: 1\nbatch_size: 4\n';
+  const ninja = mkdtempSync(join(tmpdir(), 'ckbench-ninja-'));
+  writeFileSync(join(ninja, 'template.yaml'), template);
+  const edges = ['rule ft', "  command = cat template.yaml > $out && printf 'lr: %s\\nseed: %s\\n' $lr $seed >> $out", 'rule ev', "  command = cat $in > $out && printf 'split: %s\\n' $split >> $out", ''];
+  for (let i = 0; i < points; i++) {
+    const id = pointId(i);
+    edges.push(`build runs/${id}/finetune.yaml: ft template.yaml`, `  lr = ${lrOf(i)}`, `  seed = ${i}`, `build runs/${id}/eval.yaml: ev runs/${id}/finetune.yaml`, '  split = test');
   }
-  if (!only || only === 'plan100k') {
-    const dir = sweepProject(50_000, true);
-    time('plan, 50,000 trials (100,000 runs), nothing recorded', ['plan', 'experiments/sweep.yaml', '--json'], dir, 1);
-    rmSync(dir, { recursive: true, force: true });
+  writeFileSync(join(ninja, 'build.ninja'), `${edges.join('\n')}\n`);
+
+  const make = mkdtempSync(join(tmpdir(), 'ckbench-make-'));
+  writeFileSync(join(make, 'template.yaml'), template);
+  mkdirSync(join(make, 'params'));
+  const targets: string[] = [];
+  for (let i = 0; i < points; i++) {
+    const id = pointId(i);
+    writeFileSync(join(make, 'params', `${id}.ft`), `lr: ${lrOf(i)}\nseed: ${i}\n`);
+    writeFileSync(join(make, 'params', `${id}.ev`), 'split: test\n');
+    targets.push(`runs/${id}/eval.yaml`);
   }
-  if (!only || only === 'local') {
-    const dir = mkdtempSync(join(tmpdir(), 'ckbench-local-'));
-    mkdirSync(join(dir, '.git'));
-    const steps = Array.from({ length: 200 }, (_, i) => `  s${i}:\n    command: 'echo ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
-    mkdirSync(join(dir, 'experiments'));
-    writeFileSync(join(dir, 'experiments', 'local.yaml'), `version: "1.0"\nexperiment_name: local\nprepare:\n${steps}`);
-    const full = time('full local build, 200 command runs, -j 2', ['experiments/local.yaml', '--no-commit', '-j', '2', '--executor', 'local'], dir, 1);
-    console.log(`${''.padEnd(58)} ${((full * 1000) / 200).toFixed(1)} ms per run`);
-    time('no-op, same 200 runs', ['experiments/local.yaml', '--no-commit', '--executor', 'local'], dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (!only || only === 'hash') {
-    const dir = mkdtempSync(join(tmpdir(), 'ckbench-hash-'));
-    const file = join(dir, 'big.bin');
-    const chunk = Buffer.alloc(1 << 24, 7);
-    const { openSync, writeSync, closeSync, readFileSync } = await import('node:fs');
-    const fd = openSync(file, 'w');
-    for (let i = 0; i < 64; i++) writeSync(fd, chunk);
-    closeSync(fd);
-    readFileSync(file); // warm the page cache, as perf-anchors.md did
-    const hasher = new InputHasher();
-    const started = process.hrtime.bigint();
-    await hasher.digest(file);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    console.log(`${'hash 1 GiB input (page cache warm, cold stat cache)'.padEnd(58)} ${seconds.toFixed(3)} s  (${((1 << 30) / seconds / 1e9).toFixed(2)} GB/s)`);
-    const cached = new InputHasher(join(dir, 'cache.json'));
-    await cached.digest(file);
-    cached.save();
-    const again = new InputHasher(join(dir, 'cache.json'));
-    const t2 = process.hrtime.bigint();
-    await again.digest(file);
-    console.log(`${'same file, stat cache warm'.padEnd(58)} ${(Number(process.hrtime.bigint() - t2) / 1e6).toFixed(2)} ms (files read: ${again.filesRead})`);
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (!only || only === 'slurm') {
-    const status = spawnSync('bash', [join(packageRoot, 'test', 'slurm', 'cluster', 'local-slurm.sh'), 'status'], { encoding: 'utf8' });
-    if (status.status !== 0) {
-      console.log('SLURM submission: skipped (no local SLURM up; sudo bash test/slurm/cluster/local-slurm.sh start)');
-    } else {
-      const dir = mkdtempSync(join(tmpdir(), 'ckbench-slurm-'));
-      mkdirSync(join(dir, '.git'));
-      const tag = Date.now().toString(36);
-      const steps = Array.from({ length: 1000 }, (_, i) => `  s${i}:\n    command: 'echo ${tag} ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
-      mkdirSync(join(dir, 'experiments'));
-      writeFileSync(join(dir, 'experiments', 'many.yaml'), `version: "1.0"\nexperiment_name: many\nprepare:\n${steps}`);
-      // No queue cap: this measures submission, not how fast the one-node cluster drains.
-      writeFileSync(join(dir, 'ckbuild.local.yaml'), 'slurm: { max_queued: 5000 }\n');
-      time('SLURM: submit 1,000 runs (one sbatch each)', ['experiments/many.yaml', '--no-commit', '--executor', 'slurm'], dir, 1);
-      spawnSync('scancel', ['-u', process.env.USER ?? 'root', '-n', 'x'], {});
-      spawnSync('bash', ['-c', `squeue -h -o '%i %j' | awk '/ck-/ {print $1}' | xargs -r scancel`]);
-      writeFileSync(join(dir, 'ckbuild.local.yaml'), 'slurm: { array_min: 10, max_queued: 5000 }\n');
-      writeFileSync(join(dir, 'experiments', 'many.yaml'), `version: "1.0"\nexperiment_name: many\nprepare:\n${steps.replace(new RegExp(tag, 'g'), `${tag}b`)}`);
-      time('SLURM: submit 1,000 runs as a job array', ['experiments/many.yaml', '--no-commit', '--executor', 'slurm'], dir, 1);
-      spawnSync('bash', ['-c', `squeue -h -o '%i %j' | awk '/ck-/ {print $1}' | xargs -r scancel`]);
-      rmSync(dir, { recursive: true, force: true });
+  writeFileSync(
+    join(make, 'Makefile'),
+    ['MAKEFLAGS += --no-builtin-rules', '.SUFFIXES:', `all: ${targets.join(' ')}`, 'runs/%/finetune.yaml: template.yaml params/%.ft', '\t@mkdir -p $(@D) && cat $^ > $@', 'runs/%/eval.yaml: runs/%/finetune.yaml params/%.ev', '\t@cat $^ > $@', ''].join('\n'),
+  );
+  return { ninja, make };
+}
+
+function editReference(projects: { ninja: string; make: string }, bump: number): void {
+  const file = join(projects.ninja, 'build.ninja');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/(build runs\/r00000\/finetune\.yaml: ft template\.yaml\n  lr = )\S+/, `$1${lrOf(0, bump)}`));
+  writeFileSync(join(projects.make, 'params', 'r00000.ft'), `lr: ${lrOf(0, bump)}\nseed: 0\n`);
+}
+
+// ── scenarios ───────────────────────────────────────────────────────────────────────────────
+
+async function sweepScenarios(): Promise<void> {
+  const runs = TRIALS * 2;
+  const dir = ckbuildProject(TRIALS);
+  await seedFinished(dir);
+  const reference = referenceProjects(TRIALS);
+  // The reference tools' state: everything built once (≈30 s each on 2 cores).
+  spawnSync('ninja', ['-j2'], { cwd: reference.ninja, stdio: 'ignore' });
+  spawnSync('make', ['-j2'], { cwd: reference.make, stdio: 'ignore' });
+  const ninjaNoop = measure('ninja', ['-j2'], reference.ninja);
+  const makeNoop = measure('make', ['-j2'], reference.make);
+
+  const build = ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'];
+  ckbuild(build, dir, 1); // writes the up-to-date stamp
+  report('no-op with a valid stamp', runs, ckbuild(build, dir, 5), ninjaNoop, makeNoop);
+
+  let edits = 0;
+  const touchComment = (): void => appendFileSync(join(dir, 'experiments', 'sweep.yaml'), `# edit ${++edits}\n`);
+  report('no-op, stamp not holding (a comment edited)', runs, ckbuild(build, dir, 3, touchComment), ninjaNoop, makeNoop);
+
+  // One trial's parameter changed: plan, then regenerate the two affected runs (a dry run).
+  let bump = 0;
+  const ninjaOne = measure('ninja', ['-j2'], reference.ninja, 3, () => editReference(reference, ++bump));
+  const makeOne = measure('make', ['-j2'], reference.make, 3, () => editReference(reference, ++bump));
+  const one = ckbuild(['build', 'experiments/sweep.yaml', '--dry-run'], dir, 3, () => editTrial(dir, 0, ++bump));
+  report('one trial changed → plan + regenerate its 2 runs', runs, one, ninjaOne, makeOne);
+
+  report('plan, every run recorded', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], dir, 3), null, null);
+  report('watch iteration after a one-trial edit', runs, await watchIteration(dir, 3), null, null, 'edit → "[n] regenerated" printed');
+  rmSync(dir, { recursive: true, force: true });
+
+  // A fresh clone: no manifest, no stat cache, no run directories.
+  const fresh = ckbuildProject(TRIALS);
+  const ninjaDry = measure('ninja', ['-n', '-j2'], reference.ninja, 3, () => rmSync(join(reference.ninja, '.ninja_log'), { force: true }));
+  const makeDry = measure('make', ['-n'], reference.make, 3, () => rmSync(join(reference.make, 'runs'), { recursive: true, force: true }));
+  report('plan of a fresh clone, nothing cached', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], fresh, 3, () => rmSync(join(fresh, '.ckbuild'), { recursive: true, force: true })), ninjaDry, makeDry, 'ninja -n / make -n on a clean tree');
+  rmSync(fresh, { recursive: true, force: true });
+  rmSync(reference.ninja, { recursive: true, force: true });
+  rmSync(reference.make, { recursive: true, force: true });
+}
+
+/** Seconds from writing a one-trial edit to watch printing that iteration, `repeat` edits. */
+async function watchIteration(dir: string, repeat: number): Promise<Sample> {
+  const child = spawn(process.execPath, [cli, 'watch', 'experiments/sweep.yaml'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const until = async (pattern: RegExp, from: number): Promise<void> => {
+    const deadline = Date.now() + 120_000;
+    while (!pattern.test(output.slice(from))) {
+      if (Date.now() > deadline) throw new Error(`watch: timed out waiting for ${String(pattern)}:\n${output.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
+  };
+  await until(/watch: ready/, 0);
+  const seconds: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const from = output.length;
+    const started = process.hrtime.bigint();
+    editTrial(dir, 1, 100 + i);
+    await until(/\[\d+\] (regenerated|no run changed)/, from);
+    seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
   }
-  void dirname;
+  child.kill('SIGINT');
+  await new Promise((resolve) => child.once('exit', resolve));
+  seconds.sort((a, b) => a - b);
+  return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds.at(-1)!, peakRssMb: null };
+}
+
+/** Plan time per run as the sweep grows: where it stops being flat. */
+function scaling(): void {
+  for (const trials of [50, 500, 5_000, 25_000, 50_000]) {
+    const dir = ckbuildProject(trials);
+    const sample = ckbuild(['plan', 'experiments/sweep.yaml', '--json'], dir, trials >= 25_000 ? 1 : 3, () => rmSync(join(dir, '.ckbuild'), { recursive: true, force: true }));
+    report(`fresh plan, ${trials.toLocaleString('en')} trials`, trials * 2, sample, null, null, `${((sample.median * 1e6) / (trials * 2)).toFixed(1)} µs per run`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A 200-run local build: the per-run overhead of generating, starting and recording a run. */
+function localBuild(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ckbench-local-'));
+  mkdirSync(join(dir, '.git'));
+  const steps = Array.from({ length: 200 }, (_, i) => `  s${i}:\n    command: 'echo ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
+  mkdirSync(join(dir, 'experiments'));
+  writeFileSync(join(dir, 'experiments', 'local.yaml'), `version: "1.0"\nexperiment_name: local\nprepare:\n${steps}`);
+  const reference = referenceProjects(100);
+  const clean = (): void => {
+    rmSync(join(dir, 'runs'), { recursive: true, force: true });
+    rmSync(join(dir, '.ckbuild'), { recursive: true, force: true });
+    rmSync(join(dir, 'experiments', 'local.manifest.json'), { force: true });
+  };
+  const full = ckbuild(['experiments/local.yaml', '--no-commit', '-j', '2', '--executor', 'local'], dir, 3, clean);
+  const ninja = measure('ninja', ['-j2'], reference.ninja, 3, () => {
+    rmSync(join(reference.ninja, 'runs'), { recursive: true, force: true });
+    rmSync(join(reference.ninja, '.ninja_log'), { force: true });
+  });
+  const make = measure('make', ['-j2'], reference.make, 3, () => rmSync(join(reference.make, 'runs'), { recursive: true, force: true }));
+  report('full local build, 200 runs, -j 2', 200, full, ninja, make, `${((full.median * 1000) / 200).toFixed(1)} ms per run; ninja ${((ninja.median * 1000) / 200).toFixed(1)} ms`);
+  report('no-op, same 200 runs', 200, ckbuild(['experiments/local.yaml', '--no-commit', '--executor', 'local'], dir, 3), measure('ninja', ['-j2'], reference.ninja), measure('make', ['-j2'], reference.make));
+  for (const path of [dir, reference.ninja, reference.make]) rmSync(path, { recursive: true, force: true });
+}
+
+async function hashing(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ckbench-hash-'));
+  const file = join(dir, 'big.bin');
+  const chunk = Buffer.alloc(1 << 24, 7);
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const fd = openSync(file, 'w');
+  for (let i = 0; i < 64; i++) writeSync(fd, chunk);
+  closeSync(fd);
+  readFileSync(file); // warm the page cache, as perf-anchors.md did
+  const started = process.hrtime.bigint();
+  await new InputHasher().digest(file);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  report('hash a 1 GiB input (page cache warm, cold stat cache)', 1, { median: seconds, min: seconds, max: seconds, peakRssMb: null }, null, null, `${((1 << 30) / seconds / 1e9).toFixed(2)} GB/s`);
+
+  // 10,000 unchanged inputs re-checked through the stat cache (what a re-plan pays per input).
+  const inputs = join(dir, 'inputs');
+  mkdirSync(inputs);
+  const files = Array.from({ length: 10_000 }, (_, i) => join(inputs, `f${i}.txt`));
+  // Written an hour ago: a file modified within the last seconds is re-hashed on purpose (its mtime cannot vouch for it yet).
+  const anHourAgo = new Date(Date.now() - 3_600_000);
+  for (const [i, path] of files.entries()) {
+    writeFileSync(path, `input ${i}\n`);
+    utimesSync(path, anHourAgo, anHourAgo);
+  }
+  const cache = join(dir, 'cache.json');
+  const first = new InputHasher(cache);
+  for (const path of files) await first.digest(path);
+  first.save();
+  const t0 = process.hrtime.bigint();
+  const again = new InputHasher(cache);
+  for (const path of files) await again.digest(path);
+  const recheck = Number(process.hrtime.bigint() - t0) / 1e9;
+  report('re-check 10,000 unchanged inputs (stat cache)', 10_000, { median: recheck, min: recheck, max: recheck, peakRssMb: null }, null, null, `files read: ${again.filesRead}`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function slurmSubmission(): void {
+  const status = spawnSync('bash', [join(packageRoot, 'test', 'slurm', 'cluster', 'local-slurm.sh'), 'status'], { encoding: 'utf8' });
+  if (status.status !== 0) {
+    log('SLURM submission: skipped (no local SLURM up; sudo bash test/slurm/cluster/local-slurm.sh start)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ckbench-slurm-'));
+  mkdirSync(join(dir, '.git'));
+  mkdirSync(join(dir, 'experiments'));
+  const cancelOurs = (): void => void spawnSync('bash', ['-c', `squeue -h -o '%i %j' | awk '/ck-/ {print $1}' | xargs -r scancel`]);
+  for (const [label, local, tag] of [['SLURM: submit 1,000 runs, one sbatch each', 'slurm: { max_queued: 5000, array_min: 100000 }\n', 'a'], ['SLURM: submit 1,000 runs as job arrays', 'slurm: { max_queued: 5000 }\n', 'b']] as const) {
+    const stamp = `${Date.now().toString(36)}${tag}`;
+    const steps = Array.from({ length: 1000 }, (_, i) => `  s${i}:\n    command: 'echo ${stamp} ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
+    writeFileSync(join(dir, 'experiments', 'many.yaml'), `version: "1.0"\nexperiment_name: many\nprepare:\n${steps}`);
+    // No queue cap: this measures submission, not how fast the one-node cluster drains.
+    writeFileSync(join(dir, 'ckbuild.local.yaml'), local);
+    report(label, 1000, ckbuild(['experiments/many.yaml', '--no-commit', '--executor', 'slurm'], dir, 1), null, null);
+    cancelOurs();
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  log(`ckbuild benchmark — node ${process.version}, ${cpus().length} CPUs; ${TRIALS.toLocaleString('en')}-trial sweep = ${(TRIALS * 2).toLocaleString('en')} runs; median [min–max] peak RSS\n`);
+  const scenarios: Record<string, () => void | Promise<void>> = { sweep: sweepScenarios, scaling, local: localBuild, hash: hashing, slurm: slurmSubmission };
+  for (const [name, scenario] of Object.entries(scenarios)) if (!only || only === name) await scenario();
 }
 
 await main();
