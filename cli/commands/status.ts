@@ -165,7 +165,11 @@ function printStatus(plan: Plan): void {
       for (const line of wrap(summary, terminalWidth(), '    ')) out(line);
       // The path wraps like any note; log lines are cut to the width (the whole log: `ckbuild log`).
       for (const line of logLines) {
-        if (!line.startsWith('    │')) for (const part of wrap(line, terminalWidth(), '      ')) out(dim(part));
+        if (!line.startsWith('    │')) {
+          const text = line.trimStart();
+          const pad = line.slice(0, line.length - text.length);
+          for (const part of wrap(text, terminalWidth() - pad.length, '  ')) out(dim(pad + part));
+        }
         else out(dim(line.length > terminalWidth() ? `${line.slice(0, terminalWidth() - 1)}…` : line));
       }
     }
