@@ -32,7 +32,8 @@ export type Resolution =
 
 const HEX = /^[0-9a-f]{4,64}$/;
 
-function git(projectDir: string, args: string[], input?: string): Buffer | undefined {
+/** git's output in the project folder, or undefined when git fails (not a repository, no such object). */
+export function git(projectDir: string, args: string[], input?: string): Buffer | undefined {
   try {
     return execFileSync('git', args, { cwd: projectDir, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'ignore'], input, maxBuffer: 1 << 30 });
   } catch {

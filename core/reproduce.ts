@@ -14,7 +14,7 @@
  *
  * Core never prints: every stage returns values.
  */
-import { execFileSync } from 'node:child_process';
+import { parse as parseYaml } from 'yaml';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile.js';
@@ -23,7 +23,7 @@ import type { Experiment, ExperimentDocument } from './experiment/model.js';
 import { artifactHashes, type ArtifactPlaces, type GeneratedRun, portableArtifact, readsSnapshot, renderRunFiles } from './generate.js';
 import type { RunGraph } from './graph.js';
 import { InputHasher, sha256 } from './hash.js';
-import type { FoundRecord } from './history.js';
+import { type FoundRecord, git } from './history.js';
 import { computeKey, HASH_SCHEME_VERSION } from './identity.js';
 import { isObject, type Json, type JsonObject, stableStringify } from './json.js';
 import type { LocalConfig } from './localConfig.js';
@@ -35,7 +35,6 @@ import type { RenderedRun, Resources, Rule, RuleRegistry } from './rule.js';
 import { jobScriptPath, retireStatusFile, runDirName } from './runDir.js';
 import type { Targets } from './targets.js';
 import { CKBUILD_VERSION } from './version.js';
-import { parse as parseYaml } from 'yaml';
 
 export interface ReproduceSetup {
   projectDir: string;
@@ -115,14 +114,6 @@ export function incompatibility(record: RunRecord, rule: Rule | undefined): stri
   const key = computeKey({ rule: record.rule, ruleVersion: record.rule_version, params: record.params, model: record.model, inputs: record.inputs, upstream: record.upstream });
   if (key !== record.key) return `${record.id}: its record does not hash to its key (${origin}; recomputed ${key.slice(0, 12)}, recorded ${record.key.slice(0, 12)}): the record was edited by hand or written by another ckbuild`;
   return undefined;
-}
-
-function git(projectDir: string, args: string[], input?: string): Buffer | undefined {
-  try {
-    return execFileSync('git', args, { cwd: projectDir, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'ignore'], input, maxBuffer: 1 << 30 });
-  } catch {
-    return undefined;
-  }
 }
 
 /** The versions of a file in git history, newest first: (commit, content). */
@@ -448,12 +439,8 @@ export function declaredTolerances(projectDir: string, found: Pick<FoundRecord, 
     text = readFileSync(file, 'utf8');
     from = found.experimentFile;
   } else if (found.source.kind === 'history') {
-    try {
-      text = execFileSync('git', ['show', `${found.source.commit}:${found.experimentFile}`], { cwd: projectDir, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
-      from = `${found.experimentFile} at ${found.source.commit.slice(0, 12)}`;
-    } catch {
-      text = undefined;
-    }
+    text = git(projectDir, ['show', `${found.source.commit}:${found.experimentFile}`])?.toString('utf8');
+    from = `${found.experimentFile} at ${found.source.commit.slice(0, 12)}`;
   }
   if (text === undefined) return { tolerances };
   let document: unknown;

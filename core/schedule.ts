@@ -166,7 +166,7 @@ class Scheduler {
   private skipBelowFailures(): void {
     for (let index = 0; index < this.pending.length; ) {
       const run = this.pending[index]!;
-      const failed = Object.values(run.upstream).map((up) => this.targets.executing(up.id)).find((id) => this.hasFailed(id));
+      const failed = this.failedUpstream(run);
       if (failed === undefined) {
         index++;
         continue;
@@ -188,8 +188,8 @@ class Scheduler {
         break;
       }
       const run = this.pending[index]!;
-      const upstream = [...new Set(Object.values(run.upstream).map((up) => this.targets.executing(up.id)))];
-      const failed = upstream.find((id) => this.hasFailed(id) || this.willNotRun(id, inBatch));
+      const upstream = this.upstreamOf(run);
+      const failed = this.failedUpstream(run) ?? upstream.find((id) => this.willNotRun(id, inBatch));
       if (failed) {
         this.pending.splice(index, 1);
         this.skip(run, `upstream run ${failed} did not succeed`);
@@ -357,6 +357,16 @@ class Scheduler {
     this.outcomes.set(run.id, 'skipped');
     this.options.recorder.update(run, { status: 'skipped', detail });
     this.emit({ type: 'skipped', id: run.id, name: run.name, detail });
+  }
+
+  /** The runs (as executed: a twin stands for its key) that `run` needs. */
+  private upstreamOf(run: PlannedRun): string[] {
+    return [...new Set(Object.values(run.upstream).map((up) => this.targets.executing(up.id)))];
+  }
+
+  /** An upstream run of `run` that failed or was skipped in this build, if any. */
+  private failedUpstream(run: PlannedRun): string | undefined {
+    return this.upstreamOf(run).find((id) => this.hasFailed(id));
   }
 
   private hasFailed(id: string): boolean {

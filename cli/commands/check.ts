@@ -110,9 +110,10 @@ function checkArtifacts(plan: Plan): Diagnostic[] {
   const scripts: Array<{ run: PlannedRun; path: string; text: string }> = [];
   for (const run of plan.runs) {
     let files: Map<string, string>;
-    const schemas = ruleRegistry.get(run.rule)!.artifactSchemas ?? {};
+    const rule = ruleRegistry.get(run.rule)!;
+    const schemas = rule.artifactSchemas ?? {};
     try {
-      const rendered = renderRunFiles(run, plan, ruleRegistry.get(run.rule)!);
+      const rendered = renderRunFiles(run, plan, rule);
       diagnostics.push(...rendered.rendered.diagnostics);
       files = rendered.files;
     } catch (error) {

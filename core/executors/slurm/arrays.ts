@@ -9,7 +9,7 @@
  * Arrays are split at the controller's MaxArraySize (indexes must stay below it).
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SubmitRequest } from '../types.js';
 import { arraysDir } from './ownership.js';
 
@@ -134,4 +134,13 @@ export function writeArrayFiles(runsRoot: string, list: string, job: ArrayJob): 
 
 export function arrayLogPath(runsRoot: string, list: string, index: number): string {
   return join(arraysDir(runsRoot), `${list}-${index}.out`);
+}
+
+/**
+ * Where SLURM wrote a job's output: a single job's `outputs/slurm-<id>.out` in its run directory,
+ * an array task's log under the runs root (`list`: the array's, from its comment or the marker).
+ */
+export function slurmLogPath(runDir: string, jobId: string, list?: string): string {
+  const task = /^\d+_(\d+)$/.exec(jobId);
+  return task && list ? arrayLogPath(dirname(runDir), list, Number(task[1])) : join(runDir, 'outputs', `slurm-${jobId}.out`);
 }

@@ -6,7 +6,7 @@
  * state comes only from its own job, and a crashed or repeated invocation adopts its own jobs —
  * never another checkout's — instead of submitting twice.
  */
-import { mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { LocalConfig } from '../../localConfig.js';
@@ -15,7 +15,8 @@ import type { PlannedRun } from '../../plan.js';
 import { onPath } from '../path.js';
 import { readStatusFile } from '../statusFile.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from '../types.js';
-import { arrayLogPath, groupIntoArrays, indexSpec, writeArrayFiles, type ArrayJob } from './arrays.js';
+import { readTail } from '../../fileTail.js';
+import { groupIntoArrays, slurmLogPath, indexSpec, writeArrayFiles, type ArrayJob } from './arrays.js';
 import { isTransient, oneLine, pingController, sleep, slurmCommand, COMMAND_TIMEOUT_MS, type ControllerAnswer } from './commands.js';
 import { readPartitions, unsatisfiable, type PartitionLimits } from './limits.js';
 import {
@@ -366,22 +367,7 @@ export class SlurmExecutor implements Executor {
   /** The end of a job's output, where slurmstepd says why it killed the job. */
   private logTail(run: PlannedRun, row: SlurmRow): string | undefined {
     const owner = parseComment(row.comment);
-    const task = /^\d+_(\d+)$/.exec(row.jobId);
-    const file = owner.kind === 'array' && task ? arrayLogPath(runsRootOf(run), owner.list, Number(task[1])) : join(run.runDir, 'outputs', `slurm-${row.jobId}.out`);
-    try {
-      const fd = openSync(file, 'r');
-      try {
-        const size = fstatSync(fd).size;
-        const length = Math.min(size, 64 * 1024);
-        const buffer = Buffer.alloc(length);
-        readSync(fd, buffer, 0, length, size - length);
-        return buffer.toString('utf8');
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      return undefined;
-    }
+    return readTail(slurmLogPath(run.runDir, row.jobId, owner.kind === 'array' ? owner.list : undefined), 64 * 1024);
   }
 
   /** Cancels only jobs that are still these runs' own: never a reused id, never another checkout's job. */
