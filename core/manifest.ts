@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import type { Resources, StepKind } from './rule.js';
+import type { Curve, Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { isObject, type JsonObject, stableStringify, type Json } from './json.js';
 import type { RecordedInput } from './identity.js';
@@ -72,6 +72,12 @@ export interface RunRecord {
   resources?: Resources;
   outputs?: RecordedOutput[];
   metrics?: JsonObject;
+  /** Series the rule read (loss by step), thinned to at most CURVE_POINTS points. */
+  curves?: Record<string, Curve>;
+  /** Why metrics are missing or partial (no log, an unreadable log, an evaluation that errored). */
+  metrics_note?: string;
+  /** GPU utilisation and memory over the job (core/telemetry.ts), where the job watched GPUs. */
+  telemetry?: JsonObject;
   env?: JsonObject;
   /** The run directory, relative to the project folder when inside it. */
   run_dir: string;

@@ -7,7 +7,8 @@
 import { declaredOutputs, type GeneratedRun } from './generate.js';
 import { ACTIVE_STATUSES, type RunRecord, writeManifest } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
-import { baseRecord, describeOutputs, frameworkVersions, gpuHours, readMetricsSafely } from './records.js';
+import { baseRecord, describeOutputs, frameworkVersions, gpuHours, metricFields, readMetricsSafely } from './records.js';
+import { readGpuTelemetry } from './telemetry.js';
 import type { RuleRegistry } from './rule.js';
 import type { JobHandle, JobState } from './executors/types.js';
 import type { CrashHook } from './crash.js';
@@ -75,8 +76,9 @@ export class Recorder {
       const rule = this.rules.get(run.rule);
       if (state.status === 'succeeded' && rule) {
         patch.outputs = describeOutputs(run.runDir, generated?.rendered.outputs ?? declaredOutputs(run.runDir) ?? []);
-        patch.metrics = readMetricsSafely(rule, run.runDir, run.params);
+        Object.assign(patch, metricFields(readMetricsSafely(rule, run.runDir, run.params)));
       }
+      patch.telemetry = readGpuTelemetry(run.runDir);
       const versions = frameworkVersions(run.runDir);
       if (versions) patch.env = { ...(record?.env ?? {}), frameworks: versions };
     }

@@ -1,7 +1,7 @@
 /** Turning planned runs and job outcomes into manifest records. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Resources, Rule } from './rule.js';
+import type { MetricsReading, Resources, Rule } from './rule.js';
 import { sha256 } from './hash.js';
 import { HASH_SCHEME_VERSION } from './identity.js';
 import type { JsonObject } from './json.js';
@@ -43,7 +43,7 @@ export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord 
   if (run.earlyStopLoss !== undefined) record.early_stop_loss = run.earlyStopLoss;
   if (existing) {
     // Keep what earlier attempts learned (attempt count, last job) unless this one overwrites it.
-    for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'env', 'resources', 'detail', 'host', 'pid', 'node', 'artifacts', 'reproductions'] as const) {
+    for (const field of ['attempts', 'job_id', 'executor', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'elapsed_s', 'gpu_hours', 'outputs', 'metrics', 'curves', 'metrics_note', 'telemetry', 'env', 'resources', 'detail', 'host', 'pid', 'node', 'artifacts', 'reproductions'] as const) {
       if (existing[field] !== undefined) (record as unknown as Record<string, unknown>)[field] = existing[field];
     }
   }
@@ -81,12 +81,25 @@ function directorySize(dir: string): number {
   return total;
 }
 
-export function readMetricsSafely(rule: Rule, runDir: string, params: JsonObject): JsonObject | undefined {
+/**
+ * What the rule reads from a finished run's logs. Metrics are a convenience: a rule that throws on a
+ * log it did not expect gives a note for that run, never a failed build or report.
+ */
+export function readMetricsSafely(rule: Rule, runDir: string, params: JsonObject): MetricsReading {
   try {
-    return rule.readMetrics?.(runDir, params);
-  } catch {
-    return undefined; // Metrics are a convenience; a malformed log must not fail the build.
+    return rule.readMetrics?.(runDir, params) ?? {};
+  } catch (error) {
+    return { note: `the ${rule.name} rule could not read this run's metrics: ${(error as Error).message.split('\n')[0]}` };
   }
+}
+
+/** The record fields a reading fills: metrics, curves, and the note when something is missing. */
+export function metricFields(reading: MetricsReading): Pick<RunRecord, 'metrics' | 'curves' | 'metrics_note'> {
+  return {
+    metrics: reading.metrics && Object.keys(reading.metrics).length > 0 ? reading.metrics : undefined,
+    curves: reading.curves && Object.keys(reading.curves).length > 0 ? reading.curves : undefined,
+    metrics_note: reading.note,
+  };
 }
 
 export function gpuHours(resources: Resources | undefined, elapsedS: number | undefined): number | undefined {

@@ -485,7 +485,7 @@ export function compareReproduction(step: ReproductionStep, executed: RunRecord 
     if (now) comparison.reproduced = now;
     outputs.push(comparison);
   }
-  const metrics = compareMetrics(record.metrics, status === 'succeeded' ? (executed?.metrics ?? readMetricsSafely(step.rule, step.run.runDir, step.run.params)) : undefined, tolerances);
+  const metrics = compareMetrics(record.metrics, status === 'succeeded' ? (executed?.metrics ?? readMetricsSafely(step.rule, step.run.runDir, step.run.params).metrics) : undefined, tolerances);
   const artifactsOk = step.artifacts.differences.length === 0;
   let verdict: Verdict;
   if (status !== 'succeeded') verdict = 'failed';

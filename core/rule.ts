@@ -143,12 +143,27 @@ export interface RuleDefinition<P> {
   /** Estimated GPU-hours, for budgets; undefined when the rule cannot tell. */
   estimateGpuHours?(params: P, resources: Resources): number | undefined;
   /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
-  readMetrics?(runDir: string, params: P): JsonObject | undefined;
+  readMetrics?(runDir: string, params: P): MetricsReading;
   /**
    * JSON Schemas of rendered YAML or JSON artifacts, by their path in the run directory
    * (`config/finetune.yaml`): what the framework will read, checked by `ckbuild check`.
    */
   artifactSchemas?: Readonly<Record<string, JsonObject>>;
+}
+
+/** A series of (x, y) points in x order: training loss by step, validation loss by step. */
+export type Curve = [x: number, y: number | null][];
+
+/**
+ * What a finished run's logs say. Expected trouble is a value: a log that is missing or cannot be
+ * read gives `note` (shown per run by status and the report), never an exception or a failed build.
+ */
+export interface MetricsReading {
+  /** Flat scalars, recorded in the manifest (final_loss, match_accuracy, samples…). */
+  metrics?: JsonObject;
+  /** Series, thinned to at most a few hundred points so the committed manifest stays small. */
+  curves?: Record<string, Curve>;
+  note?: string;
 }
 
 export interface Resolved<P> extends Omit<ResolvedParams, 'params'> {
@@ -169,7 +184,7 @@ export interface Rule {
   render(context: RenderContext): RenderedRun;
   defaultResources?(params: JsonObject): Resources;
   estimateGpuHours?(params: JsonObject, resources: Resources): number | undefined;
-  readMetrics?(runDir: string, params: JsonObject): JsonObject | undefined;
+  readMetrics?(runDir: string, params: JsonObject): MetricsReading;
   artifactSchemas?: Readonly<Record<string, JsonObject>>;
 }
 
@@ -204,3 +219,14 @@ export interface RuleRegistry {
 }
 
 export type { Json, JsonObject };
+
+/** The most points a curve keeps in the manifest: enough for a chart, small enough to commit. */
+export const CURVE_POINTS = 200;
+
+/** Evenly spaced points of `curve`, always keeping the first and the last (deterministic). */
+export function thinCurve(curve: Curve, points = CURVE_POINTS): Curve {
+  if (curve.length <= points) return curve;
+  const kept: Curve = [];
+  for (let i = 0; i < points; i++) kept.push(curve[Math.round((i * (curve.length - 1)) / (points - 1))]!);
+  return kept;
+}

@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isObject, type JsonObject } from '../../core/json.js';
+import type { MetricsReading } from '../../core/rule.js';
 
 /** inspect names logs `<ISO timestamp>_<task>_<id>.json` (log_file_pattern in log/_file.py). */
 const LOG_NAME = /^\d{4}-\d{2}-\d{2}T\d{2}[:-]\d{2}[:-]\d{2}.*\.json$/;
@@ -50,12 +51,14 @@ export function metricsFromLog(log: unknown): JsonObject | undefined {
   const metrics: JsonObject = {};
   if (typeof log.status === 'string') metrics.status = log.status;
   const results = log.results;
+  let firstScorer: string | undefined;
   if (isObject(results)) {
     if (typeof results.completed_samples === 'number') metrics.samples = results.completed_samples;
     if (typeof results.total_samples === 'number') metrics.total_samples = results.total_samples;
     const scores = Array.isArray(results.scores) ? results.scores : [];
     for (const score of scores) {
       if (!isObject(score) || typeof score.name !== 'string' || !isObject(score.metrics)) continue;
+      firstScorer ??= score.name;
       for (const [name, metric] of Object.entries(score.metrics)) {
         if (!isObject(metric)) continue;
         const value = metric.value;
@@ -63,17 +66,80 @@ export function metricsFromLog(log: unknown): JsonObject | undefined {
         if (value === null || (typeof value === 'number' && Number.isFinite(value))) metrics[metricKey(score.name, name)] = value;
       }
     }
+    const headline = isObject(results.headline) && typeof results.headline.scorer === 'string' ? results.headline.scorer : firstScorer;
+    if (headline) Object.assign(metrics, binarySummary(log.samples, headline));
   }
   // The error message is left out on purpose: it can quote a sample, and metrics are committed.
   return metrics;
 }
 
-export function readInspectMetrics(runDir: string): JsonObject | undefined {
-  const file = newestLog(join(runDir, 'outputs', 'logs'));
-  if (!file) return undefined;
-  try {
-    return metricsFromLog(parseInspectJson(readFileSync(file, 'utf8')));
-  } catch {
-    return { status: 'unreadable' };
+/** Target pairs read as a binary classification, negative first (the earlier toolkit's 0/1, and the usual words). */
+const BINARY_LABELS: readonly (readonly [string, string])[] = [
+  ['0', '1'],
+  ['no', 'yes'],
+  ['false', 'true'],
+];
+
+/**
+ * For a binary target, the confusion summary the earlier toolkit computed (summary_binary.py),
+ * from each sample's target and the headline scorer's answer. A prediction outside the two labels
+ * counts as wrong for its sample ("other"). Precision, recall and F1 are of the positive label;
+ * an undefined ratio (no positive prediction) is 0, as there. Nothing when the targets are not binary.
+ *
+ *   accuracy = (TP + TN) / n    recall_1 = TP / n_1    recall_0 = TN / n_0
+ *   balanced_accuracy = (recall_0 + recall_1) / 2    precision = TP / (TP + FP)
+ *   f1 = 2 · precision · recall_1 / (precision + recall_1)
+ */
+export function binarySummary(samples: unknown, scorer: string): JsonObject {
+  if (!Array.isArray(samples) || samples.length === 0) return {};
+  const pairs: [string, string][] = [];
+  for (const sample of samples) {
+    if (!isObject(sample) || typeof sample.target !== 'string' || !isObject(sample.scores)) return {};
+    const score = sample.scores[scorer];
+    const answer = isObject(score) && typeof score.answer === 'string' ? score.answer : '';
+    pairs.push([sample.target.trim().toLowerCase(), answer.trim().toLowerCase()]);
   }
+  const labels = BINARY_LABELS.find(([negative, positive]) => pairs.every(([target]) => target === negative || target === positive));
+  if (!labels) return {};
+  const [negative, positive] = labels;
+  let tp = 0, tn = 0, fp = 0, other = 0, positives = 0;
+  for (const [target, predicted] of pairs) {
+    if (target === positive) positives++;
+    if (predicted !== positive && predicted !== negative) other++;
+    else if (predicted === positive) target === positive ? tp++ : fp++;
+    else if (target === negative) tn++;
+  }
+  const n = pairs.length;
+  const negatives = n - positives;
+  const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
+  const precision = ratio(tp, tp + fp);
+  const recall = ratio(tp, positives);
+  const recallNegative = ratio(tn, negatives);
+  const round = (value: number): number => Number(value.toFixed(4));
+  return {
+    binary_accuracy: round((tp + tn) / n),
+    balanced_accuracy: round((recall + recallNegative) / 2),
+    precision: round(precision),
+    recall: round(recall),
+    f1: round(ratio(2 * precision * recall, precision + recall)),
+    n_positive: positives,
+    n_negative: negatives,
+    n_other_predictions: other,
+  };
 }
+
+export function readInspectMetrics(runDir: string): MetricsReading {
+  const file = newestLog(join(runDir, 'outputs', 'logs'));
+  if (!file) return { note: 'no inspect log (outputs/logs/*.json): the evaluation wrote no results' };
+  let metrics: JsonObject | undefined;
+  try {
+    metrics = metricsFromLog(parseInspectJson(readFileSync(file, 'utf8')));
+  } catch (error) {
+    return { note: `the inspect log ${file} cannot be read as JSON: ${firstLine((error as Error).message)}` };
+  }
+  if (!metrics) return { note: `the inspect log ${file} is not an evaluation log (no status, no results)` };
+  if (metrics.status !== undefined && metrics.status !== 'success') return { metrics, note: `inspect ended the evaluation with status \`${String(metrics.status)}\`` };
+  return { metrics };
+}
+
+const firstLine = (text: string): string => text.split('\n')[0] ?? text;

@@ -2,20 +2,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isObject, type JsonObject } from '../../core/json.js';
+import type { MetricsReading } from '../../core/rule.js';
 
 /** Scalar values only (finite numbers, strings, booleans): nested data stays in the run's outputs. */
-export function readFlatMetrics(runDir: string): JsonObject | undefined {
+export function readFlatMetrics(runDir: string): MetricsReading {
   const file = join(runDir, 'outputs', 'metrics.json');
-  if (!existsSync(file)) return undefined;
+  // Optional: a step that writes no metrics.json has nothing to say, and that is not a problem.
+  if (!existsSync(file)) return {};
   try {
     const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(value)) return undefined;
+    if (!isObject(value)) return { note: `${file} is not a JSON object of metric names to values` };
     const metrics: JsonObject = {};
     for (const [name, item] of Object.entries(value)) {
       if (typeof item === 'string' || typeof item === 'boolean' || (typeof item === 'number' && Number.isFinite(item))) metrics[name] = item;
     }
-    return metrics;
-  } catch {
-    return undefined;
+    return { metrics };
+  } catch (error) {
+    return { note: `${file} cannot be read as JSON: ${(error as Error).message.split('\n')[0]}` };
   }
 }

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
-import type { Resources } from '../../core/rule.js';
+import { type Curve, type MetricsReading, type Resources, thinCurve } from '../../core/rule.js';
 import { findModel } from './models.js';
 import type { TuneParams } from './resolved.js';
 
@@ -66,52 +66,64 @@ function newestLog(dir: string): string | undefined {
   return best && join(dir, best.name);
 }
 
-/** The newest DiskLogger file's loss curve, summarised; undefined when there is none. */
-export function readMetrics(runDir: string): JsonObject | undefined {
+/** Peak-memory keys torchtune logs on CUDA (training.get_memory_stats, GiB). */
+const PEAK_MEMORY_KEYS = ['peak_memory_active', 'peak_memory_alloc', 'peak_memory_reserved'] as const;
+
+/**
+ * The newest DiskLogger file: the loss curve (and the validation loss where the recipe computed
+ * it), summarised into scalars, and the curves themselves thinned for the manifest. A missing or
+ * unreadable log, or one without a single step, is a note, not an error.
+ */
+export function readMetrics(runDir: string): MetricsReading {
   const file = newestLog(join(runDir, 'outputs', 'logs'));
-  if (!file) return undefined;
+  if (!file) return { note: 'no torchtune log (outputs/logs/log_*.txt): the recipe wrote no metrics' };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    return { note: `cannot read the torchtune log ${file}: ${(error as Error).message}` };
   }
-  let finalLoss: number | undefined;
-  let minLoss: number | undefined;
-  let steps: number | undefined;
-  let throughput: number | undefined;
-  let valLoss: number | undefined;
-  let nonFinite = false;
+  const loss: Curve = [];
+  const validation: Curve = [];
+  const throughputs: number[] = [];
+  const peak = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = STEP_LINE.exec(line.trim());
     if (!match) continue;
+    const step = Number(match[1]);
     const values = new Map<string, number>();
     for (const pair of match[2]!.trim().split(/\s+/)) {
       const at = pair.indexOf(':');
       if (at > 0) values.set(pair.slice(0, at), Number(pair.slice(at + 1)));
     }
-    const loss = values.get('loss');
-    if (loss !== undefined) {
-      steps = Number(match[1]);
-      finalLoss = loss;
-      if (Number.isFinite(loss)) minLoss = minLoss === undefined ? loss : Math.min(minLoss, loss);
-    }
-    const tps = values.get('tokens_per_second_per_gpu');
-    if (tps !== undefined && Number.isFinite(tps)) throughput = tps;
+    const stepLoss = values.get('loss');
+    // JSON has no NaN or Infinity: a diverged step is kept as null.
+    if (stepLoss !== undefined) loss.push([step, Number.isFinite(stepLoss) ? stepLoss : null]);
     const val = values.get('val_loss');
-    if (val !== undefined && Number.isFinite(val)) valLoss = val;
+    if (val !== undefined) validation.push([step, Number.isFinite(val) ? val : null]);
+    const tps = values.get('tokens_per_second_per_gpu');
+    if (tps !== undefined && Number.isFinite(tps)) throughputs.push(tps);
+    for (const key of PEAK_MEMORY_KEYS) {
+      const value = values.get(key);
+      if (value !== undefined && Number.isFinite(value)) peak.set(key, Math.max(peak.get(key) ?? 0, value));
+    }
   }
-  if (finalLoss === undefined || steps === undefined) return undefined;
-  const metrics: JsonObject = { steps };
-  // JSON has no NaN or Infinity: a diverged run records null and says so.
-  if (Number.isFinite(finalLoss)) metrics.final_loss = finalLoss;
-  else {
-    metrics.final_loss = null;
-    nonFinite = true;
+  if (loss.length === 0) return { note: `the torchtune log ${file} has no step with a loss (a run that stopped before its first step, or not a DiskLogger file)` };
+  const [steps, finalLoss] = loss.at(-1)!;
+  const finite = loss.map(([, y]) => y).filter((y): y is number => y !== null);
+  const metrics: JsonObject = { steps, final_loss: finalLoss };
+  if (finite.length > 0) metrics.min_loss = Math.min(...finite);
+  if (throughputs.length > 0) {
+    metrics.tokens_per_second_per_gpu = throughputs.at(-1)!;
+    metrics.mean_tokens_per_second_per_gpu = round(throughputs.reduce((a, b) => a + b, 0) / throughputs.length);
   }
-  if (minLoss !== undefined) metrics.min_loss = minLoss;
-  if (throughput !== undefined) metrics.tokens_per_second_per_gpu = throughput;
-  if (valLoss !== undefined) metrics.val_loss = valLoss;
-  if (nonFinite) metrics.non_finite_loss = true;
-  return metrics;
+  const lastValidation = validation.at(-1);
+  if (lastValidation && lastValidation[1] !== null) metrics.val_loss = lastValidation[1];
+  for (const [key, value] of peak) metrics[`${key}_gib`] = value;
+  if (finalLoss === null || finite.length < loss.length) metrics.non_finite_loss = true;
+  const curves: Record<string, Curve> = { loss: thinCurve(loss) };
+  if (validation.length > 0) curves.val_loss = thinCurve(validation);
+  return { metrics, curves };
 }
+
+const round = (value: number): number => Number(value.toFixed(4));

@@ -127,7 +127,7 @@ test('dspy: the driver compiles, scores on the valset and saves program and metr
     { call: 'compile', trainset: 3 },
   ]);
   assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'outputs', 'program.json'), 'utf8')), { demos: [{ input: 'apple', output: 'Apple' }, { input: 'lemon', output: 'Lemon' }] });
-  assert.deepEqual(dspyRule.readMetrics!(runDir, {}), { evaluated_on: 'valset', metric: 'exact_match', score: 100, teleprompter: 'BootstrapFewShot', trainset_size: 3, valset_size: 2 });
+  assert.deepEqual(dspyRule.readMetrics!(runDir, {}).metrics, { evaluated_on: 'valset', metric: 'exact_match', score: 100, teleprompter: 'BootstrapFewShot', trainset_size: 3, valset_size: 2 });
 });
 
 test('dspy: the driver refuses unknown teleprompter parameters and unserved local models, clearly', { skip: noPython }, () => {

@@ -94,8 +94,10 @@ test('a failing line fails the step, as in make', () => {
 
 test('readMetrics reports a flat outputs/metrics.json', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ck-command-metrics-'));
-  assert.equal(commandRule.readMetrics!(dir, {}), undefined);
+  assert.deepEqual(commandRule.readMetrics!(dir, {}), {}, 'optional: no file, nothing to say');
   mkdirSync(join(dir, 'outputs'));
   writeFileSync(join(dir, 'outputs', 'metrics.json'), JSON.stringify({ words: 1000, ok: true, nested: { x: 1 }, name: '5L' }));
-  assert.deepEqual(commandRule.readMetrics!(dir, {}), { words: 1000, ok: true, name: '5L' });
+  assert.deepEqual(commandRule.readMetrics!(dir, {}), { metrics: { words: 1000, ok: true, name: '5L' } });
+  writeFileSync(join(dir, 'outputs', 'metrics.json'), '{"words": 10');
+  assert.match(commandRule.readMetrics!(dir, {}).note!, /metrics\.json cannot be read as JSON/);
 });

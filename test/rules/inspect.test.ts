@@ -308,7 +308,7 @@ test('readMetrics reads the newest inspect JSON log', () => {
   utimesSync(older, new Date('2025-06-01T09:00:00Z'), new Date('2025-06-01T09:00:00Z'));
   copyFileSync(FIXTURE, join(logs, '2025-06-02T14-03-11+00-00_capitalization-base_Tq3uW7pXbN2mYc8dLkR4sA.json'));
   writeFileSync(join(logs, 'notes.json'), '{}'); // not an inspect log name: ignored
-  assert.deepEqual(inspectRule.readMetrics!(runDir, {}), {
+  assert.deepEqual(inspectRule.readMetrics!(runDir, {}).metrics, {
     status: 'success',
     samples: 100,
     total_samples: 100,
@@ -317,7 +317,7 @@ test('readMetrics reads the newest inspect JSON log', () => {
     includes_accuracy: 0.91,
     includes_stderr: 0.0288,
   });
-  assert.equal(inspectRule.readMetrics!(mkdtempSync(join(tmpdir(), 'ck-empty-')), {}), undefined);
+  assert.match(inspectRule.readMetrics!(mkdtempSync(join(tmpdir(), 'ck-empty-')), {}).note!, /no inspect log/);
 });
 
 test('a one-sample run: inspect writes its stderr as NaN, recorded as null', () => {
@@ -330,7 +330,7 @@ test('a one-sample run: inspect writes its stderr as NaN, recorded as null', () 
     .replace(/"value": 0\.0338/, '"value": NaN')
     .replace(/"value": 0\.87/, '"value": 1.0');
   writeFileSync(join(logs, '2025-06-03T08-00-00+00-00_capitalization-base_one.json'), log);
-  const metrics = inspectRule.readMetrics!(runDir, {});
+  const metrics = inspectRule.readMetrics!(runDir, {}).metrics;
   assert.equal(metrics?.samples, 1);
   assert.equal(metrics?.match_accuracy, 1);
   assert.equal(metrics?.match_stderr, null);

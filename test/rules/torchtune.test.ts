@@ -653,7 +653,7 @@ test('the GPU-hour estimate grows with epochs, samples and model size', () => {
 
 test('readMetrics summarises the newest DiskLogger file', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'ck-tt-metrics-'));
-  assert.equal(torchtuneRule.readMetrics!(runDir, {}), undefined);
+  assert.match(torchtuneRule.readMetrics!(runDir, {}).note!, /no torchtune log/);
   const logs = join(runDir, 'outputs', 'logs');
   mkdirSync(logs, { recursive: true });
   writeFileSync(join(logs, 'log_1700000000.txt'), 'Step 1 | loss:99 lr:1e-05 \n');
@@ -661,9 +661,12 @@ test('readMetrics summarises the newest DiskLogger file', () => {
     join(logs, 'log_1795414337.txt'),
     ['Step 1 | loss:12.0572 lr:2e-05 tokens_per_second_per_gpu:26.1 peak_memory_active:2.6 ', 'Step 2 | loss:11.5 lr:4e-05 tokens_per_second_per_gpu:293.5 ', 'Step 2 | val_loss:11.9', 'Step 3 | loss:11.7 lr:6e-05 tokens_per_second_per_gpu:685.25 ', ''].join('\n'),
   );
-  assert.deepEqual(torchtuneRule.readMetrics!(runDir, {}), { steps: 3, final_loss: 11.7, min_loss: 11.5, tokens_per_second_per_gpu: 685.25, val_loss: 11.9 });
+  assert.deepEqual(torchtuneRule.readMetrics!(runDir, {}), {
+    metrics: { steps: 3, final_loss: 11.7, min_loss: 11.5, tokens_per_second_per_gpu: 685.25, mean_tokens_per_second_per_gpu: 334.95, val_loss: 11.9, peak_memory_active_gib: 2.6 },
+    curves: { loss: [[1, 12.0572], [2, 11.5], [3, 11.7]], val_loss: [[2, 11.9]] },
+  });
   writeFileSync(join(logs, 'log_1795414338.txt'), 'Step 1 | loss:4.2 \nStep 2 | loss:nan \n');
-  assert.deepEqual(torchtuneRule.readMetrics!(runDir, {}), { steps: 2, final_loss: null, min_loss: 4.2, non_finite_loss: true });
+  assert.deepEqual(torchtuneRule.readMetrics!(runDir, {}), { metrics: { steps: 2, final_loss: null, min_loss: 4.2, non_finite_loss: true }, curves: { loss: [[1, 4.2], [2, null]] } });
 });
 
 test('the rule version is bumped whenever the base template changes', () => {
