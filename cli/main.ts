@@ -67,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/reproduce.js')).reproduceCommand(args);
     case 'gc':
       return (await import('./commands/gc.js')).gcCommand(args);
+    case 'report':
+      return (await import('./commands/report.js')).reportCommand(args);
     case 'completion':
       return (await import('./commands/completion.js')).completionCommand(args);
     default:

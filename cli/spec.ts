@@ -56,6 +56,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--format': { name: '--format', value: 'FORMAT', choices: ['human', 'json', 'github'], help: 'check: output as text (human), JSON (json, like --json) or GitHub workflow annotations (github)', default: 'human', example: 'ckbuild check --format github' },
   '--follow': { name: '--follow', aliases: ['-f'], help: 'log: keep printing as the job writes, until it ends', default: 'off (print the log and exit)', example: 'ckbuild log brave-otter -f' },
   '--tolerance': { name: '--tolerance', value: 'METRIC=ABS', repeatable: true, help: 'reproduce: the absolute difference allowed for a metric that is not bit-reproducible (`*=ABS` for every metric); repeatable', default: 'exact (0)', example: 'ckbuild reproduce 3f9a1c --tolerance loss=0.01' },
+  '--report-dir': { name: '--report-dir', value: 'DIR', help: 'report: the folder to write results.csv, summary.md and report.html into', default: 'report.dir in the experiment, else <experiment>.report next to the manifest', example: 'ckbuild report experiments/cap.yaml --report-dir reports/cap' },
   '--delete': { name: '--delete', help: 'gc: remove the directories listed (without it, gc only shows what it would remove)', default: 'off (a dry run)', example: 'ckbuild gc --delete' },
   '--commits': { name: '--commits', value: 'N', type: 'int', help: 'gc: keep runs recorded in the manifests of the last N commits, too', default: '10', example: 'ckbuild gc --commits 50' },
   '--write': { name: '--write', help: "write the schemas into ckbuild's schema/ folder instead of printing", default: 'off (print)', example: 'ckbuild schema --write' },
@@ -162,6 +163,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ['--dry-run', '--tolerance', '--executor', '-j', '--no-commit'],
     examples: ['ckbuild reproduce 3f9a1c', 'ckbuild reproduce brave-otter --dry-run', 'ckbuild reproduce 3f9a1c --tolerance loss=1e-4'],
     complete: [],
+  },
+  report: {
+    name: 'report',
+    usage: 'ckbuild report <experiment.yaml> [options]',
+    summary: 'write the results: results.csv (one row per run, task and epoch), summary.md (tables, the best configuration, compute) and report.html (charts) into <experiment>.report/',
+    options: ['--report-dir', '--json'],
+    examples: ['ckbuild report experiments/cap.yaml', 'ckbuild report experiments/cap.yaml --report-dir reports/cap', 'ckbuild report experiments/cap.yaml --json'],
+    complete: 'experiments',
   },
   gc: {
     name: 'gc',

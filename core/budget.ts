@@ -4,9 +4,16 @@
  * local config's `gpu_hour_cost`). The estimate of a run prefers what an earlier run of the same
  * logical id actually consumed (calibration), then the rule's own estimate, then its time limit.
  */
-import type { Rule } from './rule.js';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { FinishedRun, Rule } from './rule.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { Experiment } from './experiment/model.js';
 import { mergedResources } from './generate.js';
+import type { LocalConfig } from './localConfig.js';
+import { readManifest, type RunRecord } from './manifest.js';
 import type { Plan, PlannedRun } from './plan.js';
+import { diagnosticAt } from './source.js';
 
 export interface BudgetCheck {
   estimatedGpuHours: number;
@@ -23,24 +30,76 @@ export function parseWallTime(text: string | undefined): number | undefined {
   return Number(days) * 24 + Number(hours) + Number(minutes) / 60 + Number(seconds) / 3600;
 }
 
-export function estimateRunGpuHours(run: PlannedRun, plan: Plan, rule: Rule): number {
+/**
+ * GPU-hours of a run about to start. An earlier run of the same logical id that succeeded says it
+ * best (its recorded GPU-hours); otherwise the rule estimates from the run's parameters and input
+ * sizes, calibrated by `history` (this rule's finished runs in the repository's manifests);
+ * otherwise the time limit × GPUs, the most SLURM would let it use.
+ */
+export function estimateRunGpuHours(run: PlannedRun, plan: Plan, rule: Rule, history: RepositoryHistory = repositoryHistory(plan)): number {
   const resources = mergedResources(run, rule, plan.local);
   const gpus = resources.gpus ?? 0;
   if (gpus === 0) return 0;
-  let calibrated: number | undefined;
-  for (const record of plan.manifest.runs.values()) {
-    if (record.id === run.id && record.status === 'succeeded' && record.gpu_hours !== undefined) calibrated = record.gpu_hours;
-  }
+  const calibrated = history.sameRun.get(run.id);
   if (calibrated !== undefined) return calibrated;
-  const estimated = rule.estimateGpuHours?.(run.params, resources);
+  const inputSizes = Object.fromEntries(Object.entries(run.inputs).map(([role, input]) => [role, input.size]));
+  const estimated = rule.estimateGpuHours?.(run.params, resources, { inputSizes, history: history.byRule.get(run.rule) ?? [] });
   if (estimated !== undefined) return estimated;
   return (parseWallTime(resources.time) ?? 1) * gpus;
+}
+
+export interface RepositoryHistory {
+  /** GPU-hours of the newest succeeded record of each logical id of this experiment. */
+  sameRun: Map<string, number>;
+  /** Succeeded records with a duration, by rule, from every manifest beside this experiment's. */
+  byRule: Map<string, FinishedRun[]>;
+}
+
+const histories = new WeakMap<Plan, RepositoryHistory>();
+
+/**
+ * The finished runs estimates learn from: this experiment's manifest and every other manifest in
+ * its folder (where ckbuild writes them: `experiments/*.manifest.json`), read once per plan. A
+ * manifest that cannot be read is skipped: history is a calibration, never a requirement.
+ */
+export function repositoryHistory(plan: Plan): RepositoryHistory {
+  const cached = histories.get(plan);
+  if (cached) return cached;
+  const sameRun = new Map<string, { at: string; hours: number }>();
+  for (const record of plan.manifest.runs.values()) {
+    if (record.status !== 'succeeded' || record.gpu_hours === undefined) continue;
+    const seen = sameRun.get(record.id);
+    if (!seen || record.recorded_at > seen.at) sameRun.set(record.id, { at: record.recorded_at, hours: record.gpu_hours });
+  }
+  const records: RunRecord[] = [...plan.manifest.runs.values()];
+  const dir = dirname(plan.manifestPath);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.manifest.json') && join(dir, name) !== plan.manifestPath);
+  } catch {
+    // no folder listing, no other manifests
+  }
+  for (const name of names.sort()) {
+    const other = readManifest(join(dir, name), '', name);
+    if (other.diagnostics.length === 0) records.push(...other.manifest.runs.values());
+  }
+  const byRule = new Map<string, FinishedRun[]>();
+  for (const record of records.sort((a, b) => b.recorded_at.localeCompare(a.recorded_at))) {
+    if (record.status !== 'succeeded' || record.elapsed_s === undefined) continue;
+    const list = byRule.get(record.rule) ?? [];
+    list.push({ params: record.params, metrics: record.metrics, elapsed_s: record.elapsed_s, gpu_hours: record.gpu_hours });
+    byRule.set(record.rule, list);
+  }
+  const history = { sameRun: new Map([...sameRun].map(([id, { hours }]) => [id, hours])), byRule };
+  histories.set(plan, history);
+  return history;
 }
 
 export function checkBudget(plan: Plan, willRun: (run: PlannedRun) => boolean, rules: { get(name: string): Rule | undefined }): BudgetCheck {
   const protocol = plan.experiment.document.protocol;
   const runs = plan.runs.filter(willRun);
-  const estimatedGpuHours = runs.reduce((sum, run) => sum + estimateRunGpuHours(run, plan, rules.get(run.rule)!), 0);
+  const history = repositoryHistory(plan);
+  const estimatedGpuHours = runs.reduce((sum, run) => sum + estimateRunGpuHours(run, plan, rules.get(run.rule)!, history), 0);
   const rounded = Number(estimatedGpuHours.toFixed(2));
   const limit = protocol?.budget_gpu_hours;
   if (limit !== undefined && estimatedGpuHours > limit) {
@@ -48,10 +107,16 @@ export function checkBudget(plan: Plan, willRun: (run: PlannedRun) => boolean, r
   }
   const dollars = protocol?.budget_dollars;
   const price = plan.local.gpu_hour_cost;
-  if (dollars !== undefined) {
-    if (price === undefined) return { estimatedGpuHours: rounded, over: false, message: 'budget_dollars is set but the local config has no gpu_hour_cost, so it cannot be checked' };
+  // Without a price, budget_dollars cannot be checked: the plan says so once, as a warning (budgetWarnings).
+  if (dollars !== undefined && price !== undefined) {
     const cost = estimatedGpuHours * price;
     if (cost > dollars) return { estimatedGpuHours: rounded, over: true, message: `the ${runs.length} run(s) to start cost an estimated $${cost.toFixed(2)} (${rounded} GPU-hours at $${price}), over budget_dollars ${dollars} by $${(cost - dollars).toFixed(2)}` };
   }
   return { estimatedGpuHours: rounded, over: false };
+}
+
+/** A budget that cannot be enforced is said, never silently ignored: plan, check and build show it. */
+export function unenforceableBudget(experiment: Experiment, local: LocalConfig): Diagnostic | undefined {
+  if (experiment.document.protocol?.budget_dollars === undefined || local.gpu_hour_cost !== undefined) return undefined;
+  return diagnosticAt(experiment.source, ['protocol', 'budget_dollars'], 'budget_dollars cannot be enforced: no gpu_hour_cost is configured. Set `gpu_hour_cost: <dollars per GPU-hour>` in ckbuild.local.yaml (or budget in GPU-hours with budget_gpu_hours)', { code: 'unenforceable-budget', severity: 'warning' });
 }

@@ -28,6 +28,8 @@ export interface LocalConfig {
   env?: { conda?: string; venv?: string; modules?: string[]; setup?: string[] };
   slurm?: { max_queued?: number; submit_rate?: number; array_min?: number; array_throttle?: number; poll_seconds?: number; retries?: number };
   gpu_hour_cost?: number;
+  /** Refresh reports after builds, for every experiment (the experiment's `report` wins). */
+  report?: boolean;
 }
 
 const envSchema = {
@@ -72,6 +74,7 @@ export const localConfigSchema: JsonObject = {
       },
     },
     gpu_hour_cost: { type: 'number', minimum: 0 },
+    report: { type: 'boolean', description: 'Refresh every experiment’s report after each build (the experiment’s own `report` wins).' },
   },
 };
 

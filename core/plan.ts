@@ -9,6 +9,7 @@ import type { JobHandle, JobState } from './executors/types.js';
 import { unrecordedSuccess } from './reconcile.js';
 import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
+import { unenforceableBudget } from './budget.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
 import type { Experiment } from './experiment/model.js';
@@ -127,6 +128,8 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const diagnostics = [...loaded.diagnostics];
   const local = loadLocalConfig(experiment.projectDir, options.localDefaults, experiment.file);
   diagnostics.push(...local.diagnostics);
+  const budget = unenforceableBudget(experiment, local.config);
+  if (budget) diagnostics.push(budget);
   const expansion = expandExperiment(experiment, options.rules);
   diagnostics.push(...expansion.diagnostics);
   const built = buildGraph(expansion.runs, experiment.source);

@@ -140,8 +140,8 @@ export interface RuleDefinition<P> {
   render(context: RenderContext<P>): RenderedRun;
   /** Resources the rule suggests (memory follows the model); experiment and local config override. */
   defaultResources?(params: P): Resources;
-  /** Estimated GPU-hours, for budgets; undefined when the rule cannot tell. */
-  estimateGpuHours?(params: P, resources: Resources): number | undefined;
+  /** Estimated GPU-hours, for budgets and `plan`; undefined when the rule cannot tell. */
+  estimateGpuHours?(params: P, resources: Resources, context?: EstimateContext): number | undefined;
   /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
   readMetrics?(runDir: string, params: P): MetricsReading;
   /**
@@ -149,6 +149,21 @@ export interface RuleDefinition<P> {
    * (`config/finetune.yaml`): what the framework will read, checked by `ckbuild check`.
    */
   artifactSchemas?: Readonly<Record<string, JsonObject>>;
+}
+
+/** A finished run of the same rule, from any manifest of the repository: what estimates calibrate from. */
+export interface FinishedRun {
+  params: JsonObject;
+  metrics?: JsonObject;
+  elapsed_s?: number;
+  gpu_hours?: number;
+}
+
+export interface EstimateContext {
+  /** Sizes in bytes of the run's inputs, by role (`dataset`…). */
+  inputSizes: Record<string, number>;
+  /** Succeeded runs of this rule recorded in the repository's manifests, newest first. */
+  history: readonly FinishedRun[];
 }
 
 /** A series of (x, y) points in x order: training loss by step, validation loss by step. */
@@ -183,7 +198,7 @@ export interface Rule {
   resolve(run: ExpandedRun, context: ResolveContext): ResolvedParams;
   render(context: RenderContext): RenderedRun;
   defaultResources?(params: JsonObject): Resources;
-  estimateGpuHours?(params: JsonObject, resources: Resources): number | undefined;
+  estimateGpuHours?(params: JsonObject, resources: Resources, context?: EstimateContext): number | undefined;
   readMetrics?(runDir: string, params: JsonObject): MetricsReading;
   artifactSchemas?: Readonly<Record<string, JsonObject>>;
 }
@@ -204,7 +219,7 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
   if (definition.paramsSchema) rule.paramsSchema = definition.paramsSchema;
   if (definition.artifactSchemas) rule.artifactSchemas = definition.artifactSchemas;
   if (defaultResources) rule.defaultResources = (params) => defaultResources(fromJson(params));
-  if (estimateGpuHours) rule.estimateGpuHours = (params, resources) => estimateGpuHours(fromJson(params), resources);
+  if (estimateGpuHours) rule.estimateGpuHours = (params, resources, context) => estimateGpuHours(fromJson(params), resources, context);
   if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));
   return rule;
 }

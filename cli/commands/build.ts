@@ -3,6 +3,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CrashHook, crashHook, parseCrashSpec } from '../../core/crash.js';
 import { checkBudget } from '../../core/budget.js';
+import { reportAfterBuild } from '../../core/report/settings.js';
 import { build, generateTargets, type BuildResult } from '../../core/build.js';
 import { hasErrors } from '../../core/diagnostics.js';
 import { runEnvironment } from '../../core/environment.js';
@@ -108,8 +109,9 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
     if (hasErrors(outcome.diagnostics)) return 2;
     const outcomes = withReconciledOutcomes(reconciled.findings, outcome.outcomes);
     summarise(plan, { ...outcome, outcomes }, executorName);
+    const report = reportAfterBuild(plan) && recorder.changed ? await refreshReport(plan.experiment.file) : [];
     crash('before-commit');
-    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, commitIfDirty: true, inFlight: outcome.inFlight, submitted: outcome.submitted }, flag(args, '--no-commit'));
+    await commitManifest(plan, { outcomes, manifestChanged: recorder.changed, commitIfDirty: true, inFlight: outcome.inFlight, submitted: outcome.submitted, alsoCommit: report }, flag(args, '--no-commit'));
     crash('after-commit');
     if (outcome.upToDate.size === plan.runs.length) stampUpToDate(plan, recorder);
     if (outcome.cancelled || controller.signal.aborted) return 130;
@@ -201,6 +203,8 @@ export interface CommitInput {
   outcomes: ReadonlyMap<string, string>;
   /** Whether the manifest's bytes changed: a build that changed nothing commits nothing. */
   manifestChanged: boolean;
+  /** Files written with the manifest that belong in its commit (the refreshed report). */
+  alsoCommit?: string[];
   /**
    * Commit the manifest even if this invocation did not change it, when it differs from git (an
    * earlier build died before its commit, or the commit failed); commitPaths does nothing if clean.
@@ -210,11 +214,30 @@ export interface CommitInput {
   submitted?: ReadonlySet<string>;
 }
 
+/**
+ * `report: true`: the report is brought up to date with what this build recorded, and committed
+ * with the manifest. Planned afresh, so it reads the records as they are now. A report that cannot
+ * be written is a warning: the build's results are safe in the manifest either way.
+ */
+async function refreshReport(file: string): Promise<string[]> {
+  const replanned = await planFile(file);
+  if (!replanned.plan) return [];
+  try {
+    const { writeReport } = await import('../../core/report/index.js');
+    const report = await writeReport(replanned.plan, ruleRegistry);
+    out(dim(`report: ${displayPath(report.dir)} (results.csv, summary.md, report.html)`));
+    return report.files.map((file) => file.path);
+  } catch (error) {
+    err(`${yellow('warning')}: the report could not be written: ${(error as Error).message}`);
+    return [];
+  }
+}
+
 export async function commitManifest(plan: Plan, outcome: CommitInput, noCommit: boolean): Promise<void> {
   if ((!outcome.manifestChanged && !outcome.commitIfDirty) || noCommit || plan.local.commit === false || !existsSync(plan.manifestPath)) return;
   const touched = new Map<string, string>(outcome.outcomes);
   for (const id of outcome.inFlight?.keys() ?? []) if (outcome.submitted?.has(id)) touched.set(id, 'submitted');
-  const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath], commitMessage(plan, touched));
+  const result = await commitPaths(plan.experiment.projectDir, [plan.manifestPath, ...(outcome.alsoCommit ?? [])], commitMessage(plan, touched));
   if (result.committed) err(dim(`committed ${displayPath(plan.manifestPath)}: "${result.message}" (${result.commit.slice(0, 8)})`));
   else if (result.reason === 'not-a-repository') err(`${yellow('warning')}: ${displayPath(plan.experiment.projectDir)} is not a git repository; the manifest was written but not committed`);
   else if (result.reason === 'failed') err(`${yellow('warning')}: committing the manifest failed (it is written; commit it yourself): ${result.detail}`);

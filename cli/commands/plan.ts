@@ -1,5 +1,7 @@
 /** `ckbuild plan <experiment>`: the runs, their keys and dependencies, and why each stale one is stale. */
+import { estimateRunGpuHours, repositoryHistory } from '../../core/budget.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
+import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { planFile } from '../load.js';
 import { bold, cyan, dim, displayPath, green, out, renderDiagnostics, table, yellow } from '../output.js';
@@ -21,7 +23,23 @@ export function runToJson(run: PlannedRun, plan: Plan) {
     inputs: run.inputs,
     run_dir: displayPath(run.runDir),
     manifest: displayPath(plan.manifestPath),
+    estimated_gpu_hours: run.state === 'stale' ? estimateOf(run, plan) : null,
   };
+}
+
+const estimateOf = (run: PlannedRun, plan: Plan): number => Number(estimateRunGpuHours(run, plan, ruleRegistry.get(run.rule)!, repositoryHistory(plan)).toFixed(4));
+
+/** GPU-hours the stale runs would use, and the budget they are held to: what `ckbuild plan` prints under its header. */
+export function computeLine(plan: Plan): string | undefined {
+  const stale = plan.runs.filter((run) => run.state === 'stale');
+  if (stale.length === 0) return undefined;
+  const hours = stale.reduce((sum, run) => sum + estimateOf(run, plan), 0);
+  const protocol = plan.experiment.document.protocol;
+  const price = plan.local.gpu_hour_cost;
+  if (hours === 0 && protocol?.budget_gpu_hours === undefined && protocol?.budget_dollars === undefined) return undefined; // CPU-only steps: nothing to say
+  const budget = [protocol?.budget_gpu_hours !== undefined ? `budget ${protocol.budget_gpu_hours} GPU-hours` : '', protocol?.budget_dollars !== undefined ? `budget $${protocol.budget_dollars}` : ''].filter(Boolean).join(', ');
+  const cost = price !== undefined ? ` ≈ $${(hours * price).toFixed(2)}` : '';
+  return `estimated ${hours.toFixed(2)} GPU-hours${cost} for the ${stale.length} stale run(s)${budget ? ` (${budget})` : ''}; see docs/budgets.md for the formula`;
 }
 
 export function counts(runs: readonly PlannedRun[]): Record<string, number> {
@@ -42,7 +60,8 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   }
   const plan = result.plan;
   if (json) {
-    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), runs: plan.runs.map((r) => runToJson(r, plan)), diagnostics: result.diagnostics }, null, 2));
+    const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
+    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan)), diagnostics: result.diagnostics }, null, 2));
     return 0;
   }
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
@@ -53,6 +72,8 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
 export function printPlan(plan: Plan, explain: boolean): void {
   const c = counts(plan.runs);
   out(`${bold(plan.experiment.document.experiment_name)}: ${c.total} runs — ${c.stale} stale, ${c['up-to-date']} up to date${c['in-progress'] ? `, ${c['in-progress']} in progress` : ''}  ${dim(`(${displayPath(plan.experiment.file)})`)}`);
+  const compute = computeLine(plan);
+  if (compute) out(dim(compute));
   out();
   const rows = plan.runs.map((run) => {
     const state = run.state === 'up-to-date' ? green('up to date') : run.state === 'in-progress' ? cyan(describeState(run)) : yellow(explain ? 'stale' : truncate(describeState(run), 70));

@@ -132,6 +132,12 @@ export interface OptimizeSpec {
 }
 
 /** The fields of a native experiment file, as the schema guarantees them. */
+export interface ReportSettings {
+  primary_metric?: string;
+  dir?: string;
+  after_build?: boolean;
+}
+
 export interface ExperimentDocument {
   version: string | number;
   experiment_name: string;
@@ -139,6 +145,8 @@ export interface ExperimentDocument {
   /** Where this experiment's runs execute, whatever the site's default (`--executor` still wins). */
   executor?: 'local' | 'slurm';
   question?: string;
+  /** `ckbuild report`'s settings; `true` refreshes the report after every build. */
+  report?: boolean | ReportSettings;
   hypothesis?: string;
   purpose?: string;
   /** When the experiment was designed (YYYY-MM-DD); informational. */

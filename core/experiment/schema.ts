@@ -70,7 +70,22 @@ export function experimentSchema(configProperties: JsonObject, frameworks: strin
       experiment_name: name,
       project: { type: 'string' },
       executor: { enum: ['local', 'slurm'], description: 'Where this experiment runs, whatever the site default (ckbuild.local.yaml, or SLURM where sbatch exists); --executor still wins. The tutorial says local: command steps run anywhere.' },
-      question: { type: 'string' },
+      question: { type: 'string', description: 'The question the experiment answers: the first line of its report.' },
+      report: {
+        description: '`ckbuild report`: true refreshes the report after every build; or {primary_metric, dir, after_build}.',
+        oneOf: [
+          { type: 'boolean' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              primary_metric: { type: 'string', minLength: 1, description: 'The metric that ranks configurations (e.g. match_accuracy, balanced_accuracy, final_loss); default: inspect’s headline metric.' },
+              dir: { type: 'string', minLength: 1, description: 'Project-relative folder of the report (default: <experiment>.report next to the manifest).' },
+              after_build: { type: 'boolean', description: 'Refresh the report after every build (default true when this block is given).' },
+            },
+          },
+        ],
+      },
       hypothesis: { type: 'string' },
       purpose: { type: 'string' },
       date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' },

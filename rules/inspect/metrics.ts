@@ -66,8 +66,11 @@ export function metricsFromLog(log: unknown): JsonObject | undefined {
         if (value === null || (typeof value === 'number' && Number.isFinite(value))) metrics[metricKey(score.name, name)] = value;
       }
     }
-    const headline = isObject(results.headline) && typeof results.headline.scorer === 'string' ? results.headline.scorer : firstScorer;
-    if (headline) Object.assign(metrics, binarySummary(log.samples, headline));
+    // inspect names the metric its own summary leads with (results.headline); the report's default ranking metric.
+    const headline = isObject(results.headline) ? results.headline : undefined;
+    const headlineScore = typeof headline?.score === 'string' ? headline.score : typeof headline?.scorer === 'string' ? headline.scorer : firstScorer;
+    if (headlineScore && typeof headline?.metric === 'string' && metricKey(headlineScore, headline.metric) in metrics) metrics.headline = metricKey(headlineScore, headline.metric);
+    if (headlineScore) Object.assign(metrics, binarySummary(log.samples, headlineScore));
   }
   // The error message is left out on purpose: it can quote a sample, and metrics are committed.
   return metrics;

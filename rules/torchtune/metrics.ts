@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
-import { type Curve, type MetricsReading, type Resources, thinCurve } from '../../core/rule.js';
+import { type Curve, type EstimateContext, type FinishedRun, type MetricsReading, type Resources, thinCurve } from '../../core/rule.js';
 import { findModel } from './models.js';
 import type { TuneParams } from './resolved.js';
 
@@ -15,34 +15,55 @@ export function defaultResources(params: TuneParams): Resources {
   return { gpus: model.slurm.gpus, mem: model.slurm.mem, cpus_per_task: model.slurm.cpus_per_task };
 }
 
-/** Examples per epoch assumed when the experiment does not say (no max_samples): deliberately generous. */
+/** Examples per epoch assumed when neither the experiment nor the dataset says (no max_samples, no size): deliberately generous. */
 export const ASSUMED_SAMPLES_PER_EPOCH = 10_000;
 /** Training tokens per second per GPU for a 1B-parameter model with LoRA (H100, bf16); scales as 1/size. */
 const LORA_TOKENS_PER_SECOND_1B = 20_000;
 const METHOD_SPEED = { lora: 1, qlora: 0.6, full: 0.5 } as const;
+/** Bytes of a JSON dataset per training token: ≈ 4 characters a token, and the JSON around each example. */
+export const DATASET_BYTES_PER_TOKEN = 4;
 
 /**
- * GPU-hours, a simple upper-leaning estimate:
+ * GPU-hours, an upper-leaning estimate (documented in docs/budgets.md):
  *
- *   samples  = max_samples, capped by max_steps_per_epoch × batch × accumulation × gpus;
- *              10,000 per epoch when neither is known
- *   tokens   = samples × max_seq_len × epochs          (as if every example filled max_seq_len)
- *   speed    = 20,000 / params_B tokens/s per GPU      × 0.6 for QLoRA, × 0.5 for full
- *   seconds  = tokens / (speed × gpus) + 120 + 10 × params_B   (start-up, model load and save)
- *   GPU-hours = seconds × gpus / 3600
+ *   tokens/epoch = the smallest of  dataset bytes / 4   (the dataset's size, read from its input)
+ *                                   max_samples × max_seq_len
+ *                                   max_steps_per_epoch × batch × accumulation × gpus × max_seq_len
+ *                  and 10,000 × max_seq_len when none of them is known
+ *   speed        = the median tokens/s/GPU that earlier runs of the same base model and method
+ *                  measured (their DiskLogger's tokens_per_second_per_gpu, in this repository's
+ *                  manifests); else 20,000 / params_B, × 0.6 for QLoRA, × 0.5 for full
+ *   seconds      = tokens/epoch × epochs / (speed × gpus) + 120 + 10 × params_B   (start-up, load, save)
+ *   GPU-hours    = seconds × gpus / 3600
  *
- * Core calibrates it with the recorded durations of earlier runs.
+ * So estimates improve with use: the first run of a model is priced by the table, every later one
+ * by what this repository's runs of that model actually did.
  */
-export function estimateGpuHours(p: TuneParams, resources: Resources): number | undefined {
+export function estimateGpuHours(p: TuneParams, resources: Resources, context?: EstimateContext): number | undefined {
   const model = findModel(p.base_model);
   if (!model) return undefined;
   const gpus = Math.max(1, resources.gpus ?? model.slurm.gpus);
-  const stepCap = p.max_steps_per_epoch === undefined ? Infinity : p.max_steps_per_epoch * p.batch_size * p.gradient_accumulation * gpus;
-  const samples = Math.min(p.max_samples ?? (Number.isFinite(stepCap) ? stepCap : ASSUMED_SAMPLES_PER_EPOCH), stepCap);
-  const tokens = samples * p.max_seq_len * p.epochs;
-  const speed = (LORA_TOKENS_PER_SECOND_1B / model.paramsB) * METHOD_SPEED[p.method];
-  const seconds = tokens / (speed * gpus) + 120 + 10 * model.paramsB;
-  return Math.round((seconds * gpus) / 3600 * 10_000) / 10_000;
+  const caps: number[] = [];
+  const datasetBytes = context?.inputSizes.dataset;
+  if (datasetBytes !== undefined) caps.push(datasetBytes / DATASET_BYTES_PER_TOKEN);
+  if (p.max_samples !== undefined) caps.push(p.max_samples * p.max_seq_len);
+  if (p.max_steps_per_epoch !== undefined) caps.push(p.max_steps_per_epoch * p.batch_size * p.gradient_accumulation * gpus * p.max_seq_len);
+  const tokensPerEpoch = caps.length > 0 ? Math.min(...caps) : ASSUMED_SAMPLES_PER_EPOCH * p.max_seq_len;
+  const speed = measuredSpeed(p, context?.history ?? []) ?? (LORA_TOKENS_PER_SECOND_1B / model.paramsB) * METHOD_SPEED[p.method];
+  const seconds = (tokensPerEpoch * p.epochs) / (speed * gpus) + 120 + 10 * model.paramsB;
+  return Math.round(((seconds * gpus) / 3600) * 10_000) / 10_000;
+}
+
+/** The median throughput earlier runs of this base model and method measured, if any did. */
+export function measuredSpeed(p: TuneParams, history: readonly FinishedRun[]): number | undefined {
+  const speeds = history
+    .filter((run) => run.params.base_model === p.base_model && (run.params.method ?? 'lora') === p.method)
+    .map((run) => run.metrics?.mean_tokens_per_second_per_gpu ?? run.metrics?.tokens_per_second_per_gpu)
+    .filter((speed): speed is number => typeof speed === 'number' && Number.isFinite(speed) && speed > 0)
+    .sort((a, b) => a - b);
+  if (speeds.length === 0) return undefined;
+  const middle = speeds.length >> 1;
+  return speeds.length % 2 === 1 ? speeds[middle]! : (speeds[middle - 1]! + speeds[middle]!) / 2;
 }
 
 /** `Step 12 | loss:1.23 lr:9.5e-05 tokens_per_second_per_gpu:700.1 …` (torchtune/training/metric_logging.py). */
