@@ -401,6 +401,8 @@ export interface MetricComparison {
   difference?: number;
   tolerance: number;
   within: boolean;
+  /** A measurement of the machine (the rule's `measurements`): shown, never in the verdict. */
+  measurement?: boolean;
 }
 
 export interface OutputComparison {
@@ -454,7 +456,12 @@ export function declaredTolerances(projectDir: string, found: Pick<FoundRecord, 
   return tolerances.size > 0 && from ? { tolerances, from } : { tolerances };
 }
 
-export function compareMetrics(recorded: JsonObject | undefined, reproduced: JsonObject | undefined, tolerances: Tolerances): MetricComparison[] {
+/**
+ * Metric by metric: the recorded and reproduced values and whether they agree within the tolerance.
+ * A rule's measurements (throughput, peak memory) describe the machine, not the result: they are
+ * shown with their difference and never decide the verdict.
+ */
+export function compareMetrics(recorded: JsonObject | undefined, reproduced: JsonObject | undefined, tolerances: Tolerances, measurements: ReadonlySet<string> = new Set()): MetricComparison[] {
   const names = [...new Set([...Object.keys(recorded ?? {}), ...Object.keys(reproduced ?? {})])].sort();
   return names.map((name) => {
     const was = recorded?.[name];
@@ -463,7 +470,11 @@ export function compareMetrics(recorded: JsonObject | undefined, reproduced: Jso
     const comparison: MetricComparison = { name, tolerance, within: false };
     if (was !== undefined) comparison.recorded = was;
     if (now !== undefined) comparison.reproduced = now;
-    if (typeof was === 'number' && typeof now === 'number') {
+    if (measurements.has(name)) {
+      comparison.measurement = true;
+      comparison.within = true;
+      if (typeof was === 'number' && typeof now === 'number') comparison.difference = Number((now - was).toPrecision(12));
+    } else if (typeof was === 'number' && typeof now === 'number') {
       comparison.difference = Number((now - was).toPrecision(12));
       comparison.within = Math.abs(now - was) <= tolerance;
     } else comparison.within = was !== undefined && now !== undefined && stableStringify(was) === stableStringify(now);
@@ -485,7 +496,7 @@ export function compareReproduction(step: ReproductionStep, executed: RunRecord 
     if (now) comparison.reproduced = now;
     outputs.push(comparison);
   }
-  const metrics = compareMetrics(record.metrics, status === 'succeeded' ? (executed?.metrics ?? readMetricsSafely(step.rule, step.run.runDir, step.run.params).metrics) : undefined, tolerances);
+  const metrics = compareMetrics(record.metrics, status === 'succeeded' ? (executed?.metrics ?? readMetricsSafely(step.rule, step.run.runDir, step.run.params).metrics) : undefined, tolerances, new Set(step.rule.measurements ?? []));
   const artifactsOk = step.artifacts.differences.length === 0;
   let verdict: Verdict;
   if (status !== 'succeeded') verdict = 'failed';

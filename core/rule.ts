@@ -144,6 +144,8 @@ export interface RuleDefinition<P> {
   estimateGpuHours?(params: P, resources: Resources, context?: EstimateContext): number | undefined;
   /** Reads the metrics a finished run left in its outputs (loss, accuracy…). */
   readMetrics?(runDir: string, params: P): MetricsReading;
+  /** Metrics that measure the machine rather than the result (throughput, peak memory): `reproduce` never judges them. */
+  measurements?: readonly string[];
   /**
    * JSON Schemas of rendered YAML or JSON artifacts, by their path in the run directory
    * (`config/finetune.yaml`): what the framework will read, checked by `ckbuild check`.
@@ -200,6 +202,7 @@ export interface Rule {
   defaultResources?(params: JsonObject): Resources;
   estimateGpuHours?(params: JsonObject, resources: Resources, context?: EstimateContext): number | undefined;
   readMetrics?(runDir: string, params: JsonObject): MetricsReading;
+  measurements?: readonly string[];
   artifactSchemas?: Readonly<Record<string, JsonObject>>;
 }
 
@@ -218,6 +221,7 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
   };
   if (definition.paramsSchema) rule.paramsSchema = definition.paramsSchema;
   if (definition.artifactSchemas) rule.artifactSchemas = definition.artifactSchemas;
+  if (definition.measurements) rule.measurements = definition.measurements;
   if (defaultResources) rule.defaultResources = (params) => defaultResources(fromJson(params));
   if (estimateGpuHours) rule.estimateGpuHours = (params, resources, context) => estimateGpuHours(fromJson(params), resources, context);
   if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));

@@ -68,7 +68,7 @@ function printResult(result: ReproductionResult): void {
   if (result.metrics.length === 0) out(dim('  metrics: none recorded, none reproduced'));
   else {
     const text = (v: unknown): string => (v === undefined || v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
-    const rows = result.metrics.map((m) => [m.name, text(m.recorded), text(m.reproduced), m.difference === undefined ? '—' : `${m.difference >= 0 ? '+' : ''}${m.difference}`, String(m.tolerance), m.within ? green('ok') : red('outside')]);
+    const rows = result.metrics.map((m) => [m.name, text(m.recorded), text(m.reproduced), m.difference === undefined ? '—' : `${m.difference >= 0 ? '+' : ''}${m.difference}`, String(m.tolerance), m.measurement ? dim('measured') : m.within ? green('ok') : red('outside')]);
     for (const line of table(['metric', 'recorded', 'reproduced', 'difference', 'tolerance', ''], rows)) out(`  ${line}`);
   }
   const word = result.verdict.startsWith('reproduced') ? green(result.verdict) : red(result.verdict);

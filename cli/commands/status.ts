@@ -85,7 +85,9 @@ function statusOf(run: PlannedRun): string {
 function keyMetric(run: PlannedRun): string {
   const metrics = run.record?.metrics;
   if (!metrics) return '';
-  const preferred = Object.keys(metrics).find((k) => /accuracy/.test(k)) ?? Object.keys(metrics).find((k) => /loss/.test(k)) ?? Object.keys(metrics)[0];
+  // The metric inspect leads with, else an accuracy, else the final loss.
+  const headline = typeof metrics.headline === 'string' && typeof metrics[metrics.headline] === 'number' ? metrics.headline : undefined;
+  const preferred = headline ?? Object.keys(metrics).find((k) => /accuracy/.test(k)) ?? ('final_loss' in metrics ? 'final_loss' : undefined) ?? Object.keys(metrics).find((k) => /loss/.test(k)) ?? Object.keys(metrics)[0];
   if (!preferred) return '';
   const valueOf = metrics[preferred];
   return typeof valueOf === 'number' ? `${preferred}=${Number(valueOf.toPrecision(4))}` : `${preferred}=${String(valueOf)}`;
@@ -122,6 +124,7 @@ function statusJson(plan: Plan, file: string): { experiment: string; counts: Rec
       executor: run.record?.executor ?? null,
       elapsed_s: run.record?.elapsed_s ?? null,
       metrics: run.record?.metrics ?? null,
+      metrics_note: run.record?.metrics_note ?? null,
     } as unknown as Json;
   });
   return { experiment, counts, runs };
@@ -149,6 +152,9 @@ function printStatus(plan: Plan): void {
       const tail = log && tails++ < TAILS_SHOWN ? logTail(log, 5) : [];
       const logNote = log ? `\n    log: ${displayPath(log)}${tail.length > 0 ? ` (last ${tail.length} lines)` : ''}${tail.map((line) => `\n    │ ${line}`).join('')}` : '';
       notes.push(`[${notes.length + 1}] ${run.id} ${dim(run.name)}: ${status}: ${run.record.detail}${logNote}`);
+      marker = dim(` [${notes.length}]`);
+    } else if (run.record?.metrics_note && status === 'succeeded') {
+      notes.push(`[${notes.length + 1}] ${run.id} ${dim(run.name)}: metrics: ${run.record.metrics_note}`);
       marker = dim(` [${notes.length}]`);
     }
     return [run.name, run.key.slice(0, 12), run.step, varying, painted + marker, formatDuration(run.record?.elapsed_s), keyMetric(run)];

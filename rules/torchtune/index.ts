@@ -11,7 +11,7 @@
  * and templates/python/ckbuild_chat_dataset.py included).
  */
 import { defineRule } from '../../core/rule.js';
-import { defaultResources, estimateGpuHours, readMetrics } from './metrics.js';
+import { defaultResources, estimateGpuHours, MEASUREMENTS, readMetrics } from './metrics.js';
 import { torchtuneConfigSchema } from './configSchema.js';
 import { paramsSchema } from './params.js';
 import { renderTorchtune } from './render.js';
@@ -31,5 +31,6 @@ export const torchtuneRule = defineRule<TuneParams>({
   defaultResources,
   estimateGpuHours,
   readMetrics: (runDir) => readMetrics(runDir),
+  measurements: MEASUREMENTS,
   artifactSchemas: { 'config/finetune.yaml': torchtuneConfigSchema },
 });

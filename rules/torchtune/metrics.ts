@@ -90,6 +90,9 @@ function newestLog(dir: string): string | undefined {
 /** Peak-memory keys torchtune logs on CUDA (training.get_memory_stats, GiB). */
 const PEAK_MEMORY_KEYS = ['peak_memory_active', 'peak_memory_alloc', 'peak_memory_reserved'] as const;
 
+/** What a fine-tune's metrics say about the machine it ran on, not about the model. */
+export const MEASUREMENTS: readonly string[] = ['tokens_per_second_per_gpu', 'mean_tokens_per_second_per_gpu', ...PEAK_MEMORY_KEYS.map((key) => `${key}_gib`)];
+
 /**
  * The newest DiskLogger file: the loss curve (and the validation loss where the recipe computed
  * it), summarised into scalars, and the curves themselves thinned for the manifest. A missing or
