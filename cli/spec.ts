@@ -56,6 +56,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--format': { name: '--format', value: 'FORMAT', choices: ['human', 'json', 'github'], help: 'check: output as text (human), JSON (json, like --json) or GitHub workflow annotations (github)', default: 'human', example: 'ckbuild check --format github' },
   '--follow': { name: '--follow', aliases: ['-f'], help: 'log: keep printing as the job writes, until it ends', default: 'off (print the log and exit)', example: 'ckbuild log brave-otter -f' },
   '--tolerance': { name: '--tolerance', value: 'METRIC=ABS', repeatable: true, help: 'reproduce: the absolute difference allowed for a metric that is not bit-reproducible (`*=ABS` for every metric); repeatable', default: 'exact (0)', example: 'ckbuild reproduce 3f9a1c --tolerance loss=0.01' },
+  '--migrate': { name: '--migrate', help: 'import: print, as a unified diff, the edits that bring a cruijff_kit 0.3.3-or-earlier file to 0.3.4’s names (with -o, write the result instead)', default: 'off (convert to ckbuild’s format)', example: 'ckbuild import --migrate old/experiment_summary.yaml' },
   '--report-dir': { name: '--report-dir', value: 'DIR', help: 'report: the folder to write results.csv, summary.md and report.html into', default: 'report.dir in the experiment, else <experiment>.report next to the manifest', example: 'ckbuild report experiments/cap.yaml --report-dir reports/cap' },
   '--delete': { name: '--delete', help: 'gc: remove the directories listed (without it, gc only shows what it would remove)', default: 'off (a dry run)', example: 'ckbuild gc --delete' },
   '--commits': { name: '--commits', value: 'N', type: 'int', help: 'gc: keep runs recorded in the manifests of the last N commits, too', default: '10', example: 'ckbuild gc --commits 50' },
@@ -127,9 +128,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   import: {
     name: 'import',
     usage: 'ckbuild import <experiment_summary.yaml> [options]',
-    summary: "convert an earlier-toolkit (cruijff_kit) experiment to ckbuild's format",
-    options: ['-o', '--overwrite'],
-    examples: ['ckbuild import old/experiment_summary.yaml', 'ckbuild import old/experiment_summary.yaml -o experiments/old.yaml'],
+    summary: "convert an earlier-toolkit (cruijff_kit) experiment to ckbuild's format; --migrate brings a file of its releases up to 0.3.3 to 0.3.4's names, as a diff",
+    options: ['-o', '--overwrite', '--migrate'],
+    examples: ['ckbuild import old/experiment_summary.yaml', 'ckbuild import old/experiment_summary.yaml -o experiments/old.yaml', 'ckbuild import --migrate old/experiment_summary.yaml', 'ckbuild import --migrate old/experiment_summary.yaml -o old/experiment_summary.yaml --force'],
     complete: 'experiments',
   },
   show: {

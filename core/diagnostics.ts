@@ -77,6 +77,7 @@ export const DIAGNOSTIC_CODES = {
   'render-failed': 'a rule could not render its artifacts',
   'generate-failed': 'a run directory could not be written',
   'over-budget': 'the stale runs would exceed the budget',
+  'legacy-format': 'a file of an earlier release of the earlier toolkit, read through its migration',
   'unenforceable-budget': 'a budget that cannot be checked (budget_dollars without a gpu_hour_cost)',
   'invalid-artifact': 'a rendered artifact that does not validate (a job script `bash -n` rejects, a config that does not parse)',
   'stale-manifest': 'a committed manifest out of date with its experiment: some run would be stale',

@@ -11,7 +11,8 @@ import { expandExperiment, type RuleRegistry } from '../experiment/expand.js';
 import { findProjectDir, resolveProjectPath } from '../experiment/load.js';
 import type { DatasetRef, ExperimentDocument } from '../experiment/model.js';
 import { isObject, type JsonObject } from '../json.js';
-import { loadSourceFile } from '../source.js';
+import { diagnosticAt, loadSourceFile } from '../source.js';
+import { describeMigrationEdit, migrateText, planMigration } from './cruijff/migrate.js';
 import { convertCruijff, detectCruijff } from './cruijff.js';
 
 export interface ImportResult {
@@ -125,4 +126,31 @@ function wrap(text: string, width: number): string[] {
   }
   if (line) lines.push(line);
   return lines;
+}
+
+export interface MigrationResult {
+  /** The file as written, and as cruijff_kit 0.3.4 names it (equal when nothing is to migrate). */
+  original?: string;
+  migrated?: string;
+  /** Each edit, in words, at the line it changes (warnings), and what the reader must edit (errors). */
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * `ckbuild import --migrate`: an experiment_summary.yaml of cruijff_kit 0.3.3 or earlier, brought to
+ * 0.3.4's names (core/formats/cruijff/migrate.ts), as text: comments and layout are kept.
+ */
+export function migrateExperimentSummary(file: string, cwd: string): MigrationResult {
+  const loaded = loadSourceFile(resolve(cwd, file));
+  if (!loaded.source) return { diagnostics: loaded.diagnostics };
+  const source = loaded.source;
+  if (!isObject(source.data) || !detectCruijff(source.data)) {
+    return { diagnostics: [{ severity: 'error', code: 'invalid-type', file: source.file, line: 1, column: 1, field: '', message: 'not an experiment_summary.yaml of cruijff_kit (no experiment/controls/runs sections): nothing to migrate' }] };
+  }
+  const migration = planMigration(source.data);
+  const diagnostics = [
+    ...migration.edits.map((edit) => diagnosticAt(source, edit.path, describeMigrationEdit(edit), { code: 'legacy-format', severity: 'warning', at: edit.kind === 'add' ? 'value' : 'key' })),
+    ...migration.refusals.map((refusal) => diagnosticAt(source, refusal.path, refusal.message, { code: 'legacy-format' })),
+  ];
+  return { original: source.text, migrated: migrateText(source.text, migration.edits), diagnostics: sortDiagnostics(diagnostics) };
 }

@@ -15,6 +15,8 @@ export interface CommandOptions {
   modelDir: string;
   /** Absolute path of a custom recipe file, if any. */
   customRecipe?: string;
+  /** Train with ckbuild's validating recipe (config/ckbuild_validating_recipe.py): one device, a validation loss. */
+  validatingRecipe?: boolean;
   /** Curriculum: the previous stage's last epoch directory, holding its merged weights. */
   initDir?: string;
   /** Where the adapters' base model is (the model dir, or the previous stage's merged weights). */
@@ -22,6 +24,9 @@ export interface CommandOptions {
   /** The config uses ckbuild's dataset component (config/ckbuild_chat_dataset.py). */
   datasetModule?: boolean;
 }
+
+/** ckbuild's single-device recipe with a validation loop (templates/python), copied into each run that validates. */
+export const VALIDATING_RECIPE = 'ckbuild_validating_recipe.py';
 
 /** The stock recipe: torchtune's registry names (torchtune/_recipe_registry.py, 0.6.1 and 0.7.0). */
 export function stockRecipe(method: Method, gpus: number): string {
@@ -69,6 +74,8 @@ export function buildCommand(options: CommandOptions): string {
     // directory (torchtune/_cli/run.py: _convert_to_dotpath), so run it from its own folder.
     const module = basename(options.customRecipe);
     lines.push(`(cd ${q(dirname(options.customRecipe))} && ${launcher} ${q(module)} ${tail})`);
+  } else if (options.validatingRecipe) {
+    lines.push(`(cd "$CK_RUN_DIR/config" && ${launcher} ${VALIDATING_RECIPE} ${tail})`);
   } else {
     lines.push(`${launcher} ${stockRecipe(options.method, options.gpus)} ${tail}`);
   }

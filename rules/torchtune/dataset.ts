@@ -113,7 +113,7 @@ export function chatTemplateDatasetBlock(options: {
   format: DatasetFormat;
   field: string;
   maxSamples?: number;
-  params: { prompt: string; system_prompt: string; dataset_type: 'chat_completion' | 'text_completion'; train_on_input: boolean; max_seq_len: number; packed: boolean };
+  params: { prompt: string; system_prompt: string; dataset_type: 'chat_completion' | 'text_completion'; train_on_input: boolean; max_seq_len: number; packed: boolean; tokenization?: 'cruijff_kit' };
   omega: (text: string) => string;
 }): JsonObject {
   const { params } = options;
@@ -126,5 +126,10 @@ export function chatTemplateDatasetBlock(options: {
   block.train_on_input = params.train_on_input;
   block.max_seq_len = params.max_seq_len;
   block.packed = params.packed;
+  if (params.tokenization === 'cruijff_kit') {
+    block.tokenization = 'cruijff_kit';
+    // The earlier toolkit's builders never truncate (their max_length is never set); packing still needs a length.
+    if (!params.packed) block.max_seq_len = null;
+  }
   return block;
 }

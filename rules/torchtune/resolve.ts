@@ -102,6 +102,7 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
     params.architecture = checkpoint.architecture;
     params.checkpoint_files = checkpoint.weights;
   }
+  if (read.oneOf('tokenization', ['inspect', 'cruijff_kit'] as const, 'inspect') === 'cruijff_kit') params.tokenization = 'cruijff_kit';
   const maxSamples = read.integer('max_samples', 1);
   if (maxSamples !== undefined) params.max_samples = maxSamples;
   const maxSteps = read.integer('max_steps_per_epoch', 1);
@@ -127,6 +128,9 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
   const dataset = resolveDataset(raw.dataset, report);
   if (dataset) params.dataset = dataset;
   checkFormatting(params, model, read, report);
+  if (params.tokenization === 'cruijff_kit' && !usesChatTemplateDataset(params)) {
+    report('tokenization', `\`tokenization: cruijff_kit\` reproduces the earlier toolkit's dataset builders, which read {input, output} examples from JSON; a ${params.dataset?.format} dataset goes through torchtune's own builder`, 'unsupported');
+  }
   checkValidation(params, raw, env, report);
   checkStepBudget(params, env.gpus, report);
   return params;
@@ -264,15 +268,17 @@ function resolveDataset(value: Json | undefined, report: Report): TuneParams['da
 
 /**
  * The stock single-device recipes (lora_/full_finetune_single_device, 0.6.1 and 0.7.0) have no
- * validation loop; 0.7.0's distributed recipes read `run_val_every_n_steps` and `dataset_val`.
+ * validation loop: on one device (or the CPU) ckbuild trains with its own recipe, the stock one
+ * subclassed to compute the validation loss (templates/python/ckbuild_validating_recipe.py).
+ * 0.7.0's distributed recipes read `run_val_every_n_steps` and `dataset_val`; 0.6.1's do not.
  */
 function checkValidation(params: TuneParams, raw: JsonObject, env: NormalizeEnv, report: Report): void {
   if (params.validation_every_n_steps === 0) return;
   if (raw.recipe !== undefined) return; // a custom recipe may have one; it gets the keys
-  if (env.gpus <= 1) {
-    report('validation_every_n_steps', 'torchtune’s single-device recipes have no validation loop, so validation is not configured; it runs with 2+ GPUs (torchtune 0.7.0 distributed recipes) or with a custom `recipe`', 'validation-unsupported', 'warning');
-  } else if (params.dataset && params.dataset.format !== 'json') {
+  if (params.dataset && params.dataset.format !== 'json') {
     report('validation_every_n_steps', `validation needs a validation split; a ${params.dataset.format} file has only one, so validation is not configured (use the json format with a "validation" list)`, 'validation-unsupported', 'warning');
+  } else if (env.gpus > 1) {
+    report('validation_every_n_steps', `on ${env.gpus} GPUs the distributed recipe validates only from torchtune 0.7.0 (0.6.1's has no validation loop, and ckbuild's validating recipe is single-device)`, 'validation-unsupported', 'warning');
   }
 }
 

@@ -47,6 +47,8 @@ export interface TuneParams {
   system_prompt: string;
   dataset_type: 'chat_completion' | 'text_completion';
   max_seq_len: number;
+  /** The earlier toolkit's tokenization (set by imports); absent for ckbuild's own, so native keys never mention it. */
+  tokenization?: 'cruijff_kit';
   lr_scheduler: string;
   warmup_steps: number;
   weight_decay: number;
@@ -120,6 +122,7 @@ export function readResolved(params: JsonObject): TuneParams {
     log_every_n_steps: num(params.log_every_n_steps, DEFAULTS.log_every_n_steps),
     compile: bool(params.compile, DEFAULTS.compile),
   };
+  if (params.tokenization === 'cruijff_kit') out.tokenization = 'cruijff_kit';
   if (method !== 'full') {
     out.lora = {
       lora_rank: rank,

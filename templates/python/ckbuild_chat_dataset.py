@@ -46,6 +46,14 @@ at evaluation time the model generates it token by token after the prompt ids.
 ``text_prompt_style="inspect_plain"`` reproduces instead what inspect's hf provider sends when it has no
 chat template: ``"system: ...\\n"`` (if any) + ``"user: <prompt>\\n"``.
 
+``tokenization="cruijff_kit"`` (what ``ckbuild import`` sets for the earlier toolkit's files) trains instead the
+ids that toolkit's own builders (cruijff_kit 0.3.4 ``tools/torchtune/datasets``) produced, so an imported
+experiment trains what it trained there: the chat template tokenizes the conversation itself
+(``apply_chat_template(..., tokenize=True)``: one BOS, from the template), the answer is tokenized in place
+inside the whole conversation (ending in the template's end-of-turn token), text_completion is
+``encode(prompt)`` / ``encode(prompt + output)`` with no eos, and nothing is truncated. The default path
+(``tokenization="inspect"``) is unchanged by it.
+
 The recipe (torchtune 0.6.1 ``lora_finetune_single_device``) calls ``config.instantiate(cfg.dataset,
 self._tokenizer)``, so the torchtune tokenizer arrives as the first positional argument; it is only used
 for a consistency check. Batches go through ``padded_collate_sft`` (pads ``tokens`` with
@@ -64,6 +72,7 @@ CROSS_ENTROPY_IGNORE_IDX = -100  # torchtune.data.CROSS_ENTROPY_IGNORE_IDX
 
 DATASET_TYPES = ("chat_completion", "text_completion")
 TEXT_PROMPT_STYLES = ("raw", "inspect_plain")
+TOKENIZATIONS = ("inspect", "cruijff_kit")
 
 
 def load_hf_tokenizer(model_dir: str):
@@ -104,6 +113,13 @@ def render_prompt(tokenizer, messages: List[Dict[str, str]], dataset_type: str, 
     if text_prompt_style == "inspect_plain":
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages)
     return messages[-1]["content"]
+
+
+def _token_list(result) -> List[int]:
+    """apply_chat_template(tokenize=True) gives a list (transformers 4) or a BatchEncoding (5)."""
+    if hasattr(result, "keys") and "input_ids" in result:
+        result = result["input_ids"]
+    return [int(token) for token in result]
 
 
 def encode_prompt(tokenizer, text: str) -> List[int]:
@@ -149,7 +165,10 @@ class ChatTemplateDataset(Dataset):
         input_key: str = "input",
         output_key: str = "output",
         text_prompt_style: str = "raw",
+        tokenization: str = "inspect",
     ):
+        if tokenization not in TOKENIZATIONS:
+            raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {tokenization!r}")
         if dataset_type not in DATASET_TYPES:
             raise ValueError(f"dataset_type must be one of {DATASET_TYPES}, got {dataset_type!r}")
         if text_prompt_style not in TEXT_PROMPT_STYLES:
@@ -163,6 +182,7 @@ class ChatTemplateDataset(Dataset):
         self.system_prompt = system_prompt or ""
         self.dataset_type = dataset_type
         self.text_prompt_style = text_prompt_style
+        self.tokenization = tokenization
         self.max_seq_len = max_seq_len
         self.train_on_input = bool(train_on_input)
         self.input_key, self.output_key = input_key, output_key
@@ -180,6 +200,8 @@ class ChatTemplateDataset(Dataset):
         return render_prompt(self.tokenizer, messages, self.dataset_type, self.text_prompt_style)
 
     def encode(self, index: int) -> Dict[str, List[int]]:
+        if self.tokenization == "cruijff_kit":
+            return self.encode_like_cruijff_kit(index)
         record = self._records[index]
         prompt_ids = encode_prompt(self.tokenizer, self.prompt_text(index))
         target_ids = self.tokenizer(str(record[self.output_key]), add_special_tokens=False)["input_ids"]
@@ -189,6 +211,33 @@ class ChatTemplateDataset(Dataset):
             labels = list(tokens)
         else:
             labels = [CROSS_ENTROPY_IGNORE_IDX] * len(prompt_ids) + target_ids
+        if self.max_seq_len is not None:
+            tokens, labels = tokens[: self.max_seq_len], labels[: self.max_seq_len]
+        return {"tokens": tokens, "labels": labels, "prompt_len": len(prompt_ids)}
+
+    def encode_like_cruijff_kit(self, index: int) -> Dict[str, List[int]]:
+        """The earlier toolkit's builders (cruijff_kit 0.3.4, tools/torchtune/datasets), for imported experiments.
+
+        chat_completion: the chat template tokenizes the conversation itself (``tokenize=True``, so the BOS
+        comes from the template only), once with the generation prompt (the prompt) and once with the
+        assistant's answer (the whole example, ending in the template's end-of-turn token); the prompt must
+        be a prefix of the whole. text_completion: ``encode(prompt)`` and ``encode(prompt + output)``, both
+        with special tokens, and no eos. The labels mask the prompt's length unless ``train_on_input``.
+        ``max_seq_len`` truncates only when given (the toolkit never set it).
+        """
+        record = self._records[index]
+        user = self.prompt.format(input=record[self.input_key])
+        output = str(record[self.output_key])
+        if self.dataset_type == "chat_completion":
+            messages = build_messages(user, self.system_prompt)
+            prompt_ids = _token_list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+            tokens = _token_list(self.tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": output}], add_generation_prompt=False, tokenize=True))
+            if tokens[: len(prompt_ids)] != prompt_ids:
+                raise ValueError(f"example {index}: the chat template's prompt is not a prefix of the whole conversation")
+        else:
+            prompt_ids = list(self.tokenizer.encode(user, add_special_tokens=True))
+            tokens = list(self.tokenizer.encode(user + output, add_special_tokens=True))
+        labels = list(tokens) if self.train_on_input else [CROSS_ENTROPY_IGNORE_IDX] * len(prompt_ids) + tokens[len(prompt_ids):]
         if self.max_seq_len is not None:
             tokens, labels = tokens[: self.max_seq_len], labels[: self.max_seq_len]
         return {"tokens": tokens, "labels": labels, "prompt_len": len(prompt_ids)}
@@ -215,6 +264,7 @@ def chat_template_dataset(
     input_key: str = "input",
     output_key: str = "output",
     text_prompt_style: str = "raw",
+    tokenization: str = "inspect",
     packed: bool = False,
     max_samples: Optional[int] = None,
 ) -> Dataset:
@@ -232,6 +282,7 @@ def chat_template_dataset(
         input_key=input_key,
         output_key=output_key,
         text_prompt_style=text_prompt_style,
+        tokenization=tokenization,
     )
     if max_samples is not None:
         # The first N examples, as the stock builders' `train[:N]` split does.

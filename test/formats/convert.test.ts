@@ -68,6 +68,8 @@ test('a two-variable sweep with a control and an eval-only run converts without 
     max_seq_len: 2048,
     validation_every_n_steps: 50,
     max_samples: 800,
+    // The earlier toolkit's own dataset builders, token for token (proven in the real tier).
+    tokenization: 'cruijff_kit',
   });
   // Fine-tuned runs → a list protocol: names, their parameters, their own seed, prompt and resources.
   assert.equal(document.protocol?.type, 'list');
@@ -132,24 +134,31 @@ test('constants the earlier toolkit dropped (controls.lr, controls.lora_rank) re
   assert.deepEqual(diagnostics.map((d) => `${d.severity} ${d.field}`).sort(), ['warning data.data_generation', 'warning evaluation.temperature', 'warning output.base_directory']);
 });
 
-test('legacy keys are reported under their new names, where they are written', () => {
+test('a file of cruijff_kit 0.3.3 or earlier is read through the migration: each renamed or retired key a warning where it is written', () => {
   const placed = place('legacy');
   const { document, diagnostics } = convert(placed);
-  assert.equal(document, undefined);
+  assert.equal(document, undefined, 'two edits only the reader can make remain');
   const text = placed.text;
-  expectAt(placed, diagnostics, 'experiment.directory', { code: 'renamed-key', at: positionOf(text, 'directory:'), message: /`directory` was renamed `dir`/ });
-  expectAt(placed, diagnostics, 'experiment.seed', { code: 'retired-key', at: positionOf(text, 'seed: 1234'), message: /controls\.seed.*evaluation\.seed/ });
-  expectAt(placed, diagnostics, 'experiment.type', { severity: 'warning', code: 'retired-key', at: positionOf(text, 'type: sanity'), message: /dropped in cruijff_kit 0\.3\.0/ });
-  expectAt(placed, diagnostics, 'data.training.label', { code: 'renamed-key', at: positionOf(text, 'label: words'), message: /`label` was renamed `dataset_label`/ });
-  expectAt(placed, diagnostics, 'data.data_generation.split', { code: 'renamed-key', at: positionOf(text, 'split: 0.8'), message: /`split` was renamed `split_ratio`/ });
-  expectAt(placed, diagnostics, 'output.base_directory', { severity: 'warning', code: 'retired-key', at: positionOf(text, 'base_directory:'), message: /retired/ });
+  const migrated = (field: string, needle: string, message: RegExp): void => expectAt(placed, diagnostics, field, { severity: 'warning', code: 'legacy-format', at: positionOf(text, needle), message });
+  migrated('experiment.directory', 'directory:', /a file of cruijff_kit 0\.3\.3 or earlier, read in 0\.3\.4's names: `directory` becomes `dir` \(renamed in cruijff_kit 0\.3\.4.*`ckbuild import --migrate experiment_summary\.yaml` shows the edit as a diff/);
+  migrated('data.training.label', 'label: words', /`label` becomes `dataset_label`/);
+  migrated('data.data_generation.split', 'split: 0.8', /`split` becomes `split_ratio`.*ignored there/);
+  migrated('evaluation.scorer', 'scorer:', /`scorer` becomes `scorers`/);
+  migrated('output.base_directory', 'base_directory:', /`base_directory` is removed \(retired in cruijff_kit 0\.3\.4/);
+  migrated('experiment.type', 'type: sanity', /`type` is removed \(dropped in cruijff_kit 0\.3\.0/);
+  migrated('evaluation.matrix[0].finetuned', 'finetuned: true', /`finetuned` is removed \(renamed `is_finetuned`.*derived from the run’s type/);
+  // What the file alone cannot decide stays an error, with the exact edit.
+  expectAt(placed, diagnostics, 'experiment.seed', { code: 'retired-key', at: positionOf(text, 'seed: 1234'), message: /replace it with `controls\.seed: 1234` \(training\) and `evaluation\.seed: 1234` \(evaluation\)/ });
   expectAt(placed, diagnostics, 'evaluation.system_prompt', { code: 'retired-key', at: positionOf(text, 'system_prompt: "You are'), message: /removed.*controls\.system_prompt/ });
-  expectAt(placed, diagnostics, 'evaluation.scorer', { code: 'renamed-key', at: positionOf(text, 'scorer:'), message: /`scorer` was renamed `scorers`/ });
-  expectAt(placed, diagnostics, 'evaluation.matrix[0].finetuned', { code: 'renamed-key', at: positionOf(text, 'finetuned: true'), message: /renamed `is_finetuned`/ });
-  expectAt(placed, diagnostics, 'data.data_generation', { severity: 'warning', code: 'not-converted', at: positionOf(text, 'data_generation:'), message: /does not run the model_organism generator/ });
-  // A key reported as renamed is not also reported missing under its new name.
-  assert.ok(!diagnostics.some((d) => d.code === 'missing-key' && /`(dir|dataset_label)`/.test(d.message)), describeAll(diagnostics));
-  assert.equal(errors(diagnostics).length, 7, describeAll(errors(diagnostics)));
+  // A key read under its new name is not also reported missing, nor renamed.
+  assert.ok(!diagnostics.some((d) => (d.code === 'missing-key' && /`(dir|dataset_label|scorers)`/.test(d.message)) || d.code === 'renamed-key'), describeAll(diagnostics));
+  assert.equal(errors(diagnostics).length, 2, describeAll(errors(diagnostics)));
+});
+
+test('a 0.3.3 file without dataset_type: reading names the value 0.3.3 inferred; `import --migrate` writes it', () => {
+  const placed = place('rank_lr_sweep', (t) => t.replace(/\n  dataset_type: chat_completion/, ''));
+  const { diagnostics } = convert(placed);
+  assert.match(diagnosticFor(diagnostics, 'controls').message, /missing required key `dataset_type`.*cruijff_kit 0\.3\.3 and earlier inferred `chat_completion` for this model: add `dataset_type: chat_completion` under `controls` \(`ckbuild import --migrate` writes it\)/);
 });
 
 test('every mistake at once, each at its line and column', () => {
@@ -276,12 +285,15 @@ test('unknown and unsupported keys are errors, never silently dropped', () => {
       .replace('      description: Capitalization of held-out 5-letter words', '      description: Capitalization of held-out 5-letter words\n      eval_condition: words_test'),
   );
   const { diagnostics } = convert(placed);
-  assert.match(diagnosticFor(diagnostics, 'controls.base_recipe').message, /not supported.*write the values you want/);
+  // base_recipe is migrated: the nine values the earlier toolkit copied from torchtune's recipe, under the file's own.
+  const recipe = diagnosticFor(diagnostics, 'controls.base_recipe');
+  assert.equal(recipe.severity, 'warning');
+  assert.match(recipe.message, /`base_recipe` is removed \(its values are written out: lora_rank 64, lora_dropout 0, lr 0\.0003\)/);
   assert.match(diagnosticFor(diagnostics, 'controls.warmup_ratio').message, /unknown key `warmup_ratio`/);
   assert.match(diagnosticFor(diagnostics, 'notes').message, /unknown key `notes`/);
   assert.match(diagnosticFor(diagnostics, 'runs[2].parameters.lora_aplha').message, /did you mean `lora_alpha`\?/);
   assert.match(diagnosticFor(diagnostics, 'runs[3].slurm_overrides.qos').message, /valid keys here: constraint, partition/);
-  assert.match(diagnosticFor(diagnostics, 'evaluation.tasks[0].eval_condition').message, /not supported yet/);
+  assert.match(diagnosticFor(diagnostics, 'evaluation.tasks[0].eval_condition').message, /replace `eval_condition: words_test` with `dataset: <that file>`/);
   const key = diagnosticFor(diagnostics, 'controls.warmup_ratio');
   assert.deepEqual({ line: key.line, column: key.column }, positionOf(placed.text, 'warmup_ratio'));
 });

@@ -179,7 +179,7 @@ test('real: reproduce a fine-tune and its evaluation by key prefix: artifacts id
     assert.equal(reproduced.code, 0, reproduced.stdout + reproduced.stderr);
     console.log(`# reproduce ${id}:\n${reproduced.stdout.split('\n').map((line) => `#   ${line}`).join('\n')}`);
     assert.match(reproduced.stdout, id.startsWith('finetune') ? /final_loss/ : /match_accuracy/);
-    if (id.startsWith('finetune')) assert.match(reproduced.stdout, /tokens_per_second_per_g\S*\s.*measured/);
+    if (id.startsWith('finetune')) assert.match(reproduced.stdout, /tokens_per_second\S*\s.*measured/);
   }
 });
 
@@ -219,5 +219,116 @@ model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(sys.argv[
   const evaluation = runs.find((r) => r.id.startsWith('evaluate/') && r.id.includes('ensemble'));
   assert.ok(evaluation, `no evaluation of the merged adapter among ${runs.map((r) => r.id).join(', ')}`);
   assert.equal(evaluation.metrics?.samples, 5);
+  console.log(`# real tier timings (s): ${JSON.stringify(timings)}`);
+});
+
+/** An experiment_summary.yaml written for cruijff_kit 0.3.3 (before the 0.3.4 renames), on the tiny model. */
+const TOOLKIT_033 = (root: string): string => `# Written for cruijff_kit 0.3.3: before the 0.3.4 renames.
+experiment:
+  name: cap_tiny_toolkit
+  question: Does the tiny model train what the earlier toolkit trained?
+  date: "2025-11-01"
+  directory: /scratch/ck-projects/capitalization/cap_tiny_toolkit   # where the toolkit wrote everything
+  project: capitalization
+tools:
+  preparation: torchtune
+  evaluation: inspect-ai
+controls:
+  system_prompt: ""
+  prompt: "Capitalize the given word: {input}\\n"
+  dataset_type: chat_completion
+  epochs: 1
+  batch_size: 4
+  gradient_accumulation_steps: 1
+  lr: 3e-3
+  num_warmup_steps: 1
+  max_steps_per_epoch: 4
+  validation_during_training: true
+models:
+  base:
+    - name: tiny
+      path: ${root}/models/tiny
+      size_gb: 0.01
+data:
+  training:
+    path: ${root}/data/toolkit-words.json
+    label: toolkit-words
+    format: json
+    size_kb: 3
+    splits: {train: 48, validation: 6, test: 6}
+output:
+  wandb_project: capitalization
+runs:
+  - name: tiny_rank4
+    type: fine-tuned
+    model: tiny
+    parameters:
+      lora_rank: 4
+evaluation:
+  tasks:
+    - name: capitalization
+      script: ${root}/tasks/capitalization/inspect_task.py
+      description: held-out words
+  scorer:
+    - name: match
+  matrix:
+    - run: tiny_rank4
+      tasks: [capitalization]
+      epochs: [0]
+      vis_label: rank4
+`;
+
+test('real: a cruijff_kit 0.3.3 file: migrated as a diff, imported, trained on the CPU with a validation loss, on the earlier toolkit’s token ids (chat and text)', { skip }, () => {
+  const words = spawnSync(process.execPath, [project.path('data', 'capitalization', 'generate.mjs'), '--word-len', '5', '--num-words', '60', '--seed', '2', '--out', project.path('data', 'toolkit-words.json')], { encoding: 'utf8' });
+  assert.equal(words.status, 0, words.stderr);
+  project.write('old/experiment_summary.yaml', TOOLKIT_033(project.dir));
+  // The old names are read, each a warning at its line; --migrate shows the edit as a diff, and writes it with -o.
+  const planned = project.run(['plan', 'old/experiment_summary.yaml']);
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.match(planned.stderr, /old\/experiment_summary\.yaml:6:3: warning: experiment\.directory: a file of cruijff_kit 0\.3\.3 or earlier, read in 0\.3\.4's names: `directory` becomes `dir`/);
+  const diff = project.run(['import', '--migrate', 'old/experiment_summary.yaml']);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.match(diff.stdout, /^-  directory: \/scratch.*\n\+  dir: \/scratch.*# where the toolkit wrote everything$/m);
+  assert.match(diff.stdout, /^-    label: toolkit-words\n\+    dataset_label: toolkit-words$/m);
+  assert.match(diff.stdout, /^-  scorer:\n\+  scorers:$/m);
+  assert.equal(project.run(['import', '--migrate', 'old/experiment_summary.yaml', '-o', 'old/experiment_summary.yaml', '--force']).code, 0);
+  assert.doesNotMatch(project.run(['plan', 'old/experiment_summary.yaml']).stderr, /0\.3\.3 or earlier/, 'migrated: nothing left to read in old names');
+  assert.match(project.read('old/experiment_summary.yaml'), /^  dir: \/scratch.*# where the toolkit wrote everything$/m, 'the comment survives');
+
+  // Imported, and run on the CPU (the toolkit's format always asks for a GPU; the native file can say 0).
+  const imported = project.run(['import', 'old/experiment_summary.yaml', '-o', 'experiments/toolkit.yaml']);
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(project.read('experiments/toolkit.yaml'), /tokenization: cruijff_kit/);
+  project.write('experiments/toolkit.yaml', `${project.read('experiments/toolkit.yaml')}resources:\n  finetune: { gpus: 0 }\n  evaluate: { gpus: 0 }\n`);
+  const build = timed('toolkit fine-tune', () => project.run(['experiments/toolkit.yaml', '--until', 'finetune'], { CKBUILD_EXECUTOR: 'local' }, BUILD_TIMEOUT_MS));
+  assert.equal(build.code, 0, build.stdout + build.stderr);
+  const finetune = (project.manifest('experiments/toolkit.manifest.json').runs as unknown as Array<{ id: string; status: string; run_dir: string; metrics?: Record<string, number>; curves?: Record<string, Array<[number, number]>> }>).find((r) => r.id === 'finetune/tiny_rank4')!;
+  assert.equal(finetune.status, 'succeeded');
+  // validation_during_training: ckbuild's validating recipe wrote the validation loss into torchtune's own log.
+  const logs = project.path(finetune.run_dir, 'outputs', 'logs');
+  const log = readFileSync(join(logs, readdirSync(logs).find((f) => /^log_\d+\.txt$/.test(f))!), 'utf8');
+  const validation = /^Step 4 \| val_loss:(\S+)/m.exec(log);
+  assert.ok(validation, log);
+  assert.equal(finetune.metrics?.val_loss, Number(validation[1]));
+  assert.ok(Number.isFinite(finetune.metrics?.val_loss) && finetune.metrics!.val_loss! > 0);
+  assert.deepEqual(finetune.curves?.val_loss, [[4, Number(validation[1])]]);
+
+  // The token ids: the recipe's dataset against the earlier toolkit's builders, on the real tokenizer.
+  const parity = (config: string) => spawnSync(python, [join(projectRoot, 'test', 'real', 'toolkit_parity_check.py'), config], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, HF_HUB_OFFLINE: '1' } });
+  const chat = parity(project.path(finetune.run_dir, 'config', 'finetune.yaml'));
+  assert.equal(chat.status, 0, chat.stdout + chat.stderr);
+  assert.match(chat.stdout, /TOOLKIT PARITY OK chat_completion: 48 examples identical/);
+  project.write('experiments/toolkit-text.yaml', project.read('experiments/toolkit.yaml').replace('dataset_type: chat_completion', 'dataset_type: text_completion').replace(/^  system_prompt: .*\n/m, '').replace(/^experiment_name: .*$/m, 'experiment_name: cap-tiny-toolkit-text'));
+  const text = project.run(['build', 'experiments/toolkit-text.yaml', '--dry-run', '--until', 'finetune']);
+  assert.equal(text.code, 0, text.stderr);
+  const textRun = JSON.parse(project.run(['plan', 'experiments/toolkit-text.yaml', '--json']).stdout) as { runs: Array<{ step: string; run_dir: string }> };
+  const textParity = parity(project.path(textRun.runs.find((r) => r.step === 'finetune')!.run_dir, 'config', 'finetune.yaml'));
+  assert.equal(textParity.status, 0, textParity.stdout + textParity.stderr);
+  assert.match(textParity.stdout, /TOOLKIT PARITY OK text_completion: 48 examples identical/);
+  // And the check can fail: ckbuild's own tokenization (what inspect evaluates: a second BOS) is not the toolkit's.
+  const native = JSON.parse(project.run(['plan', 'experiments/cap.yaml', '--json']).stdout) as { runs: Array<{ id: string; run_dir: string }> };
+  const own = parity(project.path(native.runs.find((r) => r.id === 'finetune/lora_rank=4')!.run_dir, 'config', 'finetune.yaml'));
+  assert.equal(own.status, 1, own.stdout + own.stderr);
+  assert.match(own.stdout, /MISMATCH \(tokenization inspect\)/);
   console.log(`# real tier timings (s): ${JSON.stringify(timings)}`);
 });

@@ -20,7 +20,8 @@ import { TEMPLATE_PATH } from '../../rules/torchtune/template.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../core/rule.js';
 import { goldenDir, projectRoot, updateGolden } from '../helpers/paths.js';
 
-const CHAT_DATASET_SHA256 = '09c28ec342b4878e646226e087e6caa2a1c2dbab0506682fa8634baac7e6d15f';
+// Rule version 2's component; the tokenization: cruijff_kit path was added beside the default one, whose ids are unchanged (the real tier's parity check proves it), so no version bump: no run trains differently.
+const CHAT_DATASET_SHA256 = 'afa82009964a744e60450496c32c6b67d780a6978c5087696af35e1c787f0156';
 const GOLDEN = join(goldenDir, 'torchtune');
 const MODELS_DIR = '/tmp/ck-models';
 const PROJECT = '/tmp/ck-project';
@@ -535,15 +536,24 @@ test('values from protocol overrides are checked like the config (they bypass th
   assert.match(byField.get('config.lora_rnak')!.message, /did you mean `lora_rank`/);
 });
 
-test('validation needs a recipe with a validation loop: a warning, and nothing rendered, on one GPU', () => {
+test('validation on one GPU trains with ckbuild’s validating recipe (the stock one, subclassed); 2+ GPUs need torchtune 0.7.0', () => {
   const c: Case = { name: 'val-1gpu', params: { ...CAP, validation_every_n_steps: 25 } };
-  const resolved = resolveCase(c);
-  assert.equal(warnings(resolved)[0]!.code, 'validation-unsupported');
-  const config = configData(contextFor(c, resolved))!;
-  assert.equal(config.run_val_every_n_steps, undefined);
-  assert.equal(config.dataset_val, undefined);
+  const { resolved, ctx, rendered } = renderCase(c);
+  assert.deepEqual(warnings(resolved), []);
+  const config = configData(ctx)!;
+  assert.equal(config.run_val_every_n_steps, 25);
+  assert.equal((config.dataset_val as JsonObject).field, 'validation');
+  assert.equal(config.ckbuild_base_recipe, 'lora_finetune_single_device', 'the stock recipe it extends');
+  assert.ok(rendered.files['config/ckbuild_validating_recipe.py']?.includes('class ValidatingRecipe(base)'), 'the recipe ships in the run directory');
+  assert.match(rendered.command, /\(cd "\$CK_RUN_DIR\/config" && tune run ckbuild_validating_recipe\.py --config "\$CK_RUN_DIR\/config\/finetune\.yaml"\)/);
+  const plain = renderCase({ name: 'no-val', params: CAP });
+  assert.equal(plain.rendered.files['config/ckbuild_validating_recipe.py'], undefined, 'without validation: the stock recipe');
+  assert.match(plain.rendered.command, /^tune run lora_finetune_single_device --config/m);
   const custom = configData(contextFor({ ...c, inputs: { recipe: '/r/my_recipe.py' } }, resolved))!;
   assert.equal(custom.run_val_every_n_steps, 25, 'a custom recipe gets the keys');
+  assert.equal(custom.ckbuild_base_recipe, undefined);
+  const two = resolveCase({ name: 'val-2gpu', params: { ...CAP, validation_every_n_steps: 25 }, resources: { gpus: 2 } });
+  assert.match(warnings(two)[0]!.message, /on 2 GPUs the distributed recipe validates only from torchtune 0\.7\.0/);
 });
 
 test('the training-step guard warns when warmup cannot complete, using the recipe’s step count', () => {

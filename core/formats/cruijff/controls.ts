@@ -3,6 +3,7 @@ import { DEFAULT_SEED } from '../../defaults.js';
 import { type FieldPath, didYouMean } from '../../diagnostics.js';
 import { isObject, type JsonObject } from '../../json.js';
 import type { Conversion } from './conversion.js';
+import { inferDatasetType } from './migrate.js';
 import { NATIVE_SPELLINGS, PARAMS, TRAINING_DEFAULTS, UNSUPPORTED_PARAMS, VALIDATION_EVERY_N_STEPS } from './spec.js';
 
 export interface Controls {
@@ -18,7 +19,11 @@ export function convertControls(c: Conversion, data: JsonObject, maxSamples: num
   const config = controlSettings(c, controls);
   c.from(['config'], ['controls']);
   if (data.controls !== undefined) {
-    if (controls.dataset_type === undefined) c.error(['controls'], 'missing required key `dataset_type`: chat_completion (instruct/chat models) or text_completion (base models); it decides the training dataset and whether evaluation uses the chat template', 'missing-key');
+    if (controls.dataset_type === undefined) {
+      const inferred = inferDatasetType(data).value;
+      const hint = inferred ? `; cruijff_kit 0.3.3 and earlier inferred \`${inferred}\` for this model: add \`dataset_type: ${inferred}\` under \`controls\` (\`ckbuild import --migrate\` writes it)` : '';
+      c.error(['controls'], `missing required key \`dataset_type\`: chat_completion (instruct/chat models) or text_completion (base models); it decides the training dataset and whether evaluation uses the chat template${hint}`, 'missing-key');
+    }
     if (controls.prompt === undefined) c.error(['controls'], 'missing required key `prompt`: the template each input is formatted with, containing `{input}` (e.g. "Capitalize the given word: {input}\\n")', 'missing-key');
     if (controls.system_prompt === undefined) c.warn(['controls'], 'missing `system_prompt` (required by cruijff_kit, which then used "" silently); ckbuild uses "" too: write `system_prompt: ""` to say so', 'missing-key');
   }
@@ -53,6 +58,11 @@ export function convertControls(c: Conversion, data: JsonObject, maxSamples: num
   if (maxSamples !== undefined && trains) {
     config.max_samples = maxSamples;
     c.from(['config', 'max_samples'], ['data', 'training', 'splits', 'train']);
+  }
+  // Train the token ids the earlier toolkit's own dataset builders produced, not ckbuild's default (see docs/cruijff-import.md).
+  if (trains) {
+    config.tokenization = 'cruijff_kit';
+    c.from(['config', 'tokenization'], ['controls', 'dataset_type']);
   }
   const textCompletion = config.dataset_type === 'text_completion';
   if (textCompletion && typeof config.system_prompt === 'string') {

@@ -13,7 +13,7 @@ export function convertExperiment(c: Conversion, data: JsonObject, document: Exp
   const experiment = c.mapping(data.experiment, ['experiment'], '`experiment`') ?? {};
   c.keys(experiment, ['experiment'], '`experiment`', ['name', 'project', 'question', 'date', 'hypothesis', 'purpose', 'dir'], {
     directory: { rename: 'dir' },
-    seed: { message: '`experiment.seed` was removed (cruijff_kit 0.3.4): set the training seed as `controls.seed` and the evaluation seed as `evaluation.seed`' },
+    seed: { message: `\`experiment.seed\` was removed (cruijff_kit 0.3.4): training and evaluation are seeded separately; replace it with \`controls.seed: ${JSON.stringify(experiment.seed ?? null)}\` (training) and \`evaluation.seed: ${JSON.stringify(experiment.seed ?? null)}\` (evaluation)` },
     type: { severity: 'warning', message: '`experiment.type` was dropped in cruijff_kit 0.3.0 (the project is the namespace); ignored' },
   });
   const name = c.string(experiment, 'name', ['experiment'], 'error', { nonEmpty: true });

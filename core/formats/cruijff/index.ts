@@ -24,6 +24,9 @@ import type { ForeignFormat } from '../../experiment/load.js';
 import type { ExperimentDocument, ListRun } from '../../experiment/model.js';
 import { isObject, type JsonObject } from '../../json.js';
 import type { SourceFile } from '../../source.js';
+import { basename } from 'node:path';
+import { locatedAsWritten } from '../../experiment/validate.js';
+import { describeMigrationEdit, type Migration, migrateData, planMigration } from './migrate.js';
 import { Conversion, type CruijffConversion } from './conversion.js';
 import { convertControls } from './controls.js';
 import { convertData } from './data.js';
@@ -75,9 +78,26 @@ function capOnlySharedDataset(c: Conversion, config: JsonObject, listRuns: ListR
   });
 }
 
-export function convertCruijff(source: SourceFile, projectDir: string): CruijffConversion {
+/**
+ * A file of an earlier release (up to 0.3.3) is read through the migration to 0.3.4's names: each
+ * edit is a warning at the line it changes, and what cannot be migrated is an error saying the edit.
+ */
+function readThroughMigration(source: SourceFile): { source: SourceFile; migration: Migration } {
+  const planned = planMigration(source.data as JsonObject);
+  // A guess (dataset_type from the model) is the reader's to confirm: the conversion reports it
+  // missing, with the value. What cannot be migrated, the conversion's own checks report.
+  const migration = { edits: planned.edits.filter((edit) => edit.kind !== 'add' || !edit.inferred), refusals: [] };
+  if (migration.edits.length === 0) return { source, migration };
+  const migrated = migrateData(source.data as JsonObject, migration.edits);
+  return { source: { ...locatedAsWritten(source, migrated.renames), data: migrated.data }, migration };
+}
+
+export function convertCruijff(written: SourceFile, projectDir: string): CruijffConversion {
+  const { source, migration } = readThroughMigration(written);
   const c = new Conversion(source, projectDir);
   const data = source.data as JsonObject;
+  const rewrite = `\`ckbuild import --migrate ${basename(written.file)}\` shows the edit as a diff`;
+  for (const edit of migration.edits) c.warn(edit.path, `a file of cruijff_kit 0.3.3 or earlier, read in 0.3.4's names: ${describeMigrationEdit(edit)}; ${rewrite}`, 'legacy-format', edit.kind === 'add' ? 'value' : 'key');
   c.keys(data, [], 'experiment_summary.yaml', SECTIONS);
   for (const section of ['experiment', 'controls', 'models', 'data', 'runs', 'evaluation'] as const) {
     if (data[section] === undefined || data[section] === null) c.error([], `missing required section \`${section}\``, 'missing-key');

@@ -62,7 +62,7 @@ export const PARAMS: Record<string, ParamSpec> = {
 export const NATIVE_SPELLINGS: Record<string, string> = Object.fromEntries(Object.entries(PARAMS).filter(([key, spec]) => key !== spec.native).map(([key, spec]) => [spec.native, key]));
 
 export const UNSUPPORTED_PARAMS: Record<string, string> = {
-  base_recipe: '`base_recipe` copied defaults from a stock torchtune recipe at scaffold time (with `tune cp`); ckbuild does not read recipes: write the values you want (lr, gradient_accumulation_steps, weight_decay, num_warmup_steps, …) explicitly',
+  base_recipe: '`base_recipe` copied nine defaults from a stock torchtune recipe at scaffold time (with `tune cp`); ckbuild reads them for torchtune 0.6.1’s recipes under `controls` (llama3_2/1B_lora_single_device, …), not for this name or on a run: write the values you want (lora_rank, lora_dropout, lr, weight_decay, batch_size, epochs, gradient_accumulation_steps, num_warmup_steps, max_seq_len) explicitly; `tune cp <recipe> .` shows them',
   custom_recipe: 'the training recipe is chosen by ckbuild’s torchtune rule (single-device or distributed, from the GPU count)',
   training_samples: 'use data.training.splits.train (it becomes the number of training examples used)',
 };

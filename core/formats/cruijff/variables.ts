@@ -4,6 +4,12 @@ import { canonicalJson, type Json, type JsonObject } from '../../json.js';
 import { Conversion, describe } from './conversion.js';
 import { NATIVE_SPELLINGS, PARAMS, type RunInfo } from './spec.js';
 
+/**
+ * `model` is a variable too (the toolkit's own documentation calls it common): its values are the
+ * runs' `model`, not one of their parameters.
+ */
+const givenBy = (run: RunInfo, name: string): Json | undefined => (name === 'model' ? run.model : run.parameters[name]);
+
 export function checkVariables(c: Conversion, variables: JsonObject, runs: RunInfo[]): void {
   const combos = new Set<string>();
   const names: string[] = [];
@@ -11,7 +17,7 @@ export function checkVariables(c: Conversion, variables: JsonObject, runs: RunIn
   for (const [name, values] of Object.entries(variables)) {
     const path: FieldPath = ['variables', name];
     const spec = PARAMS[name];
-    if (!spec && !['dataset_path', 'eval_dataset_path', 'checkpoint_path'].includes(name)) {
+    if (!spec && !['model', 'dataset_path', 'eval_dataset_path', 'checkpoint_path'].includes(name)) {
       c.error(path, `unknown variable \`${name}\`${didYouMean(name, Object.keys(PARAMS)) || (NATIVE_SPELLINGS[name] ? `; this format calls it \`${NATIVE_SPELLINGS[name]}\`` : '; variables are training settings (lora_rank, lr, batch_size, …)')}`, 'unknown-key', 'key');
       continue;
     }
@@ -27,13 +33,13 @@ export function checkVariables(c: Conversion, variables: JsonObject, runs: RunIn
       if (wanted === undefined) return;
       normalised.push(wanted);
       const found = runs.some((run) => {
-        const given = run.parameters[name];
+        const given = givenBy(run, name);
         if (given === undefined || given === null) return false;
         const probe = new Conversion(c.source, c.projectDir); // normalise quietly: the run's own check reports bad values
         const have = spec ? probe.param(spec, given, at) : given;
         return have !== undefined && canonicalJson(have) === canonicalJson(wanted);
       });
-      if (!found) c.error(at, `no run trains with ${name} = ${canonicalJson(wanted)}: every value of a variable must appear in some run’s parameters`, 'unused-variable');
+      if (!found) c.error(at, `no run ${name === 'model' ? 'uses the model' : `trains with ${name} =`} ${canonicalJson(wanted)}: every value of a variable must appear in some run’s ${name === 'model' ? '`model`' : 'parameters'}`, 'unused-variable');
     });
     names.push(name);
     valueLists.push(normalised);
@@ -43,7 +49,7 @@ export function checkVariables(c: Conversion, variables: JsonObject, runs: RunIn
   for (const run of runs.filter((r) => r.type === 'fine-tuned')) {
     const probe = new Conversion(c.source, c.projectDir);
     combos.add(canonicalJson(names.map((name) => {
-      const given = run.parameters[name];
+      const given = givenBy(run, name);
       const spec = PARAMS[name];
       return given === undefined || given === null ? null : ((spec ? probe.param(spec, given, []) : given) ?? null);
     })));
