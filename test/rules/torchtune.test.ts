@@ -725,3 +725,19 @@ test('a checkpoint directory: builder and dimensions from its config.json, its f
   assert.match(resolveWith({ ...llama, rope_scaling: { rope_type: 'llama3', factor: 32 } })[0]!.message, /uses rope_scaling/);
   assert.match(resolveWith({ ...llama, head_dim: 32 })[0]!.message, /head_dim 32 × 4 heads is not hidden_size 64/);
 });
+
+test('tokenization: cruijff_kit (what an import sets): the dataset component reproduces the toolkit’s builders and truncates nothing; the default leaves native keys alone', () => {
+  const imported = renderCase({ name: 'toolkit', params: { ...CAP, tokenization: 'cruijff_kit', dataset: JSON_DATASET }, datasetInput: '/d.json' });
+  const dataset = configData(imported.ctx)!.dataset as JsonObject;
+  assert.equal(dataset.tokenization, 'cruijff_kit');
+  assert.equal(dataset.max_seq_len, null, 'the toolkit never set max_length: no example is truncated');
+  assert.equal(imported.resolved.params.tokenization, 'cruijff_kit', 'in the key: it trains different ids');
+  const packed = configData(renderCase({ name: 'toolkit-packed', params: { ...CAP, tokenization: 'cruijff_kit', packed: true, dataset: JSON_DATASET }, datasetInput: '/d.json' }).ctx)!.dataset as JsonObject;
+  assert.equal(packed.max_seq_len, 2048, 'packing still needs a length');
+  const native = renderCase({ name: 'native', params: { ...CAP, dataset: JSON_DATASET }, datasetInput: '/d.json' });
+  assert.equal((configData(native.ctx)!.dataset as JsonObject).tokenization, undefined);
+  assert.equal('tokenization' in native.resolved.params, false, 'absent from native keys');
+  assert.deepEqual(renderCase({ name: 'explicit', params: { ...CAP, tokenization: 'inspect', dataset: JSON_DATASET }, datasetInput: '/d.json' }).resolved.params, native.resolved.params, 'writing the default changes no key');
+  const parquet = resolveCase({ name: 'toolkit-parquet', params: { ...CAP, tokenization: 'cruijff_kit', dataset: { format: 'parquet' } } });
+  assert.match(errors(parquet).map((d) => d.message).join('\n'), /`tokenization: cruijff_kit` reproduces the earlier toolkit's dataset builders, which read \{input, output\} examples from JSON/);
+});
