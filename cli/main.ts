@@ -101,7 +101,7 @@ async function build(args: ParsedArgs): Promise<number> {
   const plain = !['--dry-run', '--only', '--until', '--force'].some((name) => args.flags.has(name));
   if (file && rest.length === 0 && plain) {
     const { checkUpToDateStamp } = await import('../core/upToDate.js');
-    const runs = checkUpToDateStamp(file);
+    const runs = await checkUpToDateStamp(file);
     if (runs !== undefined) {
       out(`${green('up to date')}: ${runs} runs, nothing to do`);
       return 0;

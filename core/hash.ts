@@ -67,6 +67,16 @@ export class InputHasher {
     return { hash, size: stat.size };
   }
 
+  /** The content hash of every file this hasher digested (what the up-to-date stamp keeps). */
+  digests(): Map<string, string> {
+    const known = new Map<string, string>();
+    for (const path of this.seen.keys()) {
+      const entry = this.entries.get(path);
+      if (entry) known.set(path, entry.hash);
+    }
+    return known;
+  }
+
   /**
    * Saves the cache if it can: it is only an accelerator, so a read-only checkout or a full disk
    * just means the next run hashes again. Returns whether it was written.

@@ -3,9 +3,16 @@
  * writes a stamp (`.ckbuild/stamps/<experiment>.json`) listing every file the plan depended on
  * with its (size, mtime, inode), ckbuild's own code, and the outputs each run must still have.
  * The next invocation checks those stats and outputs — no YAML, no schema, no hashing, no
- * expansion — and, when nothing moved, knows the answer is "nothing to do". Anything that
- * differs, or a file modified within a second of the stamp (its mtime may not have ticked yet),
- * falls back to the full plan. This module imports nothing heavy on purpose.
+ * expansion — and, when nothing moved, knows the answer is "nothing to do".
+ *
+ * A file whose stats moved is not yet a change: the stamp keeps each dependency's content hash
+ * (inputs from the stat cache, small files hashed when the stamp is written), so a file touched but
+ * unchanged is re-hashed and compared, and for the experiment file the hash of its parsed data, so
+ * an edited comment or a reformatted line is parsed and compared (the plan depends on the data,
+ * never on the text). A stamp vouched for that way is rewritten with the new stats, so the next
+ * check is stats-only again. Anything else that differs — ckbuild's own code, a changed content, a
+ * missing output — falls back to the full plan. This module imports nothing heavy on purpose (the
+ * YAML parser only when the experiment file's stats moved).
  */
 import { filesUnder } from './walk.js';
 import { writeFileAtomic } from './atomicFile.js';
@@ -14,8 +21,11 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findProjectDir } from './projectDir.js';
+import { canonicalJson, type Json } from './json.js';
 
-const STAMP_VERSION = 1;
+const STAMP_VERSION = 2;
+/** Dependencies up to this size are hashed when the stamp is written, if no hash is known yet. */
+const HASHED_WHEN_WRITTEN = 1 << 20;
 const RACY_WINDOW_MS = 1000;
 
 /** Stats of a file; a file modified within the racy second also carries its content hash. */
@@ -25,6 +35,8 @@ interface Stamp {
   version: number;
   written_at: number;
   files: FileSignature[];
+  /** The experiment file, and the sha256 of its parsed data in canonical form. */
+  experiment?: { file: string; data_sha256: string };
   /** Paths that must still exist: every run's recorded outputs (or its directory). */
   outputs: string[];
   runs: number;
@@ -80,50 +92,112 @@ function codeFiles(): string[] {
  * plans in full). Files without a planned stat (the manifest ckbuild itself just wrote, an absent
  * local config) are taken as they are now.
  */
+export interface StampContent {
+  /** sha256 of dependencies already known (the inputs' hashes from the stat cache). */
+  hashes?: ReadonlyMap<string, string>;
+  /** sha256 of the experiment's parsed data in canonical form (dataHash). */
+  experimentData?: string;
+}
+
 export function writeUpToDateStamp(
   experimentFile: string,
   dependencies: string[],
   outputs: string[],
   runs: number,
   planned: ReadonlyMap<string, { size: number; mtimeMs: number; ino: number }> = new Map(),
+  content: StampContent = {},
 ): boolean {
   const path = stampPath(experimentFile);
   const writtenAt = Date.now();
-  const files = [...new Set([...dependencies, ...codeFiles()])].sort().map((file) => stampSignature(file, writtenAt));
+  const code = new Set(codeFiles());
+  const files = [...new Set([...dependencies, ...code])].sort().map((file) => (code.has(file) ? stampSignature(file, writtenAt) : contentSignature(file, writtenAt, content.hashes?.get(file))));
   for (const signature of files) {
     const before = planned.get(signature[0]);
     if (!before) continue;
     if (signature[1] === 'absent' || signature[1] !== before.size || signature[2] !== before.mtimeMs || signature[3] !== before.ino) return false;
   }
   const stamp: Stamp = { version: STAMP_VERSION, written_at: writtenAt, files, outputs, runs };
+  if (content.experimentData) stamp.experiment = { file: resolve(experimentFile), data_sha256: content.experimentData };
   writeFileAtomic(path, JSON.stringify(stamp));
   return true;
+}
+
+/** A dependency's stats and, when known or cheap (≤ 1 MiB), its content hash: what lets a touched file be compared. */
+function contentSignature(path: string, writtenAt: number, known: string | undefined): FileSignature {
+  const recorded = stampSignature(path, writtenAt);
+  if (recorded[1] === 'absent' || recorded[4] !== undefined) return recorded;
+  const hash = known ?? (recorded[1] <= HASHED_WHEN_WRITTEN ? contentHash(path) : undefined);
+  return hash ? [recorded[0], recorded[1], recorded[2], recorded[3], hash] : recorded;
+}
+
+/** The hash the stamp keeps of an experiment's data: canonical JSON, so comments and layout do not count. */
+export function dataHash(data: Json | undefined): string | undefined {
+  try {
+    return createHash('sha256').update(canonicalJson(data ?? null)).digest('hex');
+  } catch {
+    return undefined; // a value canonical JSON cannot hold: the stamp simply does not vouch by data
+  }
 }
 
 /**
  * The number of runs when the experiment is provably up to date; undefined when unsure. A stamp
  * is only an accelerator: one that is damaged, of another shape or unreadable means "unsure".
  */
-export function checkUpToDateStamp(experimentFile: string): number | undefined {
+export async function checkUpToDateStamp(experimentFile: string): Promise<number | undefined> {
+  const path = stampPath(experimentFile);
+  let stamp: Stamp;
   try {
-    return checkStamp(JSON.parse(readFileSync(stampPath(experimentFile), 'utf8')) as Stamp);
+    stamp = JSON.parse(readFileSync(path, 'utf8')) as Stamp;
+  } catch {
+    return undefined;
+  }
+  try {
+    const checked = await checkStamp(stamp);
+    if (checked?.refreshed) writeFileAtomic(path, JSON.stringify({ ...stamp, files: checked.files, written_at: Date.now() }));
+    return checked?.runs;
   } catch {
     return undefined;
   }
 }
 
-function checkStamp(stamp: Stamp): number | undefined {
+async function checkStamp(stamp: Stamp): Promise<{ runs: number; files: FileSignature[]; refreshed: boolean } | undefined> {
   if (stamp === null || typeof stamp !== 'object' || stamp.version !== STAMP_VERSION || !Array.isArray(stamp.files) || !Array.isArray(stamp.outputs) || typeof stamp.runs !== 'number') return undefined;
+  const files: FileSignature[] = [];
+  let refreshed = false;
   for (const recorded of stamp.files) {
     const now = signature(recorded[0]);
     if (recorded[1] === 'absent' || now[1] === 'absent') {
       if (recorded[1] !== now[1]) return undefined;
+      files.push(recorded);
       continue;
     }
-    if (now[1] !== recorded[1] || now[2] !== recorded[2] || now[3] !== recorded[3]) return undefined;
+    const moved = now[1] !== recorded[1] || now[2] !== recorded[2] || now[3] !== recorded[3];
     const racy = stamp.written_at - (now[2] as number) <= RACY_WINDOW_MS;
-    if (racy && (recorded[4] === undefined || contentHash(recorded[0]) !== recorded[4])) return undefined;
+    if (!moved && !racy) {
+      files.push(recorded);
+      continue;
+    }
+    // The stats cannot vouch for it: its content (or, for the experiment, its data) must.
+    if (!(await sameContent(recorded, stamp))) return undefined;
+    const hash = recorded[4];
+    files.push(moved ? (hash === undefined ? [now[0], now[1] as number, now[2] as number, now[3] as number] : [now[0], now[1] as number, now[2] as number, now[3] as number, hash]) : recorded);
+    refreshed ||= moved;
   }
   for (const output of stamp.outputs) if (!existsSync(output)) return undefined;
-  return stamp.runs;
+  return { runs: stamp.runs, files, refreshed };
+}
+
+async function sameContent(recorded: FileSignature, stamp: Stamp): Promise<boolean> {
+  const path = recorded[0];
+  if (recorded[1] === 'absent') return false;
+  const hash = contentHash(path);
+  if (recorded[4] !== undefined && hash === recorded[4]) return true;
+  if (stamp.experiment?.file !== path || hash === undefined) return false;
+  // The experiment file's text changed: the plan only sees its data.
+  const { loadSourceFile } = await import('./source.js');
+  const loaded = loadSourceFile(path);
+  if (!loaded.source || loaded.diagnostics.length > 0) return false;
+  if (dataHash(loaded.source.data) !== stamp.experiment.data_sha256) return false;
+  recorded[4] = hash; // the new text, for the refreshed stamp
+  return true;
 }

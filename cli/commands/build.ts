@@ -19,7 +19,7 @@ import type { Plan, PlannedRun } from '../../core/plan.js';
 import { type Executors, type Finding, reconcile } from '../../core/reconcile.js';
 import { Recorder } from '../../core/recorder.js';
 import { selectTargets } from '../../core/targets.js';
-import { writeUpToDateStamp } from '../../core/upToDate.js';
+import { dataHash, writeUpToDateStamp } from '../../core/upToDate.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
@@ -189,7 +189,7 @@ function stampUpToDate(plan: Plan, recorder: Recorder): void {
     for (const output of recorded) outputs.push(join(run.runDir, output.path));
   }
   const dependencies = [...plan.files, join(plan.experiment.projectDir, LOCAL_CONFIG_FILE)];
-  writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length, plan.fileStats);
+  writeUpToDateStamp(plan.experiment.file, dependencies, outputs, plan.runs.length, plan.fileStats, { hashes: plan.hashes.digests(), experimentData: dataHash(plan.experiment.source.data) });
 }
 
 export function commitMessage(plan: Plan, outcomes: ReadonlyMap<string, string>): string {
