@@ -11,7 +11,7 @@
  * place, so an interrupted generation never leaves a directory that looks complete; an existing
  * one has each changed file replaced atomically and unchanged files left alone.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Resources, Rule, RenderedRun, UpstreamView } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -160,9 +160,7 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
     const staging = `${run.runDir}.partial-${process.pid}`;
     removeAbandonedStaging(run.runDir);
     try {
-      writeFiles(staging, files, snapshots);
-      mkdirSync(join(staging, 'outputs'), { recursive: true });
-      mkdirSync(join(staging, 'metadata'), { recursive: true });
+      writeStaged(staging, files, snapshots);
     } catch (error) {
       rmSync(staging, { recursive: true, force: true }); // a full disk leaves nothing half-written
       throw error;
@@ -219,6 +217,32 @@ function removeAbandonedStaging(runDir: string): void {
     const pid = Number(entry.slice(prefix.length));
     if (pid === process.pid || !Number.isInteger(pid) || !isProcessAlive(pid)) rmSync(join(dirname(runDir), entry), { recursive: true, force: true });
   }
+}
+
+/**
+ * A new run directory's files, into its private staging folder: nobody can read them before the
+ * one rename that publishes the folder, so plain writes suffice (no temporary file and rename per
+ * file), and each folder is created once.
+ */
+function writeStaged(staging: string, files: Map<string, string>, snapshots: Map<string, string>): void {
+  const made = new Set<string>();
+  const folder = (path: string): void => {
+    const dir = dirname(path);
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  };
+  for (const [path, content] of files) {
+    const target = join(staging, path);
+    folder(target);
+    writeFileSync(target, content, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
+  }
+  for (const [path, original] of snapshots) {
+    const target = join(staging, path);
+    folder(target);
+    copyFileSync(original, target);
+  }
+  for (const dir of ['outputs', 'metadata']) mkdirSync(join(staging, dir), { recursive: true });
 }
 
 function writeFiles(root: string, files: Map<string, string>, snapshots: Map<string, string>, onlyChanged = false): boolean {
