@@ -87,7 +87,7 @@ export function repositoryHistory(plan: Plan): RepositoryHistory {
   for (const record of records.sort((a, b) => b.recorded_at.localeCompare(a.recorded_at))) {
     if (record.status !== 'succeeded' || record.elapsed_s === undefined) continue;
     const list = byRule.get(record.rule) ?? [];
-    list.push({ params: record.params, metrics: record.metrics, elapsed_s: record.elapsed_s, gpu_hours: record.gpu_hours });
+    list.push({ params: record.params, metrics: record.metrics, elapsed_s: record.elapsed_s, gpu_hours: record.gpu_hours, inputSizes: Object.fromEntries(Object.entries(record.inputs).map(([role, input]) => [role, input.size])) });
     byRule.set(record.rule, list);
   }
   const history = { sameRun: new Map([...sameRun].map(([id, { hours }]) => [id, hours])), byRule };

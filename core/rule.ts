@@ -159,6 +159,8 @@ export interface FinishedRun {
   metrics?: JsonObject;
   elapsed_s?: number;
   gpu_hours?: number;
+  /** Sizes in bytes of its inputs, by role, as recorded. */
+  inputSizes?: Record<string, number>;
 }
 
 export interface EstimateContext {

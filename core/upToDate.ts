@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findProjectDir } from './projectDir.js';
-import { canonicalJson, type Json } from './json.js';
+import type { Json } from './json.js';
 
 const STAMP_VERSION = 2;
 /** Dependencies up to this size are hashed when the stamp is written, if no hash is known yet. */
@@ -130,13 +130,12 @@ function contentSignature(path: string, writtenAt: number, known: string | undef
   return hash ? [recorded[0], recorded[1], recorded[2], recorded[3], hash] : recorded;
 }
 
-/** The hash the stamp keeps of an experiment's data: canonical JSON, so comments and layout do not count. */
-export function dataHash(data: Json | undefined): string | undefined {
-  try {
-    return createHash('sha256').update(canonicalJson(data ?? null)).digest('hex');
-  } catch {
-    return undefined; // a value canonical JSON cannot hold: the stamp simply does not vouch by data
-  }
+/**
+ * The hash the stamp keeps of an experiment's data: its JSON, so comments and layout do not count.
+ * Key order does (not canonical JSON): a grid's labels, and so run ids, follow the order of `vary`.
+ */
+export function dataHash(data: Json | undefined): string {
+  return createHash('sha256').update(JSON.stringify(data ?? null)).digest('hex');
 }
 
 /**

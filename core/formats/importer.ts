@@ -148,9 +148,15 @@ export function migrateExperimentSummary(file: string, cwd: string): MigrationRe
     return { diagnostics: [{ severity: 'error', code: 'invalid-type', file: source.file, line: 1, column: 1, field: '', message: 'not an experiment_summary.yaml of cruijff_kit (no experiment/controls/runs sections): nothing to migrate' }] };
   }
   const migration = planMigration(source.data);
+  const rewritten = migrateText(source.text, migration.edits);
+  const unapplied = new Set(rewritten.unapplied);
   const diagnostics = [
-    ...migration.edits.map((edit) => diagnosticAt(source, edit.path, describeMigrationEdit(edit), { code: 'legacy-format', severity: 'warning', at: edit.kind === 'add' ? 'value' : 'key' })),
+    ...migration.edits.map((edit) =>
+      unapplied.has(edit)
+        ? diagnosticAt(source, edit.path, `${describeMigrationEdit(edit)}: it cannot be rewritten in place here (a \`{ … }\` mapping, or a list item's only key); make this edit by hand`, { code: 'legacy-format', at: edit.kind === 'add' ? 'value' : 'key' })
+        : diagnosticAt(source, edit.path, describeMigrationEdit(edit), { code: 'legacy-format', severity: 'warning', at: edit.kind === 'add' ? 'value' : 'key' }),
+    ),
     ...migration.refusals.map((refusal) => diagnosticAt(source, refusal.path, refusal.message, { code: 'legacy-format' })),
   ];
-  return { original: source.text, migrated: migrateText(source.text, migration.edits), diagnostics: sortDiagnostics(diagnostics) };
+  return { original: source.text, migrated: rewritten.text, diagnostics: sortDiagnostics(diagnostics) };
 }

@@ -11,10 +11,12 @@ const TRAILING = ['gpu_hours', 'elapsed_s', 'note'] as const;
 
 export function resultsCsv(results: Results): string {
   const metrics = metricNames(results.rows);
-  const taken = new Set<string>([...FIXED, ...TRAILING, ...results.swept]);
-  // A metric named like a column (a command step's `seed`) keeps its value under metric_<name>.
+  const fixed = new Set<string>([...FIXED, ...TRAILING]);
+  // A parameter named like a column is param_<name>; a metric named like either (a command step's `seed`) metric_<name>.
+  const swept = results.swept.map((name) => (fixed.has(name) ? `param_${name}` : name));
+  const taken = new Set<string>([...fixed, ...swept]);
   const metricColumn = (name: string): string => (taken.has(name) ? `metric_${name}` : name);
-  const header = [...FIXED, ...results.swept, ...metrics.map(metricColumn), ...TRAILING];
+  const header = [...FIXED, ...swept, ...metrics.map(metricColumn), ...TRAILING];
   const lines = [header.map(cell).join(',')];
   for (const row of results.rows) {
     const fixed: Json[] = [row.run, row.name, row.key, row.step, row.status, row.model, row.task, row.epoch, row.seed];

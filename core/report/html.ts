@@ -37,10 +37,20 @@ figcaption strong { color: var(--fg); display: block; font-size: 1.05em; }
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
-/** summary.md as HTML. Raw HTML in it (a `<` in the question, say) is shown as text, never interpreted. */
+/**
+ * summary.md as HTML. The summary escapes every value it quotes; as a second line of defence, raw
+ * HTML is shown as text, links go nowhere but within the page, and there are no images: the page
+ * never loads or runs anything.
+ */
 function markdownToHtml(markdown: string): string {
   const marked = new Marked({ gfm: true, async: false });
-  marked.use({ renderer: { html: (token) => escapeHtml(token.text) } });
+  marked.use({
+    renderer: {
+      html: (token) => escapeHtml(token.text),
+      link: (token) => (token.href.startsWith('#') ? `<a href="${escapeHtml(token.href)}">${escapeHtml(token.text)}</a>` : escapeHtml(token.text)),
+      image: (token) => escapeHtml(token.text),
+    },
+  });
   return marked.parse(markdown) as string;
 }
 

@@ -4,13 +4,13 @@
  * and the manifest (what its runs recorded). Everything the report writes is derived from this,
  * so the CSV, the markdown and the charts never disagree.
  */
-import type { Json, JsonObject } from '../json.js';
+import { canonicalJson, type Json, type JsonObject } from '../json.js';
 import type { RunRecord } from '../manifest.js';
 import type { Plan, PlannedRun } from '../plan.js';
 import type { Curve } from '../rule.js';
 
 /** Labels that say where a run sits in the experiment but are not parameters of the design. */
-const BOOKKEEPING_LABELS = new Set(['trial_id', 'stage', 'seed', 'member', 'task', 'epoch', 'model', 'run', 'cell', 'vis_label', 'step']);
+const BOOKKEEPING_LABELS = new Set(['trial_id', 'stage', 'seed', 'member', 'task', 'epoch', 'model', 'cell', 'vis_label', 'step']);
 
 export interface ResultRow {
   run: string;
@@ -26,6 +26,12 @@ export interface ResultRow {
   seed: number | null;
   /** The fine-tune this row belongs to (itself, or the one an evaluation tests). */
   trial: string | null;
+  /**
+   * What makes this configuration itself, the seed aside: the fine-tune's parameters without its
+   * seed (so seeds of one configuration average together, and two configurations never do, even
+   * when they differ only in what no label shows: a dataset, a prompt), or the run itself.
+   */
+  config: string;
   params: Record<string, Json>;
   metrics: JsonObject;
   gpuHours: number | null;
@@ -81,6 +87,7 @@ function rowOf(run: PlannedRun, plan: Plan, swept: string[], valueOf: (run: Plan
     epoch: typeof run.labels.epoch === 'number' ? run.labels.epoch : null,
     seed,
     trial: trial?.id ?? null,
+    config: trial ? configIdentity(trial) : run.id,
     params,
     metrics: record?.metrics ?? {},
     gpuHours: record?.gpu_hours ?? null,
@@ -88,6 +95,11 @@ function rowOf(run: PlannedRun, plan: Plan, swept: string[], valueOf: (run: Plan
     curves: record?.curves ?? {},
     note: record?.metrics_note ?? (record && record.status !== 'succeeded' ? (record.detail ?? null) : null),
   };
+}
+
+function configIdentity(trial: PlannedRun): string {
+  const { seed: _seed, ...rest } = trial.params;
+  return canonicalJson({ rule: trial.rule, params: rest, inputs: Object.fromEntries(Object.entries(trial.inputs).map(([role, input]) => [role, input.sha256])), upstream: Object.fromEntries(Object.entries(trial.upstream).map(([role, up]) => [role, up.key])) });
 }
 
 /** The fine-tune a run belongs to: itself, or the nearest fine-tune upstream (through merges and exports). */
@@ -150,7 +162,7 @@ export function groupOverSeeds(rows: readonly ResultRow[], metric: string, swept
     const value = row.metrics[metric];
     if (typeof value !== 'number') continue;
     const params = row.model === 'base' ? Object.fromEntries(swept.map((name) => [name, null])) : row.params;
-    const id = JSON.stringify([row.task, row.epoch, row.model, swept.map((name) => params[name] ?? null)]);
+    const id = JSON.stringify([row.task, row.epoch, row.model, row.config]);
     const group = groups.get(id) ?? { params, task: row.task, epoch: row.epoch, model: row.model, values: [], mean: 0, std: null };
     group.values.push(value);
     groups.set(id, group);

@@ -18,20 +18,28 @@ export interface ComputeSummary {
 
 export function summaryMarkdown(results: Results, compute: ComputeSummary): string {
   const out: string[] = [`# ${results.experiment}`, ''];
-  if (results.question) out.push(`**Question.** ${results.question}`, '');
+  if (results.question) out.push(`**Question.** ${text(results.question)}`, '');
   out.push(...design(results), ...status(results), ...training(results), ...evaluation(results), ...baseVersusFinetuned(results), ...best(results), ...incomplete(results), ...computeSection(compute), ...notes(results));
   return `${out.join('\n').trimEnd()}\n`;
 }
 
-/** Four decimals at most, no trailing zeros: 0.9, 0.8667, 12.0572. */
+/**
+ * Four significant digits, no trailing zeros: 0.9, 0.8667, 12.06, 1e-5 (a learning rate keeps its
+ * value), and whole numbers as they are.
+ */
 export function formatNumber(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(4)));
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
 }
 
-function text(value: Json | undefined): string {
+/**
+ * A value as markdown text: markdown's own characters escaped (a prompt or a note is shown, never
+ * interpreted: no link, no image, no emphasis), and line breaks folded, so a table row stays a row.
+ */
+export function text(value: Json | undefined): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'number') return formatNumber(value);
-  return typeof value === 'string' ? value.replaceAll('|', '\\|') : JSON.stringify(value);
+  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  return raw.replace(/\r?\n/g, ' ⏎ ').replace(/[\\`*_{}[\]()<>#+!|~]/g, (c) => `\\${c}`);
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -48,7 +56,7 @@ function design(results: Results): string[] {
   }
   lines.push(`- Seeds: ${results.seeds.length === 0 ? '—' : results.seeds.join(', ')}${results.seeds.length === 1 ? ' (one seed: no spread over seeds)' : ''}`);
   const tasks = [...new Set(results.rows.filter((row) => row.task).map((row) => row.task))];
-  if (tasks.length > 0) lines.push(`- Tasks: ${tasks.join(', ')}`);
+  if (tasks.length > 0) lines.push(`- Tasks: ${tasks.map(text).join(', ')}`);
   const steps = new Map<string, number>();
   for (const row of results.rows) steps.set(row.step, (steps.get(row.step) ?? 0) + 1);
   lines.push(`- Runs: ${[...steps].map(([step, n]) => `${n} ${step}`).join(', ')}`, '');
@@ -91,7 +99,7 @@ function evaluation(results: Results): string[] {
   const groups = groupOverSeeds(results.rows.filter((row) => row.step === 'evaluate'), primary.name, results.swept);
   if (groups.length === 0) return ['## Evaluation', '', `No evaluation recorded \`${primary.name}\` yet.`, ''];
   const header = ['task', 'epoch', 'model', ...results.swept.map((name) => `\`${name}\``), `${primary.name} (mean ± std)`, 'seeds'];
-  const body = groups.map((group) => [group.task, text(group.epoch), group.model, ...results.swept.map((name) => text(group.params[name])), meanStd(group), String(group.values.length)]);
+  const body = groups.map((group) => [text(group.task), text(group.epoch), text(group.model), ...results.swept.map((name) => text(group.params[name])), meanStd(group), String(group.values.length)]);
   return ['## Evaluation', '', `\`${primary.name}\` over seeds, grouped by what varies (${primary.higherIsBetter ? 'higher' : 'lower'} is better).`, '', ...table(header, body)];
 }
 
@@ -109,7 +117,7 @@ function baseVersusFinetuned(results: Results): string[] {
     const best = bestOf(tuned, primary.higherIsBetter);
     const mean = tuned.length > 0 ? tuned.reduce((sum, group) => sum + group.mean, 0) / tuned.length : undefined;
     const delta = best && base ? best.mean - base.mean : undefined;
-    body.push([task, base ? meanStd(base) : '—', best ? `${meanStd(best)} (${describeGroup(best, results.swept)})` : '—', mean === undefined ? '—' : formatNumber(mean), delta === undefined ? '—' : `${delta >= 0 ? '+' : ''}${formatNumber(delta)}`]);
+    body.push([text(task), base ? meanStd(base) : '—', best ? `${meanStd(best)} (${describeGroup(best, results.swept)})` : '—', mean === undefined ? '—' : formatNumber(mean), delta === undefined ? '—' : `${delta >= 0 ? '+' : ''}${formatNumber(delta)}`]);
   }
   if (body.length === 0) return [];
   return ['## Base model versus fine-tuned', '', `\`${primary.name}\` at each fine-tune's last evaluated epoch.`, '', ...table(['task', 'base', 'fine-tuned, best', 'fine-tuned, mean', 'best − base'], body)];
@@ -141,7 +149,7 @@ function best(results: Results): string[] {
   const tasks = [...new Set(groups.map((group) => group.task))];
   for (const task of tasks) {
     const winner = bestOf(lastEpoch(groups.filter((group) => group.task === task)), primary.higherIsBetter)!;
-    const where = task ? ` on ${task}${winner.epoch !== null ? ` (epoch ${winner.epoch})` : ''}` : '';
+    const where = task ? ` on ${text(task)}${winner.epoch !== null ? ` (epoch ${winner.epoch})` : ''}` : '';
     lines.push(`- ${describeGroup(winner, results.swept)}${where}: ${meanStd(winner)} over ${winner.values.length} seed(s)`);
   }
   return [...lines, ''];
@@ -174,5 +182,5 @@ function computeSection(compute: ComputeSummary): string[] {
 function notes(results: Results): string[] {
   const rows = results.rows.filter((row) => row.status === 'succeeded' && row.note);
   if (rows.length === 0) return [];
-  return ['## Notes on metrics', '', ...rows.map((row) => `- \`${row.run}\`: ${row.note}`), ''];
+  return ['## Notes on metrics', '', ...rows.map((row) => `- \`${row.run}\`: ${text(row.note)}`), ''];
 }

@@ -6,7 +6,7 @@
  * (e.g. `accuracy`, `stderr`). Each metric becomes `<score>_<metric>`, e.g. `match_accuracy`.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { isObject, type JsonObject } from '../../core/json.js';
 import type { MetricsReading } from '../../core/rule.js';
 
@@ -138,9 +138,9 @@ export function readInspectMetrics(runDir: string): MetricsReading {
   try {
     metrics = metricsFromLog(parseInspectJson(readFileSync(file, 'utf8')));
   } catch (error) {
-    return { note: `the inspect log ${file} cannot be read as JSON: ${firstLine((error as Error).message)}` };
+    return { note: `the inspect log ${relative(runDir, file)} cannot be read as JSON: ${firstLine((error as Error).message)}` };
   }
-  if (!metrics) return { note: `the inspect log ${file} is not an evaluation log (no status, no results)` };
+  if (!metrics) return { note: `the inspect log ${relative(runDir, file)} is not an evaluation log (no status, no results)` };
   if (metrics.status !== undefined && metrics.status !== 'success') return { metrics, note: `inspect ended the evaluation with status \`${String(metrics.status)}\`` };
   return { metrics };
 }

@@ -1,6 +1,6 @@
 /** Reading a flat `outputs/metrics.json` that a run's own code wrote. */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { isObject, type JsonObject } from '../../core/json.js';
 import type { MetricsReading } from '../../core/rule.js';
 
@@ -11,13 +11,13 @@ export function readFlatMetrics(runDir: string): MetricsReading {
   if (!existsSync(file)) return {};
   try {
     const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(value)) return { note: `${file} is not a JSON object of metric names to values` };
+    if (!isObject(value)) return { note: `${relative(runDir, file)} is not a JSON object of metric names to values` };
     const metrics: JsonObject = {};
     for (const [name, item] of Object.entries(value)) {
       if (typeof item === 'string' || typeof item === 'boolean' || (typeof item === 'number' && Number.isFinite(item))) metrics[name] = item;
     }
     return { metrics };
   } catch (error) {
-    return { note: `${file} cannot be read as JSON: ${(error as Error).message.split('\n')[0]}` };
+    return { note: `${relative(runDir, file)} cannot be read as JSON: ${(error as Error).message.split('\n')[0]}` };
   }
 }

@@ -3,11 +3,11 @@
  * a GPU-hour estimate for budgets, and the metrics its DiskLogger left behind.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
 import { type Curve, type EstimateContext, type FinishedRun, type MetricsReading, type Resources, thinCurve } from '../../core/rule.js';
 import { findModel } from './models.js';
-import type { TuneParams } from './resolved.js';
+import { readResolved, type TuneParams } from './resolved.js';
 
 export function defaultResources(params: TuneParams): Resources {
   const model = findModel(params.base_model);
@@ -30,38 +30,54 @@ export const DATASET_BYTES_PER_TOKEN = 4;
  *                                   max_samples × max_seq_len
  *                                   max_steps_per_epoch × batch × accumulation × gpus × max_seq_len
  *                  and 10,000 × max_seq_len when none of them is known
- *   speed        = the median tokens/s/GPU that earlier runs of the same base model and method
- *                  measured (their DiskLogger's tokens_per_second_per_gpu, in this repository's
- *                  manifests); else 20,000 / params_B, × 0.6 for QLoRA, × 0.5 for full
- *   seconds      = tokens/epoch × epochs / (speed × gpus) + 120 + 10 × params_B   (start-up, load, save)
+ *   speed        = calibrated: for each earlier run of the same base model and method that
+ *                  succeeded on GPUs (in this repository's manifests), its own tokens/epoch ×
+ *                  epochs by this same formula, over its recorded (elapsed − overhead) × GPUs; the
+ *                  median. Without one: 20,000 / params_B tokens/s per GPU, × 0.6 QLoRA, × 0.5 full
+ *   overhead     = 120 + 10 × params_B seconds   (start-up, model load and save)
+ *   seconds      = tokens/epoch × epochs / (speed × gpus) + overhead
  *   GPU-hours    = seconds × gpus / 3600
  *
- * So estimates improve with use: the first run of a model is priced by the table, every later one
- * by what this repository's runs of that model actually did.
+ * Calibrating against recorded durations (not the throughput torchtune logs, which counts only
+ * the trained tokens) keeps both sides in one unit, so estimates improve with use: the first run of
+ * a model is priced by the table, every later one by what this repository's runs of it took.
  */
 export function estimateGpuHours(p: TuneParams, resources: Resources, context?: EstimateContext): number | undefined {
   const model = findModel(p.base_model);
   if (!model) return undefined;
   const gpus = Math.max(1, resources.gpus ?? model.slurm.gpus);
-  const caps: number[] = [];
-  const datasetBytes = context?.inputSizes.dataset;
-  if (datasetBytes !== undefined) caps.push(datasetBytes / DATASET_BYTES_PER_TOKEN);
-  if (p.max_samples !== undefined) caps.push(p.max_samples * p.max_seq_len);
-  if (p.max_steps_per_epoch !== undefined) caps.push(p.max_steps_per_epoch * p.batch_size * p.gradient_accumulation * gpus * p.max_seq_len);
-  const tokensPerEpoch = caps.length > 0 ? Math.min(...caps) : ASSUMED_SAMPLES_PER_EPOCH * p.max_seq_len;
-  const speed = measuredSpeed(p, context?.history ?? []) ?? (LORA_TOKENS_PER_SECOND_1B / model.paramsB) * METHOD_SPEED[p.method];
-  const seconds = (tokensPerEpoch * p.epochs) / (speed * gpus) + 120 + 10 * model.paramsB;
+  const speed = calibratedSpeed(p, context?.history ?? []) ?? (LORA_TOKENS_PER_SECOND_1B / model.paramsB) * METHOD_SPEED[p.method];
+  const seconds = (tokensPerEpoch(p, gpus, context?.inputSizes.dataset) * p.epochs) / (speed * gpus) + overheadSeconds(model.paramsB);
   return Math.round(((seconds * gpus) / 3600) * 10_000) / 10_000;
 }
 
-/** The median throughput earlier runs of this base model and method measured, if any did. */
-export function measuredSpeed(p: TuneParams, history: readonly FinishedRun[]): number | undefined {
-  const speeds = history
-    .filter((run) => run.params.base_model === p.base_model && (run.params.method ?? 'lora') === p.method)
-    .map((run) => run.metrics?.mean_tokens_per_second_per_gpu ?? run.metrics?.tokens_per_second_per_gpu)
-    .filter((speed): speed is number => typeof speed === 'number' && Number.isFinite(speed) && speed > 0)
-    .sort((a, b) => a - b);
+/** The tokens one epoch trains, as the estimate counts them. */
+export function tokensPerEpoch(p: TuneParams, gpus: number, datasetBytes: number | undefined): number {
+  const caps: number[] = [];
+  if (datasetBytes !== undefined) caps.push(datasetBytes / DATASET_BYTES_PER_TOKEN);
+  if (p.max_samples !== undefined) caps.push(p.max_samples * p.max_seq_len);
+  if (p.max_steps_per_epoch !== undefined) caps.push(p.max_steps_per_epoch * p.batch_size * p.gradient_accumulation * gpus * p.max_seq_len);
+  return caps.length > 0 ? Math.min(...caps) : ASSUMED_SAMPLES_PER_EPOCH * p.max_seq_len;
+}
+
+const overheadSeconds = (paramsB: number): number => 120 + 10 * paramsB;
+
+/** The median speed (estimated tokens per GPU-second) earlier GPU runs of this base model and method took. */
+export function calibratedSpeed(p: TuneParams, history: readonly FinishedRun[]): number | undefined {
+  const model = findModel(p.base_model);
+  if (!model) return undefined;
+  const speeds: number[] = [];
+  for (const run of history) {
+    if (run.params.base_model !== p.base_model || (run.params.method ?? 'lora') !== p.method) continue;
+    if (run.elapsed_s === undefined || run.gpu_hours === undefined || run.elapsed_s <= 0 || run.gpu_hours <= 0) continue; // a CPU run prices nothing on GPUs
+    const earlier = readResolved(run.params);
+    const gpus = Math.max(1, Math.round((run.gpu_hours * 3600) / run.elapsed_s));
+    const seconds = Math.max(run.elapsed_s - overheadSeconds(model.paramsB), run.elapsed_s * 0.1);
+    const speed = (tokensPerEpoch(earlier, gpus, run.inputSizes?.dataset) * earlier.epochs) / (seconds * gpus);
+    if (Number.isFinite(speed) && speed > 0) speeds.push(speed);
+  }
   if (speeds.length === 0) return undefined;
+  speeds.sort((a, b) => a - b);
   const middle = speeds.length >> 1;
   return speeds.length % 2 === 1 ? speeds[middle]! : (speeds[middle - 1]! + speeds[middle]!) / 2;
 }
@@ -105,7 +121,7 @@ export function readMetrics(runDir: string): MetricsReading {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { note: `cannot read the torchtune log ${file}: ${(error as Error).message}` };
+    return { note: `cannot read the torchtune log ${relative(runDir, file)}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` };
   }
   const loss: Curve = [];
   const validation: Curve = [];
@@ -132,7 +148,7 @@ export function readMetrics(runDir: string): MetricsReading {
       if (value !== undefined && Number.isFinite(value)) peak.set(key, Math.max(peak.get(key) ?? 0, value));
     }
   }
-  if (loss.length === 0) return { note: `the torchtune log ${file} has no step with a loss (a run that stopped before its first step, or not a DiskLogger file)` };
+  if (loss.length === 0) return { note: `the torchtune log ${relative(runDir, file)} has no step with a loss (a run that stopped before its first step, or not a DiskLogger file)` };
   const [steps, finalLoss] = loss.at(-1)!;
   const finite = loss.map(([, y]) => y).filter((y): y is number => y !== null);
   const metrics: JsonObject = { steps, final_loss: finalLoss };

@@ -226,7 +226,10 @@ class ChatTemplateDataset(Dataset):
         ``max_seq_len`` truncates only when given (the toolkit never set it).
         """
         record = self._records[index]
-        user = self.prompt.format(input=record[self.input_key])
+        # As there: the prompt may name any field of the example (prompt.format(**row)).
+        fields = dict(record)
+        fields.setdefault("input", record[self.input_key])
+        user = self.prompt.format(**fields)
         output = str(record[self.output_key])
         if self.dataset_type == "chat_completion":
             messages = build_messages(user, self.system_prompt)

@@ -46,12 +46,12 @@ test('report: a tidy CSV, the summary tables and verdicts, byte-identical on eve
   assert.match(summary, /12 of 14 runs succeeded\./);
   assert.match(summary, /\| failed \| 1 \|\n\| not run \| 1 \|\n\| succeeded \| 12 \|/);
   // Mean ± sample std over the two seeds of rank 8: 0.8 and 0.84.
-  assert.match(summary, /\| capitalization \| 0 \| finetuned \| 8 \| 0\.82 ± 0\.0283 \| 2 \|/);
+  assert.match(summary, /\| capitalization \| 0 \| finetuned \| 8 \| 0\.82 ± 0\.02828 \| 2 \|/);
   // Rank 4 on capitalization has one seed left: the other's log is missing (a note, not a failure).
   assert.match(summary, /\| capitalization \| 0 \| finetuned \| 4 \| 0\.64 \| 1 \|/);
-  assert.match(summary, /\| capitalization \| 0\.1 \| 0\.82 ± 0\.0283 \(lora_rank=8\) \| 0\.73 \| \+0\.72 \|/);
+  assert.match(summary, /\| capitalization \| 0\.1 \| 0\.82 ± 0\.02828 \(lora_rank=8\) \| 0\.73 \| \+0\.72 \|/);
   assert.match(summary, /Ranked by `match_accuracy`, higher is better \(chosen by ckbuild/);
-  assert.match(summary, /- lora_rank=8 on capitalization \(epoch 0\): 0\.82 ± 0\.0283 over 2 seed\(s\)/);
+  assert.match(summary, /- lora_rank=8 on capitalization \(epoch 0\): 0\.82 ± 0\.02828 over 2 seed\(s\)/);
   assert.match(summary, new RegExp(`\\| \`${FAILED_RUN}\` \\| failed \\| exit code 1: CUDA error`));
   assert.match(summary, new RegExp(`\\| \`${UNBUILT_RUN}\` \\| not run \\| not built yet`));
   assert.match(summary, /- Used: 2\.9 GPU-hours\n- Still to run: 2 run\(s\), an estimated [0-9.]+ GPU-hours\n- Budget: 50 GPU-hours; used and estimated together [0-9.]+ \(within budget\)/);

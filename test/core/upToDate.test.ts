@@ -73,6 +73,8 @@ test('a file touched but unchanged is compared by content, and an experiment who
   assert.equal(await checkUpToDateStamp(p.experiment), 3, 'a comment and spacing: the same data, still up to date');
   writeFileSync(p.experiment, 'version: "1.0"\nexperiment_name: f\n');
   assert.equal(await checkUpToDateStamp(p.experiment), undefined, 'the data changed');
+  writeFileSync(p.experiment, 'experiment_name: e\nversion: "1.0"\n');
+  assert.equal(await checkUpToDateStamp(p.experiment), undefined, 'keys reordered: order can matter (a grid’s run ids follow `vary`)');
   writeFileSync(p.experiment, 'version: "1.0"\nexperiment_name: [unclosed\n');
   assert.equal(await checkUpToDateStamp(p.experiment), undefined, 'a file that no longer parses is never vouched for');
 

@@ -19,7 +19,11 @@ import { fixtureText, type Placed, place } from './fixtures.js';
 const convert = (placed: Placed) => convertCruijff(parseSourceText(placed.file, placed.text).source!, placed.dir);
 const errors = (diagnostics: readonly Diagnostic[]): Diagnostic[] => diagnostics.filter((d) => d.severity === 'error');
 
-const migrate = (text: string): string => migrateText(text, planMigration(parse(text) as JsonObject).edits);
+const migrate = (text: string): string => {
+  const result = migrateText(text, planMigration(parse(text) as JsonObject).edits);
+  assert.deepEqual(result.unapplied, [], 'every edit written in place');
+  return result.text;
+};
 
 test('the renames change only their own lines; retired keys lose their lines; comments stay', () => {
   const before = fixtureText('legacy');
@@ -54,7 +58,7 @@ test('base_recipe becomes its nine values under the file’s own; a missing data
   assert.equal(controls.dataset_type, 'chat_completion', 'Llama-3.2-1B-Instruct is instruction-tuned');
   assert.equal(controls.system_prompt, 'You are a helpful assistant.');
   assert.equal((parse(after) as { evaluation: JsonObject }).evaluation.system_prompt, undefined);
-  assert.match(after, /^  dataset_type: chat_completion  # required since cruijff_kit 0\.3\.4; 0\.3\.3 inferred it from the model \(Llama-3\.2-1B-Instruct\)$/m);
+  assert.match(after, /^  dataset_type: "chat_completion"  # required since cruijff_kit 0\.3\.4; 0\.3\.3 inferred it from the model \(Llama-3\.2-1B-Instruct\)$/m);
   assert.match(after, /^  lr: 0\.0003  # from torchtune’s llama3_2\/1B_lora_single_device \(base_recipe\)$/m);
   // The migrated file converts cleanly: nothing left to read in old names.
   const placed = place('rank_lr_sweep', () => after);
@@ -103,4 +107,23 @@ test('variables.model: the models the runs train, checked against runs[].model',
   assert.match(problem.message, /no run uses the model "Llama-3\.2-3B-Instruct": every value of a variable must appear in some run’s `model`/);
   const fine = convert(place('rank_lr_sweep', (t) => t.replace(/^variables:\n/m, 'variables:\n  model: [Llama-3.2-1B-Instruct]\n')));
   assert.ok(!fine.diagnostics.some((d) => d.field.startsWith('variables.model')), JSON.stringify(fine.diagnostics.map((d) => d.message)));
+});
+
+test('awkward places: a key on a list item’s dash line, no final newline, a long multi-line value, a `{ … }` mapping', () => {
+  const dash = 'runs:\n  - finetuned: true\n    name: a\n    type: fine-tuned\n  - name: b\n';
+  assert.equal(migrate(dash), 'runs:\n  - name: a\n    type: fine-tuned\n  - name: b\n');
+  const long = 'A very long system prompt, over eighty characters, with "quotes" and a colon: that YAML would fold.\nSecond line.';
+  const moved = migrate(`controls:\n  prompt: "{input}"\nevaluation:\n  system_prompt: ${JSON.stringify(long)}\n  tasks: []`);
+  assert.equal((parse(moved) as { controls: JsonObject }).controls.system_prompt, long, 'one valid line, whatever the value');
+  assert.ok(!moved.endsWith('tasks: []controls'), moved);
+  const noNewline = migrate('controls:\n  base_recipe: llama3_2/1B_lora_single_device\n  lr: 1');
+  assert.equal((parse(noNewline) as { controls: JsonObject }).controls.lora_rank, 64);
+  assert.equal((parse(noNewline) as { controls: JsonObject }).controls.lr, 1, 'the file’s own value');
+  // An item's only key, or a flow mapping: returned for the reader, the text untouched.
+  const only = 'evaluation:\n  matrix:\n    - finetuned: true\n';
+  const result = migrateText(only, planMigration(parse(only) as JsonObject).edits);
+  assert.equal(result.text, only);
+  assert.equal(result.unapplied.length, 1);
+  const flow = 'output: { base_directory: /x, wandb_project: p }\n';
+  assert.equal(migrateText(flow, planMigration(parse(flow) as JsonObject).edits).unapplied.length, 1);
 });

@@ -21,7 +21,7 @@ import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources
 import { goldenDir, projectRoot, updateGolden } from '../helpers/paths.js';
 
 // Rule version 2's component; the tokenization: cruijff_kit path was added beside the default one, whose ids are unchanged (the real tier's parity check proves it), so no version bump: no run trains differently.
-const CHAT_DATASET_SHA256 = 'afa82009964a744e60450496c32c6b67d780a6978c5087696af35e1c787f0156';
+const CHAT_DATASET_SHA256 = '460a2d8a08e9685ef7e6d8a8bce00c160a0ffbbc0e84f72e079a80caa93d284a';
 const GOLDEN = join(goldenDir, 'torchtune');
 const MODELS_DIR = '/tmp/ck-models';
 const PROJECT = '/tmp/ck-project';

@@ -5,7 +5,7 @@
  * changes), and `ckbuild import --migrate` applies them to the text, comments and layout kept, and
  * prints the diff. What cannot be decided from the file alone is refused with the exact edit to make.
  */
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Document, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parse, parseDocument, type Document, type YAMLMap } from 'yaml';
 import type { FieldPath } from '../../diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../json.js';
 import { STOCK_RECIPE_PARAMS } from './recipes.js';
@@ -160,10 +160,12 @@ export function migrateData(data: JsonObject, edits: readonly MigrationEdit[]): 
     else {
       const name = String(edit.path.at(-1));
       if (edit.kind === 'rename') {
-        parent[edit.to] = parent[name]!;
+        // In place, as the text is edited: the order of keys is kept.
+        const entries = Object.entries(parent).map(([key, value]): [string, Json] => [key === name ? edit.to : key, value]);
+        for (const key of Object.keys(parent)) delete parent[key];
+        for (const [key, value] of entries) parent[key] = value;
         renames.push({ parent: edit.path.slice(0, -1), written: name, meant: edit.to });
-      }
-      delete parent[name];
+      } else delete parent[name];
     }
   }
   return { data: migrated, renames };
@@ -171,44 +173,70 @@ export function migrateData(data: JsonObject, edits: readonly MigrationEdit[]): 
 
 /**
  * The file's text with the edits applied, everything else byte for byte: a renamed key is replaced
- * where it is written, a removed key loses its lines, an added key is a new line at the end of its
- * mapping (with a comment saying why). Edits are applied from the end of the file backwards, so the
- * offsets the parser gave stay true.
+ * where it is written, a removed key loses its lines (or, on a list item's `- ` line, only itself),
+ * an added key is a new line at the end of its mapping (with a comment saying why). Edits are
+ * applied from the end of the file backwards, so the offsets the parser gave stay true. The result
+ * is parsed again and must equal the data migration; an edit that cannot be written in place (in a
+ * `{ … }` mapping, an item's only key) is returned unapplied, for the reader to make.
  */
-export function migrateText(text: string, edits: readonly MigrationEdit[]): string {
+export function migrateText(text: string, edits: readonly MigrationEdit[]): { text: string; unapplied: MigrationEdit[] } {
   const document = parseDocument(text);
   const splices: Array<{ start: number; end: number; insert: string; order: number }> = [];
+  const applied: MigrationEdit[] = [];
+  const unapplied: MigrationEdit[] = [];
   for (const edit of edits) {
-    if (edit.kind === 'add') {
-      const parent = nodeAt(document, edit.path);
-      if (!isMap(parent) || parent.flow || parent.items.length === 0 || !parent.range) continue;
-      const first = parent.items[0]!.key as { range?: [number, number, number] };
-      const indent = first.range ? ' '.repeat(first.range[0] - lineStart(text, first.range[0])) : '';
-      const end = lineEnd(text, parent.range[1] - 1);
-      const value = stringify(edit.value).trimEnd();
-      splices.push({ start: end, end, insert: `${indent}${edit.key}: ${value}  # ${edit.why.replace(/\n/g, ' ')}\n`, order: splices.length });
+    const splice = spliceFor(text, document, edit);
+    if (!splice) {
+      unapplied.push(edit);
       continue;
     }
-    const parent = nodeAt(document, edit.path.slice(0, -1));
-    const name = String(edit.path.at(-1));
-    if (!isMap(parent)) continue;
-    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === name);
-    const keyRange = pair && isScalar(pair.key) ? pair.key.range : undefined;
-    if (!pair || !keyRange) continue;
-    if (edit.kind === 'rename') {
-      splices.push({ start: keyRange[0], end: keyRange[1], insert: edit.to, order: splices.length });
-    } else if (parent.flow) {
-      continue; // a key inside `{ … }` on one line: the reader edits it (rare in these files)
-    } else {
-      const valueRange = (pair.value as { range?: [number, number, number] } | null)?.range;
-      const last = valueRange ? Math.max(valueRange[1] - 1, keyRange[1]) : keyRange[1];
-      splices.push({ start: lineStart(text, keyRange[0]), end: lineEnd(text, last), insert: '', order: splices.length });
-    }
+    splices.push({ ...splice, order: splices.length });
+    applied.push(edit);
   }
   let out = text;
   // Back to front; two insertions at one place keep the edits' order.
   for (const splice of splices.sort((a, b) => b.start - a.start || b.order - a.order)) out = out.slice(0, splice.start) + splice.insert + out.slice(splice.end);
-  return out;
+  const expected = JSON.stringify(migrateData(parse(text) as JsonObject, applied).data);
+  let actual: string | undefined;
+  try {
+    actual = JSON.stringify(parse(out));
+  } catch {
+    actual = undefined;
+  }
+  if (actual !== expected) return { text, unapplied: [...edits] };
+  return { text: out, unapplied };
+}
+
+function spliceFor(text: string, document: Document, edit: MigrationEdit): { start: number; end: number; insert: string } | undefined {
+  if (edit.kind === 'add') {
+    const parent = nodeAt(document, edit.path);
+    if (!isMap(parent) || parent.flow || parent.items.length === 0 || !parent.range) return undefined;
+    const first = parent.items[0]!.key as { range?: [number, number, number] };
+    const indent = first.range ? ' '.repeat(first.range[0] - lineStart(text, first.range[0])) : '';
+    const end = lineEnd(text, parent.range[1] - 1);
+    const newline = end === text.length && !text.endsWith('\n') ? '\n' : '';
+    // One line whatever the value: JSON's quoting is YAML's double-quoted scalar.
+    const value = typeof edit.value === 'string' ? JSON.stringify(edit.value) : JSON.stringify(edit.value);
+    return { start: end, end, insert: `${newline}${indent}${edit.key}: ${value}  # ${edit.why.replace(/\s+/g, ' ')}\n` };
+  }
+  const parent = nodeAt(document, edit.path.slice(0, -1));
+  const name = String(edit.path.at(-1));
+  if (!isMap(parent)) return undefined;
+  const index = parent.items.findIndex((item) => isScalar(item.key) && String(item.key.value) === name);
+  const pair = parent.items[index];
+  const keyRange = pair && isScalar(pair.key) ? pair.key.range : undefined;
+  if (!pair || !keyRange) return undefined;
+  if (edit.kind === 'rename') return { start: keyRange[0], end: keyRange[1], insert: edit.to };
+  if (parent.flow) return undefined; // a key inside `{ … }`: the reader edits it
+  const onDashLine = /^[\s-]*-\s+$/.test(text.slice(lineStart(text, keyRange[0]), keyRange[0]));
+  if (onDashLine) {
+    // `- finetuned: true` opens its list item: the next key moves up onto the dash line.
+    const next = parent.items[index + 1]?.key as { range?: [number, number, number] } | undefined;
+    return next?.range ? { start: keyRange[0], end: next.range[0], insert: '' } : undefined;
+  }
+  const valueRange = (pair.value as { range?: [number, number, number] } | null)?.range;
+  const last = valueRange ? Math.max(valueRange[1] - 1, keyRange[1]) : keyRange[1];
+  return { start: lineStart(text, keyRange[0]), end: lineEnd(text, last), insert: '' };
 }
 
 const lineStart = (text: string, offset: number): number => text.lastIndexOf('\n', offset - 1) + 1;
