@@ -4,19 +4,45 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type Diagnostic, type FieldPath, didYouMean, nearest } from '../diagnostics.js';
-import { isObject, type Json, type JsonObject } from '../json.js';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { canonicalJson, isObject, type Json, type JsonObject } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
+/** The options the schema is compiled with, at build time (scripts/compile-validator.mjs) and at run time alike. */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false } as const;
+
+export function schemaSha256(schema: JsonObject): string {
+  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
+}
+
+/**
+ * The validator ajv compiled for this schema when ckbuild was built, if it is this schema's
+ * (dist/core/experiment/experimentValidator.cjs carries the hash it was made from); else none.
+ */
+function precompiled(schema: JsonObject): ValidateFunction | undefined {
+  try {
+    const loaded = createRequire(import.meta.url)('./experimentValidator.cjs') as ValidateFunction & { schemaSha256?: string };
+    return loaded.schemaSha256 === schemaSha256(schema) ? loaded : undefined;
+  } catch {
+    return undefined; // not built (a checkout compiled by tsc alone): compile it now
+  }
+}
+
 function compile(schema: JsonObject): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-    validate = ajv.compile(schema);
+    validate = precompiled(schema) ?? new Ajv(AJV_OPTIONS).compile(schema);
     compiled.set(schema, validate);
   }
   return validate;
+}
+
+/** Whether validation uses the build's compiled validator (for the tests). */
+export function usesPrecompiledValidator(schema: JsonObject): boolean {
+  return precompiled(schema) !== undefined;
 }
 
 export function validateAgainstSchema(source: SourceFile, data: Json | undefined, schema: JsonObject): Diagnostic[] {

@@ -61,3 +61,22 @@ test('a duplicated key is an error, never a silent last-one-wins', () => {
   const { diagnostics } = parseSourceText('dup.yaml', 'a: 1\na: 2\n');
   assert.ok(diagnostics.some((d) => d.severity === 'error' && d.line === 2));
 });
+
+test('the build’s compiled validator is this schema’s, and reports exactly what a validator compiled now reports', async () => {
+  const { Ajv } = await import('ajv');
+  const { AJV_OPTIONS, usesPrecompiledValidator, validateAgainstSchema } = await import('../../core/experiment/validate.js');
+  const { ruleRegistry } = await import('../../rules/index.js');
+  const { parseSourceText } = await import('../../core/source.js');
+  const schema = ruleRegistry.schema();
+  assert.ok(usesPrecompiledValidator(schema), 'npm test builds it (scripts/compile-validator.mjs)');
+  assert.equal(usesPrecompiledValidator({ ...schema, title: 'another schema' }), false, 'another schema is compiled at run time');
+  const runtime = new Ajv(AJV_OPTIONS).compile(schema);
+  const { createRequire } = await import('node:module');
+  const built = createRequire(import.meta.url)('../../core/experiment/experimentValidator.cjs') as typeof runtime;
+  for (const text of ['version: "1.0"\nexperiment_name: x\nconfig: { lora_rnak: 3, base_model: m }\n', 'version: 2\nexperiment_name: "x y"\nprotocol: { type: grid, vary: 3 }\n', 'version: "1.0"\nexperiment_name: ok\n']) {
+    const source = parseSourceText('/e.yaml', text).source!;
+    assert.equal(built(source.data), runtime(source.data), text);
+    assert.equal(JSON.stringify(built.errors ?? null), JSON.stringify(runtime.errors ?? null), text);
+    assert.equal(validateAgainstSchema(source, source.data, schema).length > 0, (runtime.errors ?? []).length > 0, text);
+  }
+});
