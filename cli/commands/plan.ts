@@ -27,7 +27,18 @@ export function runToJson(run: PlannedRun, plan: Plan) {
   };
 }
 
-const estimateOf = (run: PlannedRun, plan: Plan): number => Number(estimateRunGpuHours(run, plan, ruleRegistry.get(run.rule)!, repositoryHistory(plan)).toFixed(4));
+const estimates = new WeakMap<Plan, Map<string, number>>();
+
+/** GPU-hours of each stale run, estimated once per plan (the table, the JSON and the total read the same figures). */
+function estimateOf(run: PlannedRun, plan: Plan): number {
+  let known = estimates.get(plan);
+  if (!known) {
+    const history = repositoryHistory(plan);
+    known = new Map(plan.runs.filter((r) => r.state === 'stale').map((r) => [r.id, Number(estimateRunGpuHours(r, plan, ruleRegistry.get(r.rule)!, history).toFixed(4))]));
+    estimates.set(plan, known);
+  }
+  return known.get(run.id) ?? 0;
+}
 
 /** GPU-hours the stale runs would use, and the budget they are held to: what `ckbuild plan` prints under its header. */
 export function computeLine(plan: Plan): string | undefined {
