@@ -254,6 +254,24 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
     }
   });
 
+  test('a controller refusing jobs (its job table full) is said at once, nothing is recorded, and the next build submits', () => {
+    // The real sbatch's words when slurmctld is at MaxJobCount (measured on the local cluster with
+    // MaxJobCount lowered); it then sleeps and retries by itself for about two minutes.
+    const full = sbatchShim('echo "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying" >&2\nexec sleep 300');
+    const p = project(experiment(`  one:\n    command: 'echo TAG > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`));
+    const started = Date.now();
+    const refused = p.run(['experiments/exp.yaml', '--executor', 'slurm', '--wait'], withShim(full));
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.ok(seconds < 20, `said within seconds, not after sbatch's minutes of retrying: ${seconds.toFixed(1)} s`);
+    assert.match(refused.stdout + refused.stderr, /not accepting jobs \(Slurm temporarily unable to accept job\).*MaxJobCount/);
+    const recorded = existsSync(join(p.dir, 'experiments/exp.manifest.json')) ? p.manifest().runs : [];
+    assert.deepEqual(recorded.map((run) => run.id), [], 'no record for a run that was never queued');
+    const next = p.run(['experiments/exp.yaml', '--executor', 'slurm', '--wait']);
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.equal(p.manifest().runs[0]!.status, 'succeeded');
+  });
+
   test('transient sbatch errors are retried; a two-line rejection stays on one line', () => {
     const p = project(experiment(`  one:\n    command: 'echo TAG > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`));
     const state = mkdtempSync(join(tmpdir(), 'ck-flaky-'));

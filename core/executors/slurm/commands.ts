@@ -9,19 +9,47 @@ export interface CommandResult {
   stdout: string;
   stderr: string;
   timedOut?: boolean;
+  /** Stopped early because its stderr matched `giveUpOn`. */
+  gaveUp?: boolean;
 }
 
 /** Every SLURM client call gives up after this long (sbatch's own MessageTimeout is 10 s, retried). */
 export const COMMAND_TIMEOUT_MS = 60_000;
 
-export async function slurmCommand(command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS): Promise<CommandResult> {
+/**
+ * One SLURM client call. `giveUpOn` stops it as soon as its stderr says something that makes
+ * waiting pointless: sbatch refused by a full controller says so at once, then sleeps and
+ * retries by itself for about two minutes.
+ */
+export async function slurmCommand(command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, giveUpOn?: RegExp): Promise<CommandResult> {
   try {
-    const result = await execa(command, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
-    return { ok: result.exitCode === 0 && !result.timedOut, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), timedOut: result.timedOut };
+    const child = execa(command, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
+    let gaveUp = false;
+    if (giveUpOn !== undefined) {
+      let said = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        said += chunk.toString();
+        if (gaveUp || !giveUpOn.test(said)) return;
+        gaveUp = true;
+        child.kill();
+      });
+    }
+    const result = await child;
+    const stdout = String(result.stdout ?? '');
+    const stderr = String(result.stderr ?? '');
+    if (gaveUp) return { ok: false, stdout, stderr, gaveUp };
+    return { ok: result.exitCode === 0 && !result.timedOut, stdout, stderr, timedOut: result.timedOut };
   } catch (error) {
     return { ok: false, stdout: '', stderr: (error as Error).message };
   }
 }
+
+/**
+ * What sbatch prints when the controller refuses new jobs for a while: its job table is full
+ * (MaxJobCount: finished jobs stay in it for MinJobAge) or submissions are paused. sbatch then
+ * sleeps and retries on its own, silently, for minutes.
+ */
+export const CONTROLLER_REFUSING = /temporarily unable to accept job|job queue full|job creation temporarily disabled/i;
 
 /**
  * Failures that say nothing about the job, only about reaching the controller: seen during a

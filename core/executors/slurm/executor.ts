@@ -17,7 +17,7 @@ import { readStatusFile } from '../statusFile.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from '../types.js';
 import { readTail } from '../../fileTail.js';
 import { groupIntoArrays, slurmLogPath, indexSpec, writeArrayFiles, type ArrayJob } from './arrays.js';
-import { isTransient, oneLine, pingController, sleep, slurmCommand, COMMAND_TIMEOUT_MS, type ControllerAnswer } from './commands.js';
+import { isTransient, oneLine, pingController, sleep, slurmCommand, COMMAND_TIMEOUT_MS, CONTROLLER_REFUSING, type ControllerAnswer } from './commands.js';
 import { readPartitions, unsatisfiable, type PartitionLimits } from './limits.js';
 import {
   arrayComment,
@@ -260,7 +260,16 @@ export class SlurmExecutor implements Executor {
       if (wait > 0) await sleep(wait);
       this.lastSubmit = Date.now();
       const started = Date.now();
-      const result = await slurmCommand('sbatch', args);
+      const result = await slurmCommand('sbatch', args, COMMAND_TIMEOUT_MS, CONTROLLER_REFUSING);
+      if (result.gaveUp) {
+        // sbatch's own retry may have landed just before it was stopped: adopted, never doubled.
+        const landed = await this.findLanded(jobName, ours, started);
+        if (landed !== undefined && landed !== 'unreachable') {
+          for (const key of keys) this.remember(landed, key);
+          return { handle: { executor: this.name, jobId: landed } };
+        }
+        return { unavailable: `the SLURM controller is not accepting jobs (${oneLine(result.stderr).replace(/, sleeping and retrying/i, '')}): its job table is full (MaxJobCount; finished jobs stay in it for MinJobAge) or submissions are paused; nothing was recorded for the runs not submitted, run ckbuild again later` };
+      }
       if (result.ok) {
         const jobId = result.stdout.trim().split(';')[0]!.trim();
         if (!/^\d+$/.test(jobId)) return { error: `sbatch printed no job id: ${oneLine(result.stdout)}`, status: 'failed' };

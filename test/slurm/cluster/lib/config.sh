@@ -89,6 +89,10 @@ ReturnToService=2
 # Finished jobs stay visible in squeue/scontrol for 1 h (an unknown dependency id
 # counts as satisfied, so they must not be purged early).
 MinJobAge=3600
+# Those kept records count toward MaxJobCount (default 10,000): one suite leaves ~2,200 (its
+# 2,100-run grid), so a machine running it a few times an hour filled the table and sbatch
+# hung in "temporarily unable to accept job". Room for dozens of runs an hour.
+MaxJobCount=100000
 KillWait=5
 InactiveLimit=0
 # Lets the node advertise more CPUs than the hardware has (pitfall 8).
