@@ -262,13 +262,12 @@ export class SlurmExecutor implements Executor {
       const started = Date.now();
       const result = await slurmCommand('sbatch', args, COMMAND_TIMEOUT_MS, CONTROLLER_REFUSING);
       if (result.gaveUp) {
+        const refusal = oneLine(result.stderr).replace(/, sleeping and retrying/i, '');
         // sbatch's own retry may have landed just before it was stopped: adopted, never doubled.
         const landed = await this.findLanded(jobName, ours, started);
-        if (landed !== undefined && landed !== 'unreachable') {
-          for (const key of keys) this.remember(landed, key);
-          return { handle: { executor: this.name, jobId: landed } };
-        }
-        return { unavailable: `the SLURM controller is not accepting jobs (${oneLine(result.stderr).replace(/, sleeping and retrying/i, '')}): its job table is full (MaxJobCount; finished jobs stay in it for MinJobAge) or submissions are paused; nothing was recorded for the runs not submitted, run ckbuild again later` };
+        if (landed === 'unreachable') return { unavailable: unknownWhetherQueued(refusal) };
+        if (landed) return this.jobOf(landed, keys);
+        return { unavailable: `the SLURM controller is not accepting jobs (${refusal}): its job table is full (MaxJobCount; finished jobs stay in it for MinJobAge) or submissions are paused; nothing was recorded for the runs not submitted, run ckbuild again later` };
       }
       if (result.ok) {
         const jobId = result.stdout.trim().split(';')[0]!.trim();
@@ -281,8 +280,7 @@ export class SlurmExecutor implements Executor {
           attempt = -1;
           continue;
         }
-        for (const key of keys) this.remember(jobId, key);
-        return { handle: { executor: this.name, jobId } };
+        return this.jobOf(jobId, keys);
       }
       const message = result.timedOut ? `sbatch did not answer within ${COMMAND_TIMEOUT_MS / 1000} s` : oneLine(result.stderr) || oneLine(result.stdout) || 'sbatch failed';
       // A hung sbatch is like a timed-out one: the job may have landed, so it is looked up below.
@@ -292,12 +290,15 @@ export class SlurmExecutor implements Executor {
       await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
       const landed = await this.findLanded(jobName, ours, started);
-      if (landed === 'unreachable') return { unavailable: `sbatch failed and the controller did not answer afterwards, so whether the job was queued is unknown; run ckbuild again to check (it adopts the job if it exists): ${message}` };
-      if (landed) {
-        for (const key of keys) this.remember(landed, key);
-        return { handle: { executor: this.name, jobId: landed } };
-      }
+      if (landed === 'unreachable') return { unavailable: unknownWhetherQueued(message) };
+      if (landed) return this.jobOf(landed, keys);
     }
+  }
+
+  /** The runs' job from now on: the id sbatch printed, or the one found queued after it failed or was stopped. */
+  private jobOf(jobId: string, keys: string[]): SubmitResult {
+    for (const key of keys) this.remember(jobId, key);
+    return { handle: { executor: this.name, jobId } };
   }
 
   /**
@@ -467,4 +468,8 @@ function resourceFlags(request: SubmitRequest): string[] {
   return sbatchDirectives(request.run.key, request.run.name, request.generated.resources)
     .filter((line) => !line.startsWith('--job-name='))
     .map((line) => (line.startsWith('--') ? line : `--${line}`));
+}
+
+function unknownWhetherQueued(message: string): string {
+  return `sbatch failed and the controller did not answer afterwards, so whether the job was queued is unknown; run ckbuild again to check (it adopts the job if it exists): ${message}`;
 }
