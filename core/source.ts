@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { type Diagnostic, type FieldPath, formatFieldPath, type DiagnosticCode } from './diagnostics.js';
 import type { Json } from './json.js';
+import { readCommonYaml } from './commonYaml.js';
 
 export interface SourcePosition {
   line: number;
@@ -37,6 +38,23 @@ export function loadSourceFile(file: string): LoadedSource {
 }
 
 export function parseSourceText(file: string, text: string): LoadedSource {
+  // Most files are in the subset commonYaml reads fast; the library is then asked for positions
+  // only if a diagnostic needs one (most plans report none).
+  const common = readCommonYaml(text);
+  if (common !== undefined) {
+    let located: Locate | undefined;
+    const locate: Locate = (path, which) => (located ??= parseWithLibrary(file, text).locate)(path, which);
+    return { source: { file, text, data: common, locate }, diagnostics: [] };
+  }
+  const parsed = parseWithLibrary(file, text);
+  if (parsed.diagnostics.some((d) => d.severity === 'error')) return { diagnostics: parsed.diagnostics };
+  return { source: { file, text, data: parsed.data, locate: parsed.locate }, diagnostics: parsed.diagnostics };
+}
+
+type Locate = SourceFile['locate'];
+
+/** The yaml library's reading: the data (unless there are errors), its problems, and positions. */
+function parseWithLibrary(file: string, text: string): { data?: Json; diagnostics: Diagnostic[]; locate: Locate } {
   const lineCounter = new LineCounter();
   // uniqueKeys: a duplicated key is an error, not a silent last-one-wins.
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
@@ -54,10 +72,6 @@ export function parseSourceText(file: string, text: string): LoadedSource {
       message: `YAML: ${firstLine(problem.message)}`,
     });
   }
-  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-  const converted = toData(document, file, lineCounter);
-  if ('diagnostic' in converted) return { diagnostics: [...diagnostics, converted.diagnostic] };
-  const data = converted.data;
   const locate = (path: FieldPath, which: 'value' | 'key' = 'value'): SourcePosition => {
     let node: unknown = document.contents;
     let best: unknown = node;
@@ -86,7 +100,10 @@ export function parseSourceText(file: string, text: string): LoadedSource {
     const { line, col } = lineCounter.linePos(range[0]);
     return { line, column: col };
   };
-  return { source: { file, text, data, locate }, diagnostics };
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, locate };
+  const converted = toData(document, file, lineCounter);
+  if ('diagnostic' in converted) return { diagnostics: [...diagnostics, converted.diagnostic], locate };
+  return { data: converted.data, diagnostics, locate };
 }
 
 /**
