@@ -22,6 +22,7 @@ import { baseRecord } from '../core/records.js';
 import { foreignFormats } from '../core/formats/index.js';
 import { packageRoot } from '../core/paths.js';
 import { ruleRegistry } from '../rules/index.js';
+import { editTrial, lrOf, pointId, sweepProject } from './workload.js';
 
 const cli = join(packageRoot, 'dist', 'cli', 'main.js');
 const json = process.argv.includes('--json');
@@ -102,33 +103,7 @@ function report(scenario: string, runs: number, ck: Sample | null, ninja: Sample
 
 const round = (seconds: number): number => Number(seconds.toFixed(4));
 
-// ── the workload, three ways ────────────────────────────────────────────────────────────────
-
-const pointId = (i: number): string => `r${String(i).padStart(5, '0')}`;
-const lrOf = (i: number, bump = 0): string => (1e-5 * ((i % 1000) + 1 + bump)).toPrecision(3);
-
-/** ckbuild: N trials as a `list` protocol, each a fine-tune with a dependent evaluation. */
-function ckbuildProject(trials: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ckbench-'));
-  mkdirSync(join(dir, '.git')); // marks the project folder; no commits are made (--no-commit)
-  writeFileSync(join(dir, 'data.json'), JSON.stringify({ train: [{ input: 'abc', output: 'Abc' }], test: [{ input: 'abd', output: 'Abd' }] }));
-  writeFileSync(join(dir, 'task.py'), 'from inspect_ai import task\n\n@task\ndef t(config_path: str = ""):\n    pass\n');
-  mkdirSync(join(dir, 'experiments'));
-  const trialLines = Array.from({ length: trials }, (_, i) => `    - { name: ${pointId(i)}, learning_rate: ${lrOf(i)}, seed: ${i} }`);
-  writeFileSync(
-    join(dir, 'experiments', 'sweep.yaml'),
-    ['version: "1.0"', 'experiment_name: sweep', 'dataset: { path: data.json }', 'config:', '  base_model: Llama-3.2-1B-Instruct', 'protocol:', '  type: list', '  runs:', ...trialLines, 'evaluation:', '  tasks: [{ name: t, script: task.py }]', '  models: [finetuned]', ''].join('\n'),
-  );
-  return dir;
-}
-
-/** Edits trial `i`'s learning rate in place (one trial, two runs stale). */
-function editTrial(dir: string, i: number, bump: number): void {
-  const file = join(dir, 'experiments', 'sweep.yaml');
-  const text = readFileSync(file, 'utf8');
-  const line = new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`);
-  writeFileSync(file, text.replace(line, `$1${lrOf(i, bump)}`));
-}
+// ── the workload, three ways (ckbuild's in workload.ts) ─────────────────────────────────────
 
 /** Records every run as succeeded with its outputs in place, as a finished sweep would leave it. */
 async function seedFinished(dir: string): Promise<void> {
@@ -186,7 +161,7 @@ function editReference(projects: { ninja: string; make: string }, bump: number):
 
 async function sweepScenarios(): Promise<void> {
   const runs = TRIALS * 2;
-  const dir = ckbuildProject(TRIALS);
+  const dir = sweepProject(TRIALS);
   await seedFinished(dir);
   const reference = referenceProjects(TRIALS);
   // The reference tools' state: everything built once (≈30 s each on 2 cores).
@@ -215,7 +190,7 @@ async function sweepScenarios(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 
   // A fresh clone: no manifest, no stat cache, no run directories.
-  const fresh = ckbuildProject(TRIALS);
+  const fresh = sweepProject(TRIALS);
   const ninjaDry = measure('ninja', ['-n', '-j2'], reference.ninja, 3, () => rmSync(join(reference.ninja, '.ninja_log'), { force: true }));
   const makeDry = measure('make', ['-n'], reference.make, 3, () => rmSync(join(reference.make, 'runs'), { recursive: true, force: true }));
   report('plan of a fresh clone, nothing cached', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], fresh, 3, () => rmSync(join(fresh, '.ckbuild'), { recursive: true, force: true })), ninjaDry, makeDry, 'ninja -n / make -n on a clean tree');
@@ -255,7 +230,7 @@ async function watchIteration(dir: string, repeat: number): Promise<Sample> {
 /** Plan time per run as the sweep grows: where it stops being flat. */
 function scaling(): void {
   for (const trials of [50, 500, 5_000, 25_000, 50_000]) {
-    const dir = ckbuildProject(trials);
+    const dir = sweepProject(trials);
     const sample = ckbuild(['plan', 'experiments/sweep.yaml', '--json'], dir, trials >= 25_000 ? 1 : 3, () => rmSync(join(dir, '.ckbuild'), { recursive: true, force: true }));
     report(`fresh plan, ${trials.toLocaleString('en')} trials`, trials * 2, sample, null, null, `${((sample.median * 1e6) / (trials * 2)).toFixed(1)} µs per run`);
     rmSync(dir, { recursive: true, force: true });

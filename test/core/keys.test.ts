@@ -14,6 +14,7 @@ import { planExperiment } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { place } from '../formats/fixtures.js';
 import { projectRoot } from '../helpers/paths.js';
+import { sweepProject } from '../../bench/workload.js';
 
 const KEYS_FILE = join(projectRoot, 'test', 'fixtures', 'keys.json');
 
@@ -44,6 +45,9 @@ test('every run key of the examples and fixtures is unchanged', async () => {
     mkdirSync(dir);
     actual[`cruijff/${fixture}`] = await keysOf(place(fixture, (text) => text, dir).file);
   }
+  // The benchmark's sweep, small: what `npm run bench` measures is planned with the same keys.
+  const sweep = sweepProject(25, join(tmpdir(), 'ckbuild-keys-bench-sweep'));
+  actual['bench/sweep (25 trials)'] = await keysOf(join(sweep, 'experiments', 'sweep.yaml'));
   if (process.env.UPDATE_KEYS === '1') writeFileSync(KEYS_FILE, JSON.stringify(actual, null, 2) + '\n');
   const expected = JSON.parse(readFileSync(KEYS_FILE, 'utf8')) as typeof actual;
   assert.deepEqual(actual, expected);

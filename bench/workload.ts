@@ -1,0 +1,34 @@
+/**
+ * The benchmark's ckbuild workload (shared/reference/perf-anchors.md): N sweep points as a `list`
+ * protocol of N trials, each a fine-tune with a dependent evaluation (2N runs), so one trial can be
+ * edited alone. Shared by the benchmark and test/core/keys.test.ts, which pins the keys of a small
+ * one: a faster planner must plan the benchmark's sweep with the same keys.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const pointId = (i: number): string => `r${String(i).padStart(5, '0')}`;
+export const lrOf = (i: number, bump = 0): string => (1e-5 * ((i % 1000) + 1 + bump)).toPrecision(3);
+
+/** A project folder (marked by `.git`, no commits) holding the sweep as `experiments/sweep.yaml`. */
+export function sweepProject(trials: number, dir = mkdtempSync(join(tmpdir(), 'ckbench-'))): string {
+  mkdirSync(join(dir, '.git'), { recursive: true });
+  writeFileSync(join(dir, 'data.json'), JSON.stringify({ train: [{ input: 'abc', output: 'Abc' }], test: [{ input: 'abd', output: 'Abd' }] }));
+  writeFileSync(join(dir, 'task.py'), 'from inspect_ai import task\n\n@task\ndef t(config_path: str = ""):\n    pass\n');
+  mkdirSync(join(dir, 'experiments'), { recursive: true });
+  const trialLines = Array.from({ length: trials }, (_, i) => `    - { name: ${pointId(i)}, learning_rate: ${lrOf(i)}, seed: ${i} }`);
+  writeFileSync(
+    join(dir, 'experiments', 'sweep.yaml'),
+    ['version: "1.0"', 'experiment_name: sweep', 'dataset: { path: data.json }', 'config:', '  base_model: Llama-3.2-1B-Instruct', 'protocol:', '  type: list', '  runs:', ...trialLines, 'evaluation:', '  tasks: [{ name: t, script: task.py }]', '  models: [finetuned]', ''].join('\n'),
+  );
+  return dir;
+}
+
+/** Edits trial `i`'s learning rate in place (one trial, two runs stale). */
+export function editTrial(dir: string, i: number, bump: number): void {
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  const text = readFileSync(file, 'utf8');
+  const line = new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`);
+  writeFileSync(file, text.replace(line, `$1${lrOf(i, bump)}`));
+}
