@@ -112,7 +112,8 @@ function render(context: RenderContext<CommandParams>): RenderedRun {
   lines.push('cd "$CK_PROJECT_DIR" || exit 1');
   // `-e`, as make does per line: a failing line fails the step instead of being hidden by a
   // later line that succeeds (partial outputs would otherwise pass the outputs check).
-  lines.push('bash -e "$CK_RUN_DIR/config/command.sh"');
+  // `exec`: the step's subshell becomes its bash instead of waiting for one (a process less per step).
+  lines.push('exec bash -e "$CK_RUN_DIR/config/command.sh"');
 
   return {
     files: { 'config/command.sh': command.endsWith('\n') ? command : `${command}\n` },

@@ -5,4 +5,4 @@ export CK_PARAM_LABEL='it'\''s 5L'
 export CK_PARAM_SIZES='[1,2]'
 export CK_PARAM_WORD_LEN=5
 cd "$CK_PROJECT_DIR" || exit 1
-bash -e "$CK_RUN_DIR/config/command.sh"
+exec bash -e "$CK_RUN_DIR/config/command.sh"
