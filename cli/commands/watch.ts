@@ -85,7 +85,7 @@ export async function watchCommand(args: ParsedArgs): Promise<number> {
     const started = performance.now();
     const label = `[${++iteration}]`;
     if (changed.length > 0) out(`${cyan(label)} ${changed.map(displayPath).join(', ')} changed`);
-    const result = await planFile(experiment.file);
+    const result = await planFile(experiment.file, { previous: experiment.plan });
     if (stopping) return;
     if (!result.plan) {
       renderDiagnostics(result.diagnostics);
