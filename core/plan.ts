@@ -19,7 +19,7 @@ import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './iden
 import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
 import { findProjectDir } from './projectDir.js';
-import { runDirName } from './runDir.js';
+import { runDirName, within } from './runDir.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
 
 export type Change =
@@ -183,7 +183,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     const identity = identified.identities.get(id)!;
     const expanded = runsById.get(id)!;
     const record = manifest.runs.get(identity.key);
-    const runDir = join(runsRoot, runDirName(identity.key, identity.name));
+    const runDir = within(runsRoot, runDirName(identity.key, identity.name));
     const planned: PlannedRun = {
       ...identity,
       labels: expanded.labels,
@@ -249,7 +249,7 @@ function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRec
   if (record) {
     if (record.status === 'succeeded') {
       const outputs = record.outputs ?? [];
-      const missing = outputs.map((o) => o.path).filter((path) => !existsSync(join(run.runDir, path)));
+      const missing = outputs.map((o) => o.path).filter((path) => !existsSync(within(run.runDir, path)));
       // Recorded outputs live inside the run directory: when there are any, they prove it exists.
       if (missing.length === 0 && (outputs.length > 0 || existsSync(run.runDir))) {
         run.state = 'up-to-date';

@@ -15,6 +15,18 @@ export function runDirName(key: string, name: string): string {
   return `${key.slice(0, 16)}-${name}`;
 }
 
+/** What `join` would normalise away: an empty, absolute or trailing-slash path, `//`, `.` or `..` segments. */
+const NEEDS_NORMALISING = /^$|^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
+
+/**
+ * `join(dir, relative)` for a normalised absolute `dir` (the runs root, a run directory), without
+ * join's normalising pass where there is nothing to normalise: a plan pays it twice per run, about
+ * 40 ms of a 20,000-run plan.
+ */
+export function within(dir: string, relative: string): string {
+  return dir !== '/' && !NEEDS_NORMALISING.test(relative) ? `${dir}/${relative}` : join(dir, relative);
+}
+
 export const runSpecPath = (runDir: string): string => join(runDir, 'config', 'run.json');
 export const jobScriptPath = (runDir: string): string => join(runDir, 'config', 'job.sh');
 export const statusFilePath = (runDir: string): string => join(runDir, 'metadata', 'status.json');

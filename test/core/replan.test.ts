@@ -59,3 +59,13 @@ test('a re-plan reuses the previous manifest only while its file is unchanged an
   const scratch = await plan(file);
   assert.deepEqual(after.runs.map((r) => [r.id, r.key, r.state]), scratch.runs.map((r) => [r.id, r.key, r.state]), 'as planned from scratch');
 });
+
+test('within() is join() for every path a run directory may be given', async () => {
+  const { join } = await import('node:path');
+  const { within } = await import('../../core/runDir.js');
+  for (const dir of ['/', '/a', '/a/b-c', '/tmp/x y']) {
+    for (const relative of ['outputs/done', 'x', '', '.', '..', './x', 'x/.', 'x/..', '../x', 'a//b', '/abs', 'a/', '.hidden', '..x', 'x..', 'a/.b/c', 'a b/c']) {
+      assert.equal(within(dir, relative), join(dir, relative), `${dir} + ${relative}`);
+    }
+  }
+});
