@@ -7,7 +7,8 @@ import { planFile } from '../load.js';
 import { bold, cyan, dim, displayPath, green, out, renderDiagnostics, table, yellow } from '../output.js';
 import { describeReason, describeState } from '../reasons.js';
 
-export function runToJson(run: PlannedRun, plan: Plan) {
+/** `manifest`: the plan's manifest as displayed, worded once per plan rather than once per run. */
+function runToJson(run: PlannedRun, plan: Plan, manifest: string) {
   return {
     id: run.id,
     key: run.key,
@@ -22,7 +23,7 @@ export function runToJson(run: PlannedRun, plan: Plan) {
     params: run.params,
     inputs: run.inputs,
     run_dir: displayPath(run.runDir),
-    manifest: displayPath(plan.manifestPath),
+    manifest,
     estimated_gpu_hours: run.state === 'stale' ? estimateOf(run, plan) : null,
   };
 }
@@ -72,7 +73,8 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   const plan = result.plan;
   if (json) {
     const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
-    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan)), diagnostics: result.diagnostics }, null, 2));
+    const manifest = displayPath(plan.manifestPath);
+    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest)), diagnostics: result.diagnostics }, null, 2));
     return 0;
   }
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
