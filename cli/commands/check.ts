@@ -29,7 +29,7 @@ import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile } from '../load.js';
 import { describeReason } from '../reasons.js';
-import { displayPath, green, out, red, renderDiagnostics } from '../output.js';
+import { displayPath, green, out, outJson, red, renderDiagnostics } from '../output.js';
 
 type Format = 'human' | 'json' | 'github';
 
@@ -63,7 +63,7 @@ export async function checkCommand(args: ParsedArgs): Promise<number> {
   for (const file of files) reports.push(await checkFile(file, strict));
   const ok = reports.every((r) => r.ok);
 
-  if (format === 'json') out(JSON.stringify({ ok, strict, files: reports }, null, 2));
+  if (format === 'json') outJson({ ok, strict, files: reports });
   else if (format === 'github') {
     for (const report of reports) for (const d of report.diagnostics) out(annotation(d));
     const failed = reports.filter((r) => !r.ok).length;

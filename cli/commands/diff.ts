@@ -4,7 +4,7 @@ import type { RunRecord } from '../../core/manifest.js';
 import { type Change, diffIdentity } from '../../core/plan.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { currentProject, findRun } from '../findRun.js';
-import { bold, dim, out } from '../output.js';
+import { bold, dim, out, outJson } from '../output.js';
 import { describeChange } from '../reasons.js';
 
 export interface MetricChange {
@@ -36,7 +36,7 @@ export async function diffCommand(args: ParsedArgs): Promise<number> {
   const { changes, metrics } = diffRecords(a.record, b.record);
   if (flag(args, '--json')) {
     const side = (found: typeof a) => ({ id: found.record.id, key: found.record.key, name: found.record.name, experiment: found.experiment, status: found.record.status });
-    out(JSON.stringify({ ok: true, a: side(a), b: side(b), same: changes.length === 0 && metrics.length === 0, changes, metrics }, null, 2));
+    outJson({ ok: true, a: side(a), b: side(b), same: changes.length === 0 && metrics.length === 0, changes, metrics });
     return 0;
   }
   out(`${bold('a')} ${a.record.id} ${a.record.name} ${dim(`${a.record.key.slice(0, 12)} ${a.experiment} ${a.record.status}`)}`);

@@ -15,7 +15,7 @@ import { findProjectDir } from '../../core/projectDir.js';
 import { type ParsedArgs, flag } from '../args.js';
 import { environment } from '../environment.js';
 import { planFile } from '../load.js';
-import { bold, dim, displayPath, green, out, red, yellow } from '../output.js';
+import { bold, dim, displayPath, green, out, outJson, red, yellow } from '../output.js';
 import { experimentFiles } from './status.js';
 
 type Verdict = 'pass' | 'warn' | 'fail';
@@ -270,7 +270,7 @@ export async function doctorCommand(args: ParsedArgs): Promise<number> {
   checks.push(...config.checks, ...checkScheduler(config.local), ...checkFrameworks(projectDir, config.local, needed), checkGpus());
   const failed = checks.some((c) => c.verdict === 'fail');
   if (flag(args, '--json')) {
-    out(JSON.stringify({ ok: !failed, checks }, null, 2));
+    outJson({ ok: !failed, checks });
     return failed ? 1 : 0;
   }
   const word = { pass: green('pass'), warn: yellow('warn'), fail: red('FAIL') };

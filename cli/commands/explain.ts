@@ -1,7 +1,7 @@
 /** `ckbuild explain <experiment> <run>`: why one run is (or is not) stale, ingredient by ingredient. */
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { planFile } from '../load.js';
-import { bold, dim, out, renderDiagnostics } from '../output.js';
+import { bold, dim, out, outJson, renderDiagnostics } from '../output.js';
 import { describeChange, describeState } from '../reasons.js';
 import { matches } from '../select.js';
 import { diffIdentity, type Plan } from '../../core/plan.js';
@@ -18,7 +18,7 @@ export async function explainCommand(args: ParsedArgs): Promise<number> {
   const runs = result.plan.runs.filter((run) => matches(run, pattern));
   if (runs.length === 0) return explainEarlier(result.plan, pattern, flag(args, '--json'));
   if (flag(args, '--json')) {
-    out(JSON.stringify(runs.map((run) => ({ id: run.id, key: run.key, name: run.name, state: run.state, reasons: run.reasons })), null, 2));
+    outJson(runs.map((run) => ({ id: run.id, key: run.key, name: run.name, state: run.state, reasons: run.reasons })));
     return 0;
   }
   for (const run of runs) {
@@ -53,7 +53,7 @@ function explainEarlier(plan: Plan, pattern: string, json: boolean): number {
   const now = plan.byId.get(old.id);
   const changes = now ? diffIdentity(old, now) : [];
   if (json) {
-    out(JSON.stringify([{ id: old.id, key: old.key, name: old.name, recorded: true, current: now ? { key: now.key, name: now.name, state: now.state } : null, changes }], null, 2));
+    outJson([{ id: old.id, key: old.key, name: old.name, recorded: true, current: now ? { key: now.key, name: now.name, state: now.state } : null, changes }]);
     return 0;
   }
   const where = found.source.kind === 'history' ? `commit ${found.source.commit.slice(0, 8)}` : found.manifest;

@@ -10,7 +10,7 @@ import { acquireLock, lockPathFor } from '../../core/lock.js';
 import { type ParsedArgs, flag, intValue, UsageError } from '../args.js';
 import { currentProject } from '../findRun.js';
 import { planFile } from '../load.js';
-import { bold, dim, displayPath, err, green, out, red, table, yellow } from '../output.js';
+import { bold, dim, displayPath, err, green, out, outJson, red, table, yellow } from '../output.js';
 import { bytes } from './show.js';
 
 const DEFAULT_COMMITS = 10;
@@ -48,7 +48,7 @@ export async function gcCommand(args: ParsedArgs): Promise<number> {
     const collection = planCollection({ runsRoot: project.runsRoot, projectDir: project.dir, records, needed });
     const removed = remove ? removeCollected(collection) : [];
     if (json) {
-      out(JSON.stringify({ ok: true, deleted: remove, runs_root: project.runsRoot, commits, remove: collection.remove.map((e) => ({ dir: e.dir, bytes: e.bytes })), remove_bytes: collection.removeBytes, keep: collection.keep.map((e) => ({ dir: e.dir, bytes: e.bytes, reason: e.keep, id: e.id ?? null })), keep_bytes: collection.keepBytes, unplanned }, null, 2));
+      outJson({ ok: true, deleted: remove, runs_root: project.runsRoot, commits, remove: collection.remove.map((e) => ({ dir: e.dir, bytes: e.bytes })), remove_bytes: collection.removeBytes, keep: collection.keep.map((e) => ({ dir: e.dir, bytes: e.bytes, reason: e.keep, id: e.id ?? null })), keep_bytes: collection.keepBytes, unplanned });
       return 0;
     }
     for (const file of unplanned) err(`${yellow('warning')}: ${displayPath(file)} does not plan: the runs it needs cannot be told apart (gc --delete refuses until it does)`);

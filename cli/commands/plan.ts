@@ -4,7 +4,7 @@ import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { planFile } from '../load.js';
-import { bold, cyan, dim, displayPath, green, out, renderDiagnostics, table, yellow } from '../output.js';
+import { bold, cyan, dim, displayPath, green, out, outJson, renderDiagnostics, table, yellow } from '../output.js';
 import { describeReason, describeState } from '../reasons.js';
 
 /** `manifest`: the plan's manifest as displayed, worded once per plan rather than once per run. */
@@ -66,7 +66,7 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   const result = await planFile(file);
   const json = flag(args, '--json');
   if (!result.plan) {
-    if (json) out(JSON.stringify({ file, ok: false, diagnostics: result.diagnostics }, null, 2));
+    if (json) outJson({ file, ok: false, diagnostics: result.diagnostics });
     else renderDiagnostics(result.diagnostics);
     return 2;
   }
@@ -74,7 +74,7 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   if (json) {
     const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
     const manifest = displayPath(plan.manifestPath);
-    out(JSON.stringify({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest)), diagnostics: result.diagnostics }, null, 2));
+    outJson({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest)), diagnostics: result.diagnostics });
     return 0;
   }
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);

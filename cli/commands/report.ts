@@ -4,7 +4,7 @@ import { writeReport } from '../../core/report/index.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile } from '../load.js';
-import { displayPath, dim, out, renderDiagnostics } from '../output.js';
+import { displayPath, dim, out, outJson, renderDiagnostics } from '../output.js';
 
 export async function reportCommand(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
@@ -20,7 +20,7 @@ export async function reportCommand(args: ParsedArgs): Promise<number> {
   const rows = report.results.rows;
   const succeeded = rows.filter((row) => row.status === 'succeeded').length;
   if (flag(args, '--json')) {
-    out(JSON.stringify({ dir: displayPath(report.dir), files: report.files.map((f) => ({ path: displayPath(f.path), bytes: f.bytes })), runs: rows.length, succeeded, primary_metric: report.results.primary?.name ?? null, notes: rows.filter((row) => row.note).map((row) => ({ run: row.run, note: row.note })) }, null, 2));
+    outJson({ dir: displayPath(report.dir), files: report.files.map((f) => ({ path: displayPath(f.path), bytes: f.bytes })), runs: rows.length, succeeded, primary_metric: report.results.primary?.name ?? null, notes: rows.filter((row) => row.note).map((row) => ({ run: row.run, note: row.note })) });
     return 0;
   }
   out(`${report.results.experiment}: report of ${rows.length} runs (${succeeded} succeeded) in ${displayPath(report.dir)}`);

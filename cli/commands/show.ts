@@ -6,7 +6,7 @@ import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { jobLogFor } from '../../core/jobLog.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { currentProject, expectedRunDir, findRun, type Project, runDirOf } from '../findRun.js';
-import { bold, dim, displayPath, formatDuration, green, out, red, yellow } from '../output.js';
+import { bold, dim, displayPath, formatDuration, green, out, outJson, red, yellow } from '../output.js';
 
 export async function showCommand(args: ParsedArgs): Promise<number> {
   const [query, ...rest] = args.positionals;
@@ -15,7 +15,7 @@ export async function showCommand(args: ParsedArgs): Promise<number> {
   const found = findRun(project, query);
   const details = describeRun(project, found);
   if (flag(args, '--json')) {
-    out(JSON.stringify({ ok: true, ...details }, null, 2));
+    outJson({ ok: true, ...details });
     return 0;
   }
   printRun(details);

@@ -12,7 +12,7 @@ import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError, value } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { logTail } from '../logTail.js';
-import { bold, cyan, dim, displayPath, formatDuration, green, out, red, renderDiagnostics, table, terminalWidth, yellow } from '../output.js';
+import { bold, cyan, dim, displayPath, formatDuration, green, out, outJson, red, renderDiagnostics, table, terminalWidth, yellow } from '../output.js';
 import { commitManifest, executorsFor } from './build.js';
 
 export function experimentFiles(positionals: string[]): string[] {
@@ -72,7 +72,7 @@ export async function statusCommand(args: ParsedArgs): Promise<number> {
     }
     first = false;
   }
-  if (json) out(JSON.stringify(report, null, 2));
+  if (json) outJson(report);
   return exit;
 }
 
