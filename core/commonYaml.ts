@@ -43,6 +43,8 @@ const NUMBER_LIKE = /^[-+.]?[0-9]/;
 const NOT_PLAIN_START = new Set(['[', ']', '{', '}', ',', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', '?', ':']);
 /** Tabs, CRLF, control characters, a byte-order mark and the Unicode line separators: all the library's. */
 const OUTSIDE_THE_SUBSET = /[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]/;
+/** Deeper nesting is left to the library (which reports absurd depths instead of overflowing the stack). */
+const MAX_DEPTH = 64;
 const FLOW_END = new Set([',', '[', ']', '{', '}']);
 const DOUBLE_QUOTED_ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t' };
 
@@ -77,6 +79,7 @@ function isSeqItem(text: string, at: number): boolean {
 
 class Reader {
   private next = 0;
+  private depth = 0;
 
   constructor(private readonly lines: Line[]) {}
 
@@ -92,10 +95,14 @@ class Reader {
   /** A block mapping or sequence whose first entry starts at column `column` of the current line. */
   private blockNode(column: number): Json {
     const line = this.lines[this.next]!;
-    if (isSeqItem(line.text, column)) return this.blockSequence(column);
-    if (this.keyEnd(line.text, column) !== undefined) return this.blockMapping(column);
+    if (++this.depth > MAX_DEPTH) notCommon();
+    let node: Json;
+    if (isSeqItem(line.text, column)) node = this.blockSequence(column);
+    else if (this.keyEnd(line.text, column) !== undefined) node = this.blockMapping(column);
     // A scalar or flow collection alone on its line (a value below its key) is the library's.
-    return notCommon();
+    else notCommon();
+    this.depth--;
+    return node;
   }
 
   private blockSequence(column: number): Json[] {
@@ -261,7 +268,8 @@ function plainValue(raw: string): Json {
 }
 
 /** A flow collection opened at `at` and closed on the same line. */
-function flow(text: string, at: number): { value: Json; end: number } {
+function flow(text: string, at: number, depth = 0): { value: Json; end: number } {
+  if (depth > MAX_DEPTH) notCommon();
   const open = text[at];
   const close = open === '{' ? '}' : ']';
   const map: JsonObject = {};
@@ -274,11 +282,11 @@ function flow(text: string, at: number): { value: Json; end: number } {
       if (typeof key.value !== 'string' || key.value === '<<' || key.value === '__proto__' || Object.prototype.hasOwnProperty.call(map, key.value)) notCommon();
       // `key: value`, the colon right after the key and a space after it (`{a:1}` is one plain scalar).
       if (text[key.end] !== ':' || text[key.end + 1] !== ' ') notCommon();
-      const value = flowEntry(text, skipSpaces(text, key.end + 1));
+      const value = flowEntry(text, skipSpaces(text, key.end + 1), depth);
       map[key.value as string] = value.value;
       i = value.end;
     } else {
-      const value = flowEntry(text, i);
+      const value = flowEntry(text, i, depth);
       if (text[value.end] === ':') notCommon(); // `[a: 1]`, a pair in a sequence
       list.push(value.value);
       i = value.end;
@@ -291,9 +299,9 @@ function flow(text: string, at: number): { value: Json; end: number } {
   }
 }
 
-function flowEntry(text: string, at: number): { value: Json; end: number } {
+function flowEntry(text: string, at: number, depth: number): { value: Json; end: number } {
   if (text[at] === '{' || text[at] === '[') {
-    const nested = flow(text, at);
+    const nested = flow(text, at, depth + 1);
     return { value: nested.value, end: nested.end };
   }
   return flowScalar(text, at);

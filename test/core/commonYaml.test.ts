@@ -191,3 +191,11 @@ test('a file read fast still points diagnostics at the right line and column', (
   assert.deepEqual(loaded.source!.locate(['runs', 0, 'rank']), { line: 6, column: 22 });
   assert.deepEqual(loaded.source!.locate(['runs', 3]), { line: 6, column: 3 });
 });
+
+test('absurdly deep nesting is left to the library, which reports it; nothing overflows the stack', () => {
+  for (const text of [`a: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`, `a: ${'{b: '.repeat(500)}1${'}'.repeat(500)}\n`, Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n']) {
+    assert.equal(readCommonYaml(text), undefined);
+    assert.doesNotThrow(() => parseSourceText('deep.yaml', text));
+  }
+  assert.ok(readCommonYaml(`a: ${'['.repeat(30)}${']'.repeat(30)}\n`) !== undefined, 'ordinary depths are read fast');
+});
