@@ -68,7 +68,7 @@ function significantLines(text: string): Line[] {
     if (indent === raw.length || raw[indent] === '#') continue;
     // Directives and document markers (several documents, %YAML) are the library's.
     if (indent === 0 && (raw[0] === '%' || raw.startsWith('---') || raw.startsWith('...'))) notCommon();
-    lines.push({ indent, text: raw.trimEnd() });
+    lines.push({ indent, text: trimSpaces(raw) });
   }
   return lines;
 }
@@ -180,7 +180,7 @@ class Reader {
   }
 
   private key(written: string): string {
-    const raw = written.trimEnd();
+    const raw = trimSpaces(written);
     if (raw.length > 1000) notCommon(); // the library limits implicit keys to 1024 characters
     const c = raw[0];
     const key = c === '"' || c === "'" ? quoted(raw, 0).value : plainValue(raw);
@@ -207,7 +207,7 @@ class Reader {
         // `a: b: c` is an error the library words; `b:` at the end of a line would start a mapping.
         if (text[i] === ':' && (i + 1 === text.length || text[i + 1] === ' ')) notCommon();
       }
-      return plainValue(text.slice(at, end).trimEnd());
+      return plainValue(trimSpaces(text.slice(at, end)));
     }
     endsLine(text, end);
     return value;
@@ -320,9 +320,19 @@ function flowScalar(text: string, at: number): { value: Json; end: number } {
     if (ch === ':' && (text[i + 1] === ' ' || text[i + 1] === undefined || FLOW_END.has(text[i + 1]!))) break;
     if (ch === '#' && text[i - 1] === ' ') notCommon(); // a comment: the collection continues on another line
   }
-  const raw = text.slice(at, i).trimEnd();
+  const raw = trimSpaces(text.slice(at, i));
   if (raw.length === 0) notCommon();
   return { value: plainValue(raw), end: at + raw.length };
+}
+
+/**
+ * Trailing spaces removed. Not `trimEnd()`: that also removes Unicode spaces (U+00A0, U+3000 …),
+ * which YAML keeps as part of a scalar.
+ */
+function trimSpaces(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 32) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 function skipSpaces(text: string, at: number): number {

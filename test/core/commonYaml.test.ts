@@ -65,6 +65,7 @@ const SCALARS = [
   '`x`', '? x', ': x', '- x', '-', 'a: b', 'a:b', 'a :b', 'x # comment', 'x #', 'x#', '"x" # c', '"x"# c', '"x" y', '[a] b', '{a: 1} # c',
   'é', '日本語', 'a\\b', '"a\\\\b"', '"\\/"', '__proto__', '<<', '{__proto__: 1}', '{<<: 1}', '[a:]', '{a: b, c}', '{ a: 1 }x', '[a]]',
   "'x'y", '{"k": v}', ':', '::', '-- x', '--', '[-1, -x]', '[--]', '{a: -}', '[?x]', '[:x]', 'a:', '"a":', '[a]:', '😀', 'a  # two spaces',
+  'x\u00a0', '\u00a0x', 'x \u3000', 'x\u2003y', '\ufeffx', 'x\u200b', '"x\u00a0"',
 ];
 
 test('scalars and flow collections resolve exactly as the library resolves them, or are left to it', () => {
@@ -166,7 +167,7 @@ test('generated documents: the readers never disagree', () => {
 
 test('mutated documents: changing any character never makes the readers disagree', () => {
   const next = random(29);
-  const alphabet = [' ', ' ', '\n', ':', '-', '#', ',', '[', ']', '{', '}', '"', "'", '\\', 'a', '1', '.', 'e', '&', '*', '!', '|', '>', '?', '~'];
+  const alphabet = [' ', ' ', '\n', ':', '-', '#', ',', '[', ']', '{', '}', '"', "'", '\\', 'a', '1', '.', 'e', '&', '*', '!', '|', '>', '?', '~', '\u00a0', '\u3000', 'é'];
   let fast = 0;
   for (let n = 0; n < 6000; n++) {
     let text = DOCUMENTS[Math.floor(next() * 20)]!;
