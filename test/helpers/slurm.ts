@@ -34,6 +34,6 @@ export function slurmSkipReason(): string | undefined {
 }
 
 export function squeueNames(): string[] {
-  const result = spawnSync('squeue', ['-h', '-o', '%j|%T'], { encoding: 'utf8' });
+  const result = spawnSync('squeue', ['-h', '-o', '%j|%T'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return (result.stdout ?? '').split('\n').filter(Boolean);
 }

@@ -51,7 +51,11 @@ async function settle(p: TempProject, timeoutMs = 90_000, tick: () => void = () 
 
 /** All jobs the controller knows, with name and comment. */
 function jobs(): Array<{ id: string; name: string; state: string; comment: string }> {
-  const out = spawnSync('squeue', ['-h', '-r', '-t', 'all', '-o', '%i|%j|%T|%k'], { encoding: 'utf8' }).stdout ?? '';
+  // Every job of the last hour (MinJobAge): after a few suites that is over spawnSync's default
+  // 1 MB of output, which cut the list short and lost jobs the test was looking for.
+  const listed = spawnSync('squeue', ['-h', '-r', '-t', 'all', '-o', '%i|%j|%T|%k'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (listed.error || listed.status !== 0) throw new Error(`squeue failed: ${listed.error?.message ?? listed.stderr}`);
+  const out = listed.stdout;
   return out.split('\n').filter(Boolean).map((line) => {
     const [id = '', name = '', state = '', ...comment] = line.split('|');
     return { id, name, state, comment: comment.join('|') };

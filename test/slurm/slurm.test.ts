@@ -231,7 +231,7 @@ describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
     }
     await settle(p);
     // Finished jobs stay in squeue -t all for an hour (MinJobAge); sacct -c lags behind completion.
-    const jobs = spawnSync('squeue', ['-h', '-t', 'all', '-o', '%i|%j'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(key));
+    const jobs = spawnSync('squeue', ['-h', '-t', 'all', '-o', '%i|%j'], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout.split('\n').filter((line) => line.includes(key));
     assert.equal(jobs.length, 1, `one job for the run, got: ${jobs.join(' | ')}`);
   });
 
