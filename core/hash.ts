@@ -23,7 +23,8 @@ export interface FileDigest {
 }
 
 const CACHE_VERSION = 1;
-const RACY_WINDOW_MS = 1000;
+/** A file modified within this long of being read may still change without its mtime moving. */
+export const RACY_WINDOW_MS = 1000;
 const SMALL_FILE = 1 << 20;
 
 export class InputHasher {

@@ -7,11 +7,11 @@
  */
 import { filesUnder } from './walk.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { nearest } from './diagnostics.js';
 import { isObject, type Json } from './json.js';
-import type { RunRecord } from './manifest.js';
+import { readManifestText, type RunRecord } from './manifest.js';
 
 export interface FoundRecord {
   record: RunRecord;
@@ -77,7 +77,7 @@ export function workingTreeRecords(projectDir: string): FoundRecord[] {
   for (const manifest of workingTreeManifests(projectDir)) {
     let text: string;
     try {
-      text = readFileSync(join(projectDir, manifest), 'utf8');
+      text = readManifestText(join(projectDir, manifest));
     } catch {
       continue;
     }

@@ -14,7 +14,7 @@ import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
 import type { Experiment } from './experiment/model.js';
 import { buildGraph, type RunGraph } from './graph.js';
-import { InputHasher } from './hash.js';
+import { InputHasher, RACY_WINDOW_MS } from './hash.js';
 import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './identity.js';
 import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
@@ -225,7 +225,7 @@ function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number 
  */
 function unchangedSince(before: (FileStat & { readAt: number }) | undefined, now: FileStat | undefined): boolean {
   if (!before || !now) return false;
-  return before.size === now.size && before.mtimeMs === now.mtimeMs && before.ino === now.ino && before.readAt - before.mtimeMs > 1000;
+  return before.size === now.size && before.mtimeMs === now.mtimeMs && before.ino === now.ino && before.readAt - before.mtimeMs > RACY_WINDOW_MS;
 }
 
 function listDir(dir: string): Set<string> {
