@@ -80,3 +80,27 @@ export function compact(record: Record<string, Json | undefined>): JsonObject {
   for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
   return out;
 }
+
+/**
+ * Whether two plain data values (parsed YAML, JSON, objects built from them) are the same, key
+ * order included: order can matter (a grid's axes name its runs in the order of `vary`). A
+ * property holding `undefined` counts as a key. Cheaper than comparing two serialisations.
+ */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  for (let i = 0; i < keysA.length; i++) {
+    const key = keysA[i]!;
+    if (key !== keysB[i] || !sameData((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}

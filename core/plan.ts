@@ -9,6 +9,8 @@ import type { JobHandle, JobState } from './executors/types.js';
 import { unrecordedSuccess } from './reconcile.js';
 import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
+import type { Trial } from './experiment/trials.js';
+import { type IdentifiedRuns, replanChangedTrials } from './replan.js';
 import { unenforceableBudget } from './budget.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
@@ -61,6 +63,8 @@ export interface Plan {
   runs: PlannedRun[];
   byId: Map<string, PlannedRun>;
   graph: RunGraph;
+  /** What the expansion made of the protocol: a re-plan compares them to find the trials an edit changed. */
+  trials: readonly Trial[];
   manifest: Manifest;
   manifestPath: string;
   /** The manifest file's stats, taken before it was read (absent: there was none). */
@@ -140,25 +144,12 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   diagnostics.push(...local.diagnostics);
   const budget = unenforceableBudget(experiment, local.config);
   if (budget) diagnostics.push(budget);
-  const expansion = expandExperiment(experiment, options.rules);
-  diagnostics.push(...expansion.diagnostics);
-  const built = buildGraph(expansion.runs, experiment.source);
-  diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
-  if (!built.graph || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
-  const graph = built.graph;
-  const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));
-  const hasher = new InputHasher(join(experiment.projectDir, '.ckbuild', 'stat-cache.json'));
-  const identified = await computeIdentities({
-    order: graph.order,
-    runs: runsById,
-    resolved: expansion.resolved,
-    rules: options.rules,
-    hasher,
-    projectDir: experiment.projectDir,
-    source: experiment.source,
-  });
-  diagnostics.push(...identified.diagnostics);
-  if (hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
+  const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
+  // Watch mode: an edit to a few trials re-plans those trials only, when that provably gives the same plan.
+  const spliced = options.previous && diagnostics.length === 0 ? await replanChangedTrials(options.previous, experiment, local.config, options.rules, statCache) : undefined;
+  const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
+  if (!identified || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
+  const { graph, hasher } = identified;
 
   const manifestPath = manifestPathFor(experiment.file);
   const name = experiment.document.experiment_name;
@@ -180,16 +171,26 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const runs: PlannedRun[] = [];
   const byId = new Map<string, PlannedRun>();
   for (const id of graph.order) {
-    const identity = identified.identities.get(id)!;
-    const expanded = runsById.get(id)!;
+    const identity = identified.identityOf(id);
+    const traits = identified.traitsOf(id);
     const record = manifest.runs.get(identity.key);
     const runDir = within(runsRoot, runDirName(identity.key, identity.name));
+    // Field by field, not spread: an identity may be the previous plan's PlannedRun (core/replan.ts).
     const planned: PlannedRun = {
-      ...identity,
-      labels: expanded.labels,
-      resources: expanded.resources,
-      earlyStopLoss: expanded.earlyStopLoss,
-      site: expanded.site,
+      id,
+      key: identity.key,
+      name: identity.name,
+      step: identity.step,
+      rule: identity.rule,
+      ruleVersion: identity.ruleVersion,
+      params: identity.params,
+      model: identity.model,
+      inputs: identity.inputs,
+      upstream: identity.upstream,
+      labels: traits.labels,
+      resources: traits.resources,
+      earlyStopLoss: traits.earlyStopLoss,
+      site: traits.site,
       state: 'stale',
       reasons: [],
       record,
@@ -211,8 +212,32 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const fileStats = new Map(hasher.seen);
   if (experimentStat) fileStats.set(experiment.file, experimentStat);
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
+}
+
+/** Expansion, graph and identities of every run; undefined when `diagnostics` gained an error. */
+async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, statCache: string, diagnostics: Diagnostic[]): Promise<IdentifiedRuns | undefined> {
+  const expansion = expandExperiment(experiment, rules);
+  diagnostics.push(...expansion.diagnostics);
+  const built = buildGraph(expansion.runs, experiment.source);
+  diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
+  if (!built.graph || hasErrors(diagnostics)) return undefined;
+  const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));
+  const hasher = new InputHasher(statCache);
+  const identified = await computeIdentities({
+    order: built.graph.order,
+    runs: runsById,
+    resolved: expansion.resolved,
+    rules,
+    hasher,
+    projectDir: experiment.projectDir,
+    source: experiment.source,
+  });
+  diagnostics.push(...identified.diagnostics);
+  if (hasErrors(diagnostics)) return undefined;
+  const identities = identified.identities;
+  return { graph: built.graph, identityOf: (id) => identities.get(id)!, traitsOf: (id) => runsById.get(id)!, trials: expansion.trials, files: identified.files, hasher };
 }
 
 function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number }) | undefined {

@@ -267,6 +267,7 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
     runs: [],
     byId: new Map(),
     graph: emptyGraph(),
+    trials: [],
     manifest: emptyManifest(target.experiment, experiment.file),
     manifestPath: '',
     runsRoot: setup.runsRoot,

@@ -68,6 +68,8 @@ export class ExpandContext {
   constructor(
     readonly experiment: Experiment,
     readonly rules: RuleRegistry,
+    /** The trials whose fine-tunes are expanded (all when absent): see ExpandOptions. */
+    readonly onlyTrials?: (trial: Trial) => boolean,
   ) {
     this.doc = experiment.document;
     this.source = experiment.source;

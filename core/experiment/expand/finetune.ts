@@ -11,6 +11,8 @@ import { type ExpandContext, type Final, translatingSource } from './context.js'
 
 export interface Finetunes {
   trials: Trial[];
+  /** The trials whose fine-tunes were expanded: all of them unless ctx.onlyTrials chose. */
+  expanded: Trial[];
   /** The fine-tunes whose checkpoints are the experiment's results. */
   finals: Final[];
   /** An ensemble's members: the last fine-tune of each trial. */
@@ -27,13 +29,14 @@ export function expandFinetunes(ctx: ExpandContext): Finetunes {
   for (const key of Object.keys(ctx.config)) configOrigins[key] = ['config', key];
   const finals: Final[] = [];
   const members: string[] = [];
-  for (const trial of trials) {
+  const expanded = ctx.onlyTrials ? trials.filter(ctx.onlyTrials) : trials;
+  for (const trial of expanded) {
     const final = expandTrial(ctx, trial, configOrigins);
     if (!final) continue;
     if (doc.protocol?.type === 'ensemble') members.push(final.id);
     finals.push(final);
   }
-  return { trials, finals, members };
+  return { trials, expanded, finals, members };
 }
 
 /** One trial's fine-tune, or its chain of curriculum stages; the last one, when it was added. */

@@ -18,18 +18,31 @@ import { checkTrialPrompts, expandFinetunes } from './finetune.js';
 import { expandMerge } from './merge.js';
 import { expandOptimize } from './optimize.js';
 import { expandPrepare } from './prepare.js';
+import type { Trial } from '../trials.js';
 
 export type { RuleRegistry };
 
 export interface Expansion {
   runs: ExpandedRun[];
   resolved: Map<string, ResolvedParams>;
+  /** Every trial of the protocol, also those `onlyTrials` left out. */
+  trials: Trial[];
   diagnostics: Diagnostic[];
 }
 
-export function expandExperiment(experiment: Experiment, rules: RuleRegistry): Expansion {
-  const ctx = new ExpandContext(experiment, rules);
-  const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, diagnostics: ctx.diagnostics });
+export interface ExpandOptions {
+  /**
+   * Expand the fine-tunes (and what follows from them) of these trials only; every other step is
+   * expanded as usual. A re-plan uses it for the trials an edit changed (core/replan.ts), and checks
+   * that the result fits the previous plan's other runs.
+   */
+  onlyTrials?: (trial: Trial) => boolean;
+}
+
+export function expandExperiment(experiment: Experiment, rules: RuleRegistry, options: ExpandOptions = {}): Expansion {
+  const ctx = new ExpandContext(experiment, rules, options.onlyTrials);
+  let trials: Trial[] = [];
+  const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, trials, diagnostics: ctx.diagnostics });
   // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
   if (experiment.format !== 'native') {
     const translating = translatingSource(ctx.source, ctx.translate);
@@ -38,10 +51,12 @@ export function expandExperiment(experiment: Experiment, rules: RuleRegistry): E
     if (hasErrors(problems)) return result();
   }
   expandPrepare(ctx);
-  const { trials, finals, members } = expandFinetunes(ctx);
+  const finetunes = expandFinetunes(ctx);
+  trials = finetunes.trials;
+  const { finals, members } = finetunes;
   const merged = expandMerge(ctx, members);
   if (merged) finals.push(merged);
-  checkTrialPrompts(ctx, trials);
+  checkTrialPrompts(ctx, finetunes.expanded);
   const evaluation = ctx.doc.evaluation;
   if (evaluation) {
     const scope = new EvaluationScope(ctx, evaluation, finals);

@@ -1,0 +1,246 @@
+/**
+ * Re-planning only the trials an edit changed (core/replan.ts) must give exactly the plan that
+ * planning from scratch gives: the same runs with the same keys, states, reasons, labels and
+ * resources, the same order, trials and files, the same diagnostics. Each case edits an experiment
+ * planned before, plans it with the previous plan at hand and from scratch, and compares; whether
+ * the splice was taken (the previous plan's graph kept) is asserted where it must be, so a splice
+ * that always refuses cannot pass.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { foreignFormats } from '../../core/formats/index.js';
+import { writeManifest } from '../../core/manifest.js';
+import { type Plan, type PlanResult, planExperiment } from '../../core/plan.js';
+import { baseRecord } from '../../core/records.js';
+import { ruleRegistry } from '../../rules/index.js';
+import { lrOf, pointId, sweepProject } from '../../bench/workload.js';
+
+const TASK = (name: string): string => `from inspect_ai import task\n\n@task\ndef ${name}(config_path: str = ""):\n    pass\n`;
+
+/** A list protocol with a matrix, checkpoints, per-run datasets, prompts and resources. */
+const MATRIX = `version: "1.0"
+experiment_name: rank-list
+dataset: { path: data/words.json, format: json }
+config:
+  base_model: Llama-3.2-1B-Instruct
+  epochs: 3
+  prompt: "Capitalize: {input}\\n"
+  system_prompt: "Be brief."
+  dataset_type: chat_completion
+protocol:
+  type: list
+  runs:
+    - { name: rank4, lora_rank: 4, resources: { time: "02:00:00" } }
+    - { name: rank8, lora_rank: 8, prompt: "Word: {input}\\n", dataset: { path: data/other.json } }
+    - { name: rank8-long, lora_rank: 8, epochs: 4, eval_dataset: { path: data/long.json } }
+    - { name: rank16, lora_rank: 16 }
+evaluation:
+  tasks:
+    - { name: cap, script: tasks/cap.py }
+    - { name: cap-long, task: cap, script: tasks/cap.py, dataset: { path: data/long.json }, prompt: "Long: {input}\\n" }
+  checkpoints:
+    - { name: base-model, base_model: Llama-3.2-1B-Instruct }
+  epochs: [last]
+  matrix:
+    - { run: rank4, tasks: [cap, cap-long], epochs: [0, last], vis_label: r4 }
+    - { run: rank8 }
+    - { run: rank8-long, tasks: [cap], epochs: [all] }
+    - { run: rank16 }
+    - { run: base-model, tasks: [cap] }
+resources:
+  finetune: { gpus: 1, mem: 40G }
+models:
+  Llama-3.2-1B-Instruct: { path: /models/llama-1b }
+`;
+
+/** Prepare steps feeding the datasets, base and fine-tuned evaluations of every epoch, exports, an optimisation over a fine-tune. */
+const PIPELINE = `version: "1.0"
+experiment_name: pipeline
+prepare:
+  words:
+    command: node make.mjs > "$CK_OUTPUTS/words.json"
+    inputs: [make.mjs]
+    outputs: [words.json]
+dataset: { from: words, path: words.json, format: json }
+config:
+  base_model: Llama-3.2-1B-Instruct
+  epochs: 2
+  prompt: "Capitalize: {input}\\n"
+  dataset_type: chat_completion
+protocol:
+  type: list
+  runs:
+    - { name: a, learning_rate: 1e-4 }
+    - { name: b, learning_rate: 2e-4 }
+    - { name: c, learning_rate: 3e-4, dataset: { path: data/other.json } }
+evaluation:
+  tasks: [{ name: cap, script: tasks/cap.py }]
+  models: [base, finetuned]
+  epochs: [all]
+optimize:
+  tune:
+    program: programs/cap.py
+    lm: finetuned
+output: { merge_after: true }
+`;
+
+function project(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ckbuild-replan-'));
+  mkdirSync(join(dir, '.git'));
+  mkdirSync(join(dir, 'data'));
+  for (const name of ['words', 'other', 'long']) writeFileSync(join(dir, 'data', `${name}.json`), JSON.stringify({ train: [{ input: name, output: name }], test: [{ input: name, output: name }] }));
+  mkdirSync(join(dir, 'tasks'));
+  writeFileSync(join(dir, 'tasks', 'cap.py'), TASK('cap'));
+  mkdirSync(join(dir, 'programs'));
+  writeFileSync(join(dir, 'programs', 'cap.py'), 'import dspy\n');
+  writeFileSync(join(dir, 'make.mjs'), 'console.log("[]")\n');
+  mkdirSync(join(dir, 'experiments'));
+  writeFileSync(join(dir, 'experiments', 'x.yaml'), text);
+  return join(dir, 'experiments', 'x.yaml');
+}
+
+const planOf = (file: string, previous?: Plan): Promise<PlanResult> => planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, previous });
+
+/** Everything a plan says, in a form deepEqual compares (the graph by its edges). */
+function comparable(result: PlanResult): unknown {
+  const diagnostics = result.diagnostics.map((d) => `${d.line}:${d.column} ${d.severity} ${d.field}: ${d.message}`);
+  const plan = result.plan;
+  if (!plan) return { diagnostics };
+  return {
+    diagnostics,
+    runs: plan.runs,
+    byId: [...plan.byId.keys()],
+    edges: plan.graph.order.map((id) => [id, plan.graph.upstreamOf(id), plan.graph.downstreamOf(id)]),
+    trials: plan.trials,
+    files: [...plan.files].sort(),
+    fileStats: [...plan.fileStats.keys()].sort(),
+  };
+}
+
+/** Some runs recorded as succeeded (with their outputs), one as failed: states and reasons vary. */
+function recordSome(plan: Plan): void {
+  const now = new Date().toISOString();
+  plan.runs.forEach((run, index) => {
+    if (index % 3 === 2) return;
+    const record = baseRecord(run, plan, now);
+    record.status = index % 3 === 0 ? 'succeeded' : 'failed';
+    if (record.status === 'succeeded') {
+      record.outputs = [{ path: 'outputs/done', size: 0 }];
+      mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
+      writeFileSync(join(run.runDir, 'outputs', 'done'), '');
+    }
+    plan.manifest.runs.set(run.key, record);
+  });
+  writeManifest(plan.manifestPath, plan.manifest);
+}
+
+type Edit = { name: string; edit: (text: string) => string; spliced?: boolean; also?: (file: string) => void };
+
+async function check(base: string, edits: Edit[]): Promise<void> {
+  for (const { name, edit, spliced, also } of edits) {
+    const file = project(base);
+    const first = await planOf(file);
+    assert.ok(first.plan && first.diagnostics.length === 0, `${name}: the base plans cleanly: ${first.diagnostics.map((d) => d.message).join('; ')}`);
+    recordSome(first.plan);
+    const previous = (await planOf(file)).plan!;
+    const edited = edit(readFileSync(file, 'utf8'));
+    writeFileSync(file, edited);
+    also?.(file);
+    const replanned = await planOf(file, previous);
+    const scratch = await planOf(file);
+    assert.deepEqual(comparable(replanned), comparable(scratch), `${name}: as planned from scratch`);
+    if (spliced !== undefined) assert.equal(replanned.plan?.graph === previous.graph, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'}`);
+  }
+}
+
+const replace = (from: string | RegExp, to: string) => (text: string): string => {
+  const next = text.replace(from, to);
+  assert.notEqual(next, text, `the edit ${String(from)} applies`);
+  return next;
+};
+
+test('a re-plan of a matrix experiment splices exactly the edited trials, and plans in full whenever it cannot vouch for a splice', async () => {
+  await check(MATRIX, [
+    { name: 'one parameter', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), spliced: true },
+    { name: 'a run with its own dataset and prompt', edit: replace('prompt: "Word: {input}\\n"', 'prompt: "W: {input}\\n"'), spliced: true },
+    { name: 'per-run epochs change its `all` cells', edit: replace('epochs: 4,', 'epochs: 2,'), spliced: false },
+    { name: 'per-run resources (no key moves)', edit: replace('time: "02:00:00"', 'time: "03:00:00"'), spliced: true },
+    { name: 'an evaluation dataset of one run', edit: replace('eval_dataset: { path: data/long.json }', 'eval_dataset: { path: data/other.json }'), spliced: true },
+    { name: 'two trials', edit: (t) => replace('lora_rank: 4,', 'lora_rank: 2,')(replace('lora_rank: 16 }', 'lora_rank: 64 }')(t)), spliced: true },
+    { name: 'a comment', edit: (t) => `${t}# note\n`, spliced: true },
+    { name: 'a renamed run (its matrix entry now dangles)', edit: replace('name: rank16,', 'name: rank17,') },
+    { name: 'a run made a twin of another', edit: replace('lora_rank: 16 }', 'lora_rank: 8 }') },
+    { name: 'a duplicate name', edit: replace('name: rank16,', 'name: rank4,') },
+    { name: 'the last run removed', edit: replace(/ {4}- \{ name: rank16, lora_rank: 16 \}\n/, ''), spliced: false },
+    { name: 'the experiment config', edit: replace('epochs: 3', 'epochs: 5'), spliced: false },
+    { name: 'a matrix entry', edit: replace('- { run: rank16 }', '- { run: rank16, tasks: [cap] }'), spliced: false },
+    { name: 'an unknown key in a run', edit: replace('lora_rank: 16 }', 'lora_rank: 16, lora_rnak: 3 }') },
+    {
+      name: 'a run edited and a dataset rewritten',
+      edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'),
+      also: (file) => writeFileSync(join(file, '..', '..', 'data', 'words.json'), JSON.stringify({ train: [], test: [] })),
+      spliced: false,
+    },
+    { name: 'a task script rewritten as well', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), also: (file) => writeFileSync(join(file, '..', '..', 'tasks', 'cap.py'), `${TASK('cap')}# v2\n`), spliced: false },
+  ]);
+});
+
+test('a re-plan with prepare steps, base evaluations of every epoch and exports', async () => {
+  const withoutOptimize = PIPELINE.replace(/optimize:\n(  .*\n)+/, '');
+  await check(withoutOptimize, [
+    { name: 'a later trial', edit: replace('learning_rate: 3e-4', 'learning_rate: 4e-4'), spliced: true },
+    { name: 'the first trial renamed', edit: replace('name: a,', 'name: a2,'), spliced: false },
+    { name: 'trials reordered', edit: replace(/( {4}- \{ name: a[^\n]*\n)( {4}- \{ name: b[^\n]*\n)/, '$2$1'), spliced: false },
+    { name: 'a run with its own dataset file, another one', edit: replace('dataset: { path: data/other.json }', 'dataset: { path: data/long.json }'), spliced: true },
+    // Its fine-tune no longer needs the prepare step (or now does): the graph changes, planned in full.
+    { name: 'a run given its own dataset', edit: replace('learning_rate: 2e-4 }', 'learning_rate: 2e-4, dataset: { path: data/long.json } }'), spliced: false },
+    { name: 'a run dataset from the prepare step', edit: replace('dataset: { path: data/other.json }', 'dataset: { from: words, path: words.json }'), spliced: false },
+    { name: 'the prepare step', edit: replace('outputs: [words.json]', 'outputs: [words.json, more.json]'), spliced: false },
+  ]);
+});
+
+test('an optimisation trained from the first fine-tune: a splice of that trial only', async () => {
+  await check(PIPELINE, [
+    { name: 'the first trial, which the optimisation trains from', edit: replace('learning_rate: 1e-4', 'learning_rate: 5e-4'), spliced: true },
+    // Expanded alone, a later trial would be the optimisation's "first" fine-tune: refused.
+    { name: 'a later trial', edit: replace('learning_rate: 3e-4', 'learning_rate: 4e-4'), spliced: false },
+  ]);
+});
+
+test('random edits of a sweep re-plan as from scratch', async () => {
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const trials = 40;
+  const dir = sweepProject(trials);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  const first = (await planOf(file)).plan!;
+  recordSome(first);
+  let previous = (await planOf(file)).plan!;
+  let spliced = 0;
+  for (let round = 0; round < 60; round++) {
+    let text = readFileSync(file, 'utf8');
+    const edits = 1 + random(3);
+    for (let e = 0; e < edits; e++) {
+      const i = random(trials);
+      const line = new RegExp(`( {4}- \\{ name: )${pointId(i)}(, learning_rate: )[^,]+(, seed: )(\\d+)( \\})`);
+      const choice = random(10);
+      if (choice < 6) text = text.replace(line, `$1${pointId(i)}$2${lrOf(i, round + 1)}$3$4$5`);
+      else if (choice < 8) text = text.replace(line, `$1${pointId(i)}$2${lrOf(i)}$3${random(1000)}$5`);
+      else if (choice < 9) text = text.replace(line, `$1${pointId(i)}-x$2${lrOf(i)}$3$4$5`); // renamed
+      else text = text.replace(line, `$1${pointId(i)}$2${lrOf(random(trials))}$3${random(trials)}$5`); // maybe a twin
+    }
+    writeFileSync(file, text);
+    const replanned = await planOf(file, previous);
+    const scratch = await planOf(file);
+    assert.deepEqual(comparable(replanned), comparable(scratch), `round ${round}`);
+    if (replanned.plan && replanned.plan.graph === previous.graph) spliced++;
+    if (scratch.plan) previous = replanned.plan!;
+  }
+  assert.ok(spliced >= 20, `most rounds splice (${spliced} of 60)`);
+});
