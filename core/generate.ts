@@ -157,8 +157,8 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   let changed = false;
   if (!existsSync(runSpecPath(run.runDir))) {
     // Assemble beside the final name, then one rename: the directory appears complete or not at all.
-    const staging = `${run.runDir}.partial-${process.pid}`;
-    removeAbandonedStaging(run.runDir);
+    const staging = `${run.runDir}${STAGING_INFIX}${process.pid}`;
+    removeAbandonedStaging(run.runDir, plan);
     try {
       writeStaged(staging, files, snapshots);
     } catch (error) {
@@ -203,19 +203,40 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   return { run, rendered, resources, jobScript: jobScriptPath(run.runDir), changed, diagnostics: rendered.diagnostics, artifacts };
 }
 
-/** Staging folders of this run left by a generation that was killed (its process is gone). */
-function removeAbandonedStaging(runDir: string): void {
-  const prefix = `${basename(runDir)}.partial-`;
-  let entries: string[];
+/**
+ * Staging folders left in a runs root by generations that were killed, by the run directory they
+ * were for: listed once per plan, since a listing of 20,000 run directories per generated run made
+ * a first build quadratic. One left after the listing stays until a later plan's generation.
+ */
+const stagingLeftovers = new WeakMap<Plan, Map<string, string[]>>();
+const STAGING_INFIX = '.partial-';
+
+function leftoversOf(runsRoot: string, plan: Plan): Map<string, string[]> {
+  let leftovers = stagingLeftovers.get(plan);
+  if (leftovers) return leftovers;
+  leftovers = new Map();
+  let entries: string[] = [];
   try {
-    entries = readdirSync(dirname(runDir));
+    entries = readdirSync(runsRoot);
   } catch {
-    return;
+    // No runs root yet: nothing was left.
   }
   for (const entry of entries) {
-    if (!entry.startsWith(prefix)) continue;
-    const pid = Number(entry.slice(prefix.length));
-    if (pid === process.pid || !Number.isInteger(pid) || !isProcessAlive(pid)) rmSync(join(dirname(runDir), entry), { recursive: true, force: true });
+    const at = entry.lastIndexOf(STAGING_INFIX);
+    if (at <= 0) continue;
+    const runDir = entry.slice(0, at);
+    leftovers.set(runDir, [...(leftovers.get(runDir) ?? []), entry]);
+  }
+  stagingLeftovers.set(plan, leftovers);
+  return leftovers;
+}
+
+/** Staging folders of this run left by a generation that was killed (its process is gone). */
+function removeAbandonedStaging(runDir: string, plan: Plan): void {
+  const runsRoot = dirname(runDir);
+  for (const entry of leftoversOf(runsRoot, plan).get(basename(runDir)) ?? []) {
+    const pid = Number(entry.slice(basename(runDir).length + STAGING_INFIX.length));
+    if (pid === process.pid || !Number.isInteger(pid) || !isProcessAlive(pid)) rmSync(join(runsRoot, entry), { recursive: true, force: true });
   }
 }
 
