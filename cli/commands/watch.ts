@@ -29,8 +29,11 @@ import { planFile } from '../load.js';
 import { describeChange } from '../reasons.js';
 import { bold, cyan, dim, displayPath, err, green, out, red, renderDiagnostics, yellow } from '../output.js';
 
-/** Events closer together than this are one iteration (rename-style saves, double writes). */
-const QUIET_MS = 150;
+/**
+ * Events closer together than this are one iteration: the writes of one save (a rename-style save,
+ * a truncate then write) land within a few milliseconds; a longer wait is felt on every save.
+ */
+const QUIET_MS = 50;
 /** Per category, at most this many runs are listed; the rest are counted. */
 const LIST_LIMIT = 12;
 
