@@ -8,7 +8,8 @@ import { environment } from './environment.js';
 
 export async function planFile(file: string, extra: Partial<PlanOptions> = {}): Promise<PlanResult> {
   const localDefaults = environment.modelsDir ? { models_dir: environment.modelsDir } : {};
-  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, ...extra });
+  // Every command may splice an edit into the plan the last build saved; only a build saves one.
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, savedBase: true, ...extra });
   // Planning is pure; keeping the stat cache is the CLI's choice (skipped on a read-only checkout).
   result.plan?.hashes.saveIfPossible();
   return result;

@@ -48,6 +48,14 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
   const order = stableTopologicalOrder(ids, upstream, downstream);
   if (order.length < upstream.size) diagnostics.push(...cycleDiagnostics(runs, upstream, source));
   if (diagnostics.length > 0) return { diagnostics };
+  return { graph: graphOf(order, upstream, downstream), diagnostics };
+}
+
+/**
+ * A graph from its order and adjacency lists, as buildGraph made them (or a saved plan kept them,
+ * core/planBase.ts): the lists are the caller's and must not change afterwards.
+ */
+export function graphOf(order: string[], upstream: ReadonlyMap<string, readonly string[]>, downstream: ReadonlyMap<string, readonly string[]>): RunGraph {
   const upstreamOf = (id: string): string[] => [...(upstream.get(id) ?? [])];
   const downstreamOf = (id: string): string[] => [...(downstream.get(id) ?? [])];
   const closure = (start: Iterable<string>, next: (id: string) => string[]): Set<string> => {
@@ -62,14 +70,11 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
     return seen;
   };
   return {
-    graph: {
-      order,
-      upstreamOf,
-      downstreamOf,
-      closureDownstream: (start) => closure(start, downstreamOf),
-      closureUpstream: (start) => closure(start, upstreamOf),
-    },
-    diagnostics,
+    order,
+    upstreamOf,
+    downstreamOf,
+    closureDownstream: (start) => closure(start, downstreamOf),
+    closureUpstream: (start) => closure(start, upstreamOf),
   };
 }
 

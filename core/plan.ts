@@ -10,7 +10,8 @@ import { unrecordedSuccess } from './reconcile.js';
 import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
 import type { Trial } from './experiment/trials.js';
-import { type IdentifiedRuns, replanChangedTrials } from './replan.js';
+import { loadPlanBase } from './planBase.js';
+import { type IdentifiedRuns, replanChangedTrials, spliceBaseOf } from './replan.js';
 import { unenforceableBudget } from './budget.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
@@ -65,6 +66,8 @@ export interface Plan {
   graph: RunGraph;
   /** What the expansion made of the protocol: a re-plan compares them to find the trials an edit changed. */
   trials: readonly Trial[];
+  /** Whether only the trials an edit changed were re-planned, spliced into a previous plan (core/replan.ts). */
+  spliced: boolean;
   manifest: Manifest;
   manifestPath: string;
   /** The manifest file's stats, taken before it was read (absent: there was none). */
@@ -91,6 +94,8 @@ export interface PlanOptions {
    * ~0.2 s to read. The caller must not have changed that manifest in memory.
    */
   previous?: Plan;
+  /** Without a previous plan: splice into the one an earlier process saved (core/planBase.ts), when it can vouch for it. */
+  savedBase?: boolean;
 }
 
 type FileStat = { size: number; mtimeMs: number; ino: number };
@@ -144,13 +149,6 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   diagnostics.push(...local.diagnostics);
   const budget = unenforceableBudget(experiment, local.config);
   if (budget) diagnostics.push(budget);
-  const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
-  // Watch mode: an edit to a few trials re-plans those trials only, when that provably gives the same plan.
-  const spliced = options.previous && diagnostics.length === 0 ? await replanChangedTrials(options.previous, experiment, local.config, options.rules, statCache) : undefined;
-  const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
-  if (!identified || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
-  const { graph, hasher } = identified;
-
   const manifestPath = manifestPathFor(experiment.file);
   const name = experiment.document.experiment_name;
   // Taken before reading: a manifest rewritten while this plan reads it is never taken for the one read.
@@ -163,6 +161,16 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   diagnostics.push(...read.diagnostics);
   if (hasErrors(read.diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const manifest = read.manifest;
+
+  const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
+  // An edit to a few trials re-plans those trials only, when that provably gives the same plan:
+  // against the previous plan of this process (watch), or one an earlier process saved.
+  const base = diagnostics.length > 0 ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment.projectDir, experiment.file, manifest) : undefined;
+  const spliced = base ? await replanChangedTrials(base, experiment, local.config, options.rules, statCache) : undefined;
+  const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
+  if (!identified || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
+  const { graph, hasher } = identified;
+
   const latestById = indexLatestById(manifest);
   const runsRoot = runsRootOf(experiment.projectDir, local.config);
 
@@ -211,7 +219,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const fileStats = new Map(hasher.seen);
   if (experimentStat) fileStats.set(experiment.file, experimentStat);
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, spliced: spliced !== undefined, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
 }
 

@@ -26,9 +26,9 @@ import { resolveProjectPath } from './experiment/load.js';
 import { buildGraph, type RunGraph } from './graph.js';
 import { InputHasher } from './hash.js';
 import { computeIdentities, type RunIdentity } from './identity.js';
-import { canonicalJson, type Json, sameData } from './json.js';
+import { canonicalJson, type Json, type JsonObject, sameData } from './json.js';
 import type { LocalConfig } from './localConfig.js';
-import type { Plan, PlannedRun } from './plan.js';
+import type { Plan } from './plan.js';
 
 /** What planning keeps of a run's expansion besides its identity (rendered, never hashed). */
 export type RunTraits = Pick<ExpandedRun, 'labels' | 'resources' | 'earlyStopLoss' | 'site'>;
@@ -44,57 +44,110 @@ export interface IdentifiedRuns {
   hasher: InputHasher;
 }
 
-export async function replanChangedTrials(previous: Plan, experiment: Experiment, local: LocalConfig, rules: RuleRegistry, statCache: string): Promise<IdentifiedRuns | undefined> {
-  if (previous.diagnostics.length > 0 || experiment.format !== 'native' || previous.experiment.format !== 'native') return undefined;
-  if (previous.experiment.file !== experiment.file || canonicalJson(previous.local as Json) !== canonicalJson(local as Json)) return undefined;
-  if (!sameApartFromTrials(previous.experiment.document, experiment.document)) return undefined;
+/** A run of the base: its identity and what the expansion said besides. */
+export type BaseRun = RunIdentity & RunTraits;
+
+/**
+ * What a re-plan splices into: the previous plan of this process (watch mode, spliceBaseOf) or
+ * one an earlier process saved (core/planBase.ts). Only plans without diagnostics of a native
+ * experiment make a base.
+ */
+export interface SpliceBase {
+  experimentFile: string;
+  /** The experiment's data the base was planned from. */
+  document: unknown;
+  /** Its local config, canonical JSON. */
+  local: string;
+  trialCount: number;
+  /** The label of the base's trial with this id (1-based). */
+  trialLabel(trialId: number): string | undefined;
+  /** Whether `trial` differs from the base's trial with its id. */
+  trialChanged(trial: Trial): boolean;
+  graph: RunGraph;
+  /** What the base knows of each of its runs: key, step, labels, upstream runs by role. */
+  shape(id: string): RunShape | undefined;
+  /** A run kept as the base has it, in full; undefined when the base cannot vouch for it (the splice is then refused). */
+  run(id: string): BaseRun | undefined;
+}
+
+export interface RunShape {
+  key: string;
+  step: string;
+  labels: JsonObject;
+  upstream: Record<string, { id: string }>;
+}
+
+/** The previous plan of this process as a base; none when it had diagnostics or came from another format. */
+export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
+  if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native') return undefined;
+  return {
+    experimentFile: plan.experiment.file,
+    document: plan.experiment.document,
+    local: canonicalJson(plan.local as Json),
+    trialCount: plan.trials.length,
+    trialLabel: (trialId) => plan.trials[trialId - 1]?.label,
+    trialChanged: (trial) => !sameData(trial, plan.trials[trial.trialId - 1]),
+    graph: plan.graph,
+    shape: (id) => plan.byId.get(id),
+    run: (id) => plan.byId.get(id),
+  };
+}
+
+export async function replanChangedTrials(base: SpliceBase, experiment: Experiment, local: LocalConfig, rules: RuleRegistry, statCache: string): Promise<IdentifiedRuns | undefined> {
+  if (experiment.format !== 'native' || base.experimentFile !== experiment.file || base.local !== canonicalJson(local as Json)) return undefined;
+  if (!sameApartFromTrials(base.document as object, experiment.document)) return undefined;
 
   const changedTrials = new Set<number>();
   let renamed = false;
   const expansion = expandExperiment(experiment, rules, {
     onlyTrials: (trial) => {
-      const before = previous.trials[trial.trialId - 1];
-      const changed = !sameData(trial, before);
+      const changed = base.trialChanged(trial);
       if (changed) changedTrials.add(trial.trialId);
       // A trial keeps its place in the expansion, and so the plan's order, only under its own name.
-      renamed ||= before?.label !== trial.label;
+      renamed ||= base.trialLabel(trial.trialId) !== trial.label;
       return changed;
     },
   });
-  if (renamed || expansion.diagnostics.length > 0 || expansion.trials.length !== previous.trials.length) return undefined;
+  if (renamed || expansion.diagnostics.length > 0 || expansion.trials.length !== base.trialCount) return undefined;
   const partial = buildGraph(expansion.runs, experiment.source);
   if (!partial.graph) return undefined;
   const runs = new Map(expansion.runs.map((run) => [run.id, run]));
-  if (!fitsPrevious(previous, runs, partial.graph, changedTrials)) return undefined;
+  if (!fitsBase(base, runs, partial.graph, changedTrials)) return undefined;
 
   const hasher = new InputHasher(statCache);
   const identified = await computeIdentities({ order: partial.graph.order, runs, resolved: expansion.resolved, rules, hasher, projectDir: experiment.projectDir, source: experiment.source });
   if (identified.diagnostics.length > 0) return undefined;
   const fresh = identified.identities;
   const rekeyed = new Set<string>();
-  for (const [id, identity] of fresh) if (identity.key !== previous.byId.get(id)!.key) rekeyed.add(id);
+  for (const [id, identity] of fresh) if (identity.key !== base.shape(id)!.key) rekeyed.add(id);
 
   // Every run outside the partial expansion keeps its identity: nothing it needs was re-keyed, and
   // its input files still hash as recorded.
+  const kept = new Map<string, BaseRun>();
   const files: string[] = [];
   const recorded = new Map<string, string>();
-  for (const id of previous.graph.order) {
-    const identity = fresh.get(id) ?? previous.byId.get(id)!;
+  for (const id of base.graph.order) {
+    let identity: RunIdentity | undefined = fresh.get(id);
+    if (!identity) {
+      const run = base.run(id);
+      if (!run) return undefined;
+      for (const up of Object.values(run.upstream)) if (rekeyed.has(up.id)) return undefined;
+      kept.set(id, run);
+      identity = run;
+    }
     for (const input of Object.values(identity.inputs)) {
       if (recorded.has(input.path)) continue;
       recorded.set(input.path, input.sha256);
       files.push(resolveProjectPath(experiment.projectDir, input.path));
     }
-    if (fresh.has(id)) continue;
-    for (const up of Object.values(identity.upstream)) if (rekeyed.has(up.id)) return undefined;
   }
   const digests = await Promise.all([...recorded].map(async ([path, sha]) => (await hasher.digest(resolveProjectPath(experiment.projectDir, path)))?.hash === sha));
   if (digests.includes(false)) return undefined;
 
   return {
-    graph: previous.graph,
-    identityOf: (id) => fresh.get(id) ?? previous.byId.get(id)!,
-    traitsOf: (id) => runs.get(id) ?? previous.byId.get(id)!,
+    graph: base.graph,
+    identityOf: (id) => fresh.get(id) ?? kept.get(id)!,
+    traitsOf: (id) => runs.get(id) ?? kept.get(id)!,
     trials: expansion.trials,
     files,
     hasher,
@@ -134,22 +187,22 @@ const trialOf = (run: { step: string; labels: Record<string, unknown> } | undefi
   run?.step === 'finetune' && typeof run.labels.trial_id === 'number' ? run.labels.trial_id : undefined;
 
 /**
- * The partial expansion fits the previous plan: each of its runs existed, with the same upstream
- * runs; the runs of the changed trials are the ones they had before, no more, no fewer; and a
- * shared run (a prepare step, a base-model evaluation) was no trial's run before.
+ * The partial expansion fits the base: each of its runs existed, with the same upstream runs; the
+ * runs of the changed trials are the ones they had before, no more, no fewer; and a shared run (a
+ * prepare step, a base-model evaluation) was no trial's run before.
  */
-function fitsPrevious(previous: Plan, runs: ReadonlyMap<string, ExpandedRun>, graph: RunGraph, changedTrials: ReadonlySet<number>): boolean {
-  const before = runsOfTrials(previous.graph, (id) => changedTrials.has(trialOf(previous.byId.get(id)) ?? 0));
+function fitsBase(base: SpliceBase, runs: ReadonlyMap<string, ExpandedRun>, graph: RunGraph, changedTrials: ReadonlySet<number>): boolean {
+  const before = runsOfTrials(base.graph, (id) => changedTrials.has(trialOf(base.shape(id)) ?? 0));
   const now = runsOfTrials(graph, (id) => trialOf(runs.get(id)) !== undefined);
   if (before.size !== now.size) return false;
   for (const id of before) if (!now.has(id)) return false;
   for (const [id, run] of runs) {
-    const was: PlannedRun | undefined = previous.byId.get(id);
+    const was = base.shape(id);
     if (!was) return false;
     const roles = Object.keys(run.needs);
     if (roles.length !== Object.keys(was.upstream).length) return false;
     for (const role of roles) if (was.upstream[role]?.id !== run.needs[role]) return false;
-    if (!now.has(id)) for (const up of previous.graph.closureUpstream([id])) if (trialOf(previous.byId.get(up)) !== undefined) return false;
+    if (!now.has(id)) for (const up of base.graph.closureUpstream([id])) if (trialOf(base.shape(up)) !== undefined) return false;
   }
   return true;
 }

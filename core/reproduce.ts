@@ -268,6 +268,7 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
     byId: new Map(),
     graph: emptyGraph(),
     trials: [],
+    spliced: false,
     manifest: emptyManifest(target.experiment, experiment.file),
     manifestPath: '',
     runsRoot: setup.runsRoot,

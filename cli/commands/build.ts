@@ -16,6 +16,7 @@ import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
 import { acquireLock, lockPathFor } from '../../core/lock.js';
 import type { RunStatus } from '../../core/manifest.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
+import { savePlanBase } from '../../core/planBase.js';
 import { type Executors, type Finding, reconcile } from '../../core/reconcile.js';
 import { Recorder } from '../../core/recorder.js';
 import { selectTargets } from '../../core/targets.js';
@@ -66,6 +67,9 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
       return 2;
     }
     if (planned.diagnostics.length > 0) renderDiagnostics(planned.diagnostics);
+    // The base the next invocation splices a few edited trials into (core/planBase.ts); a spliced
+    // plan leaves the one it was spliced into, which still vouches for every trial it has not seen edited.
+    if (!planned.plan.spliced) savePlanBase(planned.plan);
     const select = selector(planned.plan.runs, only, value(args, '--until'));
     if (dryRun) return dryRunBuild(planned.plan, select);
 

@@ -3,8 +3,8 @@
  * planning from scratch gives: the same runs with the same keys, states, reasons, labels and
  * resources, the same order, trials and files, the same diagnostics. Each case edits an experiment
  * planned before, plans it with the previous plan at hand and from scratch, and compares; whether
- * the splice was taken (the previous plan's graph kept) is asserted where it must be, so a splice
- * that always refuses cannot pass.
+ * the splice was taken is asserted where it must be, so a splice that always refuses cannot pass.
+ * The plan an earlier process saved (core/planBase.ts) is spliced into the same way and compared.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { foreignFormats } from '../../core/formats/index.js';
 import { writeManifest } from '../../core/manifest.js';
 import { type Plan, type PlanResult, planExperiment } from '../../core/plan.js';
+import { savePlanBase } from '../../core/planBase.js';
 import { baseRecord } from '../../core/records.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { lrOf, pointId, sweepProject } from '../../bench/workload.js';
@@ -120,13 +121,12 @@ function comparable(result: PlanResult): unknown {
   };
 }
 
-/** Some runs recorded as succeeded (with their outputs), one as failed: states and reasons vary. */
-function recordSome(plan: Plan): void {
+/** Every run recorded, as succeeded (with its outputs), failed or planned: states and reasons vary. */
+function recordAll(plan: Plan): void {
   const now = new Date().toISOString();
   plan.runs.forEach((run, index) => {
-    if (index % 3 === 2) return;
     const record = baseRecord(run, plan, now);
-    record.status = index % 3 === 0 ? 'succeeded' : 'failed';
+    record.status = index % 3 === 0 ? 'succeeded' : index % 3 === 1 ? 'failed' : 'planned';
     if (record.status === 'succeeded') {
       record.outputs = [{ path: 'outputs/done', size: 0 }];
       mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
@@ -139,20 +139,30 @@ function recordSome(plan: Plan): void {
 
 type Edit = { name: string; edit: (text: string) => string; spliced?: boolean; also?: (file: string) => void };
 
+/**
+ * Each edit on a fresh project: planned from scratch, spliced into the previous plan in memory
+ * (watch) and into the plan a previous process saved (build); all three must agree.
+ */
 async function check(base: string, edits: Edit[]): Promise<void> {
   for (const { name, edit, spliced, also } of edits) {
     const file = project(base);
     const first = await planOf(file);
     assert.ok(first.plan && first.diagnostics.length === 0, `${name}: the base plans cleanly: ${first.diagnostics.map((d) => d.message).join('; ')}`);
-    recordSome(first.plan);
+    recordAll(first.plan);
     const previous = (await planOf(file)).plan!;
+    assert.ok(savePlanBase(previous));
     const edited = edit(readFileSync(file, 'utf8'));
     writeFileSync(file, edited);
     also?.(file);
     const replanned = await planOf(file, previous);
+    const fromSaved = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
     const scratch = await planOf(file);
     assert.deepEqual(comparable(replanned), comparable(scratch), `${name}: as planned from scratch`);
-    if (spliced !== undefined) assert.equal(replanned.plan?.graph === previous.graph, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'}`);
+    assert.deepEqual(comparable(fromSaved), comparable(scratch), `${name}: from the saved plan, as planned from scratch`);
+    if (spliced !== undefined) {
+      assert.equal(replanned.plan?.spliced, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'}`);
+      assert.equal(fromSaved.plan?.spliced, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'} from the saved plan`);
+    }
   }
 }
 
@@ -174,7 +184,7 @@ test('a re-plan of a matrix experiment splices exactly the edited trials, and pl
     { name: 'a renamed run (its matrix entry now dangles)', edit: replace('name: rank16,', 'name: rank17,') },
     { name: 'a run made a twin of another', edit: replace('lora_rank: 16 }', 'lora_rank: 8 }') },
     { name: 'a duplicate name', edit: replace('name: rank16,', 'name: rank4,') },
-    { name: 'the last run removed', edit: replace(/ {4}- \{ name: rank16, lora_rank: 16 \}\n/, ''), spliced: false },
+    { name: 'the last run removed, with its matrix entry', edit: (t) => replace(/ {4}- \{ run: rank16 \}\n/, '')(replace(/ {4}- \{ name: rank16, lora_rank: 16 \}\n/, '')(t)), spliced: false },
     { name: 'the experiment config', edit: replace('epochs: 3', 'epochs: 5'), spliced: false },
     { name: 'a matrix entry', edit: replace('- { run: rank16 }', '- { run: rank16, tasks: [cap] }'), spliced: false },
     { name: 'an unknown key in a run', edit: replace('lora_rank: 16 }', 'lora_rank: 16, lora_rnak: 3 }') },
@@ -220,9 +230,11 @@ test('random edits of a sweep re-plan as from scratch', async () => {
   const dir = sweepProject(trials);
   const file = join(dir, 'experiments', 'sweep.yaml');
   const first = (await planOf(file)).plan!;
-  recordSome(first);
+  recordAll(first);
   let previous = (await planOf(file)).plan!;
+  assert.ok(savePlanBase(previous));
   let spliced = 0;
+  let fromDisk = 0;
   for (let round = 0; round < 60; round++) {
     let text = readFileSync(file, 'utf8');
     const edits = 1 + random(3);
@@ -239,8 +251,33 @@ test('random edits of a sweep re-plan as from scratch', async () => {
     const replanned = await planOf(file, previous);
     const scratch = await planOf(file);
     assert.deepEqual(comparable(replanned), comparable(scratch), `round ${round}`);
-    if (replanned.plan && replanned.plan.graph === previous.graph) spliced++;
+    if (replanned.plan?.spliced) spliced++;
+    const fromSaved = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
+    assert.deepEqual(comparable(fromSaved), comparable(scratch), `round ${round}: from the saved plan`);
+    if (fromSaved.plan?.spliced) fromDisk++;
     if (scratch.plan) previous = replanned.plan!;
+    // Now and then a build saves the plan it made: runs edited since have no record yet.
+    if (scratch.plan && round % 7 === 6) assert.ok(savePlanBase(scratch.plan));
   }
   assert.ok(spliced >= 20, `most rounds splice (${spliced} of 60)`);
+  // Between saves, the trials edited since the saved plan accumulate; a rename ends its use.
+  assert.ok(fromDisk >= 1, `the saved plan is spliced into (${fromDisk} of 60)`);
+});
+
+test('a saved plan whose edited trial never ran still takes the next edit of that trial', async () => {
+  const dir = sweepProject(5);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  recordAll((await planOf(file)).plan!);
+  const saved = async (): Promise<PlanResult> => planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
+  assert.ok(savePlanBase((await planOf(file)).plan!));
+  for (const bump of [1, 2, 3]) {
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace(/(- \{ name: r00002, learning_rate: )[^,]+/, `$1${lrOf(2, bump)}`));
+    const spliced = await saved();
+    assert.equal(spliced.plan?.spliced, true, `edit ${bump}: spliced into the saved plan`);
+    assert.deepEqual(comparable(spliced), comparable(await planOf(file)), `edit ${bump}: as planned from scratch`);
+    // What a dry run leaves: the plan saved with trial 2's new runs stale, recorded nowhere.
+    assert.equal(spliced.plan!.byId.get('finetune/r00002')!.record, undefined);
+    assert.ok(savePlanBase(spliced.plan!));
+  }
 });

@@ -1,0 +1,188 @@
+/**
+ * A plan saved for the next process to splice into (core/replan.ts): `ckbuild build` after a
+ * one-trial edit of a 10,000-trial sweep then expands that trial only, as watch mode does in
+ * memory. Kept in `.ckbuild/plans/<experiment>.json`, git-ignored: only an accelerator, so one
+ * that is missing, damaged, of another version or of other code means "plan in full".
+ *
+ * It holds what a run's key does not say: its id, place in the graph and upstream ids, its labels,
+ * resources and site, the input paths by role, and the key. Everything the key does say (resolved
+ * parameters, model, input hashes, upstream keys) is read back from the manifest record of that
+ * key, so the file stays small (~250 bytes a run) and a run without a record is never vouched for.
+ * ckbuild's own code is part of it: a new version may expand or resolve differently.
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { writeFileAtomic } from './atomicFile.js';
+import { graphOf } from './graph.js';
+import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
+import { ensureIgnoredDir } from './ignoredDir.js';
+import { canonicalJson, type Json, type JsonObject } from './json.js';
+import type { Manifest } from './manifest.js';
+import type { Plan } from './plan.js';
+import { readableName } from './names.js';
+import type { Resources } from './rule.js';
+import type { BaseRun, RunShape, SpliceBase } from './replan.js';
+import { codeDigest } from './upToDate.js';
+
+const BASE_VERSION = 1;
+
+/** One run: id, key, step, labels, resources, site, earlyStopLoss, upstream [role, index], downstream indexes, index into `inputs`. */
+type SavedRun = [string, string, string, JsonObject, Resources, JsonObject | null, number | null, Array<[string, number]>, number[], number];
+
+interface SavedBase {
+  version: number;
+  code: string;
+  experiment: string;
+  local: string;
+  document: Json;
+  /** Each trial as JSON: compared as text with the trial an edit gives. */
+  trials: string[];
+  /** Each trial's label. */
+  labels: string[];
+  /** The distinct input-path tables (role → path) the runs use. */
+  inputs: Array<Record<string, string>>;
+  runs: SavedRun[];
+}
+
+function basePath(projectDir: string, experimentFile: string): string {
+  return join(projectDir, '.ckbuild', 'plans', `${relative(projectDir, experimentFile).replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+}
+
+/**
+ * Saves a plan as the base of the next process's re-plan; only a plan without diagnostics of a
+ * native experiment (what a splice needs) is saved. False when it could not be written.
+ */
+export function savePlanBase(plan: Plan): boolean {
+  if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native') return false;
+  const index = new Map(plan.graph.order.map((id, i) => [id, i]));
+  const tables = new Map<string, number>();
+  const inputs: Array<Record<string, string>> = [];
+  const runs: SavedRun[] = plan.graph.order.map((id) => {
+    const run = plan.byId.get(id)!;
+    const paths: Record<string, string> = {};
+    for (const role in run.inputs) paths[role] = run.inputs[role]!.path;
+    const signature = JSON.stringify(paths);
+    let table = tables.get(signature);
+    if (table === undefined) {
+      table = inputs.push(paths) - 1;
+      tables.set(signature, table);
+    }
+    const upstream = Object.entries(run.upstream).map(([role, up]): [string, number] => [role, index.get(up.id)!]);
+    return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table];
+  });
+  const saved: SavedBase = {
+    version: BASE_VERSION,
+    code: codeDigest(),
+    experiment: plan.experiment.file,
+    local: canonicalJson(plan.local as Json),
+    document: plan.experiment.document as unknown as Json,
+    trials: plan.trials.map((trial) => JSON.stringify(trial)),
+    labels: plan.trials.map((trial) => trial.label),
+    inputs,
+    runs,
+  };
+  const path = basePath(plan.experiment.projectDir, plan.experiment.file);
+  try {
+    ensureIgnoredDir(join(plan.experiment.projectDir, '.ckbuild'), plan.experiment.projectDir);
+    writeFileAtomic(path, JSON.stringify(saved));
+    return true;
+  } catch {
+    return false; // a read-only checkout plans in full next time
+  }
+}
+
+/** The base an earlier process saved for this experiment, its runs' identities read from `manifest`; undefined when there is none it can trust. */
+export function loadPlanBase(projectDir: string, experimentFile: string, manifest: Manifest): SpliceBase | undefined {
+  let saved: SavedBase;
+  try {
+    saved = JSON.parse(readFileSync(basePath(projectDir, experimentFile), 'latin1')) as SavedBase;
+  } catch {
+    return undefined;
+  }
+  if (saved === null || typeof saved !== 'object' || saved.version !== BASE_VERSION || saved.experiment !== experimentFile || !Array.isArray(saved.runs) || !Array.isArray(saved.trials) || !Array.isArray(saved.labels)) return undefined;
+  if (saved.code !== codeDigest()) return undefined;
+  const order = saved.runs.map((run) => run[0]);
+  const upstream = new Map<string, string[]>();
+  const downstream = new Map<string, string[]>();
+  const byId = new Map<string, SavedRun>();
+  for (const run of saved.runs) {
+    byId.set(run[0], run);
+    upstream.set(run[0], [...new Set(run[7].map(([, i]) => order[i]!))]);
+    downstream.set(run[0], run[8].map((i) => order[i]!));
+  }
+  const built = new Map<string, BaseRun | undefined>();
+  const runOf = (id: string): BaseRun | undefined => {
+    if (built.has(id)) return built.get(id);
+    const run = byId.get(id);
+    const identity = run && identityFromRecord(run, saved, order, manifest);
+    built.set(id, identity);
+    return identity;
+  };
+  const shapes = new Map<string, RunShape>();
+  const shapeOf = (id: string): RunShape | undefined => {
+    let shape = shapes.get(id);
+    if (shape) return shape;
+    const run = byId.get(id);
+    if (!run) return undefined;
+    const upstream: RunShape['upstream'] = {};
+    for (const [role, index] of run[7]) upstream[role] = { id: order[index]! };
+    shape = { key: run[1], step: run[2], labels: run[3], upstream };
+    shapes.set(id, shape);
+    return shape;
+  };
+  return {
+    experimentFile,
+    document: saved.document,
+    local: saved.local,
+    trialCount: saved.trials.length,
+    trialLabel: (trialId) => saved.labels[trialId - 1],
+    trialChanged: (trial) => saved.trials[trial.trialId - 1] !== JSON.stringify(trial),
+    graph: graphOf(order, upstream, downstream),
+    shape: shapeOf,
+    run: runOf,
+  };
+}
+
+/**
+ * A saved run with what its key says taken from the manifest record of that key: only a record
+ * of this key, scheme and shape (the same input roles and upstream roles, with the upstream keys
+ * the base gives) vouches for it.
+ */
+function identityFromRecord(run: SavedRun, saved: SavedBase, order: readonly string[], manifest: Manifest): BaseRun | undefined {
+  const [id, key, step, labels, resources, site, earlyStopLoss, upstreamRoles, , table] = run;
+  const record = manifest.runs.get(key);
+  if (!record || record.key !== key || (record.scheme ?? HASH_SCHEME_VERSION) !== HASH_SCHEME_VERSION) return undefined;
+  const paths = saved.inputs[table];
+  if (!paths || !record.inputs || Object.keys(paths).length !== Object.keys(record.inputs).length) return undefined;
+  const inputs: Record<string, RecordedInput> = {};
+  for (const role in paths) {
+    const input = record.inputs[role];
+    if (!input) return undefined;
+    // The path as the experiment writes it now (a record may remember where the same bytes were).
+    inputs[role] = { path: paths[role]!, sha256: input.sha256, size: input.size };
+  }
+  if (!record.upstream || upstreamRoles.length !== Object.keys(record.upstream).length) return undefined;
+  const upstream: Record<string, { id: string; key: string }> = {};
+  for (const [role, index] of upstreamRoles) {
+    const upstreamId = order[index]!;
+    const upstreamKey = saved.runs[index]![1];
+    if (record.upstream[role]?.key !== upstreamKey) return undefined;
+    upstream[role] = { id: upstreamId, key: upstreamKey };
+  }
+  return {
+    id,
+    key,
+    name: readableName(key),
+    step: step as BaseRun['step'],
+    rule: record.rule,
+    ruleVersion: record.rule_version,
+    params: record.params,
+    model: record.model,
+    inputs,
+    upstream,
+    labels,
+    resources,
+    earlyStopLoss: earlyStopLoss ?? undefined,
+    site: site ?? undefined,
+  };
+}
