@@ -1,20 +1,22 @@
 /**
- * Re-planning after an edit that touched a few trials (watch mode: one learning rate of a
- * 10,000-trial sweep changed). Planning from scratch expands, resolves and hashes every run
- * again; here only the trials whose definition changed are expanded (with every shared step:
- * prepare steps, base-model evaluations) and every other run keeps its identity from the previous
- * plan. The result must be exactly what planning from scratch gives, so the splice is refused (the
- * caller plans in full) unless it can show that nothing else moved:
+ * Re-planning after an edit that touched a few trials (one learning rate of a 10,000-trial sweep
+ * changed). Planning from scratch expands, resolves and hashes every run again; here only the
+ * trials whose definition changed are expanded (with every shared step: prepare steps, base-model
+ * evaluations) and every other run keeps its identity from a base: the previous plan of this
+ * process (watch mode), or the plan a build saved (core/planBase.ts), whose runs' identities come
+ * from their manifest records. The result must be exactly what planning from scratch gives, so the
+ * splice is refused (the caller plans in full) unless it can show that nothing else moved:
  *
  *  - the experiment's data is the same apart from `protocol.runs` items, the local config is the
  *    same, neither plan has a diagnostic, and the protocol has as many trials as before, each
  *    under the name it had (so the expansion, and the plan's order, keep every run in its place);
- *  - every input file of the new plan hashes as the previous plan recorded it (a rule's resolve
- *    reads only files it declares as inputs, so this covers what resolution read too);
+ *  - every input file of the new plan hashes as the base recorded it (a rule's resolve reads only
+ *    files it declares as inputs, so this covers what resolution read too);
  *  - the partial expansion closes on itself (no dangling need), each of its runs already existed
  *    with the same upstream runs, and belongs to the same trials as before;
  *  - no run outside it needs a run whose key changed (an ensemble merge, an optimisation over all
- *    fine-tunes), and every run the changed trials had before is produced again (none vanished).
+ *    fine-tunes), every run the changed trials had before is produced again (none vanished), and
+ *    the base can vouch for every run kept (a saved plan: the manifest has its key's record).
  *
  * Refusing is always safe; the tests compare spliced plans with plans from scratch.
  */
