@@ -11,6 +11,20 @@ test('canonical JSON sorts keys at every depth and ignores how numbers were writ
   assert.equal(canonicalJson({ z: [3, { b: 1, a: -0 }] }), '{"z":[3,{"a":0,"b":1}]}');
 });
 
+test('canonical JSON writes every string and number exactly as JSON.stringify does (its shortcuts change no key)', () => {
+  const strings = ['', 'plain', 'a"b', 'back\\slash', 'tab\tnew\nline', '\u0000\u001f\u007f', '\u2028\u2029', 'é ü 日本', '😀 pair', '\ud83d lone high', 'lone low \ude00', '{input}\n', '0', 'null'];
+  for (let code = 0; code < 0x80; code++) strings.push(`x${String.fromCharCode(code)}y`);
+  for (const text of strings) {
+    assert.equal(canonicalJson(text), JSON.stringify(text), JSON.stringify(text));
+    assert.equal(canonicalJson({ [text]: text }), `{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+  }
+  for (const number of [0, 1, -1, 0.1 + 0.2, 1e-7, 1e-6, 1e21, 1e20, 123456789012345680000, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE, -Number.MAX_VALUE, 2 ** 53 + 2, 5e-324, 1 / 3]) {
+    assert.equal(canonicalJson(number), JSON.stringify(number), String(number));
+  }
+  // Keys in any insertion order, integer-like ones included, sort as JSON strings.
+  assert.equal(canonicalJson({ b: 1, 10: 2, a: 3, 2: 4, A: 5 }), '{"10":2,"2":4,"A":5,"a":3,"b":1}');
+});
+
 test('canonical JSON refuses non-finite numbers: a key must never hash NaN', () => {
   assert.throws(() => canonicalJson({ x: Number.NaN }));
 });
