@@ -158,7 +158,7 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   if (!existsSync(runSpecPath(run.runDir))) {
     // Assemble beside the final name, then one rename: the directory appears complete or not at all.
     const staging = `${run.runDir}${STAGING_INFIX}${process.pid}`;
-    removeAbandonedStaging(run.runDir, plan);
+    removeAbandonedStaging(run.runDir);
     try {
       writeStaged(staging, files, snapshots);
     } catch (error) {
@@ -205,14 +205,15 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
 
 /**
  * Staging folders left in a runs root by generations that were killed, by the run directory they
- * were for: listed once per plan, since a listing of 20,000 run directories per generated run made
- * a first build quadratic. One left after the listing stays until a later plan's generation.
+ * were for: listed once per runs root and process, since a listing of 20,000 run directories per
+ * generated run made a first build quadratic (and watch mode would list it on every save). A
+ * folder left by a process killed after this listing is removed by a later process.
  */
-const stagingLeftovers = new WeakMap<Plan, Map<string, string[]>>();
+const stagingLeftovers = new Map<string, Map<string, string[]>>();
 const STAGING_INFIX = '.partial-';
 
-function leftoversOf(runsRoot: string, plan: Plan): Map<string, string[]> {
-  let leftovers = stagingLeftovers.get(plan);
+function leftoversOf(runsRoot: string): Map<string, string[]> {
+  let leftovers = stagingLeftovers.get(runsRoot);
   if (leftovers) return leftovers;
   leftovers = new Map();
   let entries: string[] = [];
@@ -227,17 +228,25 @@ function leftoversOf(runsRoot: string, plan: Plan): Map<string, string[]> {
     const runDir = entry.slice(0, at);
     leftovers.set(runDir, [...(leftovers.get(runDir) ?? []), entry]);
   }
-  stagingLeftovers.set(plan, leftovers);
+  stagingLeftovers.set(runsRoot, leftovers);
   return leftovers;
 }
 
 /** Staging folders of this run left by a generation that was killed (its process is gone). */
-function removeAbandonedStaging(runDir: string, plan: Plan): void {
+function removeAbandonedStaging(runDir: string): void {
   const runsRoot = dirname(runDir);
-  for (const entry of leftoversOf(runsRoot, plan).get(basename(runDir)) ?? []) {
-    const pid = Number(entry.slice(basename(runDir).length + STAGING_INFIX.length));
+  const leftovers = leftoversOf(runsRoot);
+  const name = basename(runDir);
+  const mine = leftovers.get(name);
+  if (!mine) return;
+  const alive: string[] = [];
+  for (const entry of mine) {
+    const pid = Number(entry.slice(name.length + STAGING_INFIX.length));
     if (pid === process.pid || !Number.isInteger(pid) || !isProcessAlive(pid)) rmSync(join(runsRoot, entry), { recursive: true, force: true });
+    else alive.push(entry);
   }
+  if (alive.length > 0) leftovers.set(name, alive);
+  else leftovers.delete(name);
 }
 
 /**

@@ -10,9 +10,9 @@
  * key, so the file stays small (~250 bytes a run) and a run without a record is never vouched for.
  * ckbuild's own code is part of it: a new version may expand or resolve differently.
  */
-import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './atomicFile.js';
+import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
 import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
@@ -70,9 +70,15 @@ export function savePlanBase(plan: Plan): boolean {
     const upstream = Object.entries(run.upstream).map(([role, up]): [string, number] => [role, index.get(up.id)!]);
     return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table];
   });
+  let code: string;
+  try {
+    code = codeDigest();
+  } catch {
+    return false; // ckbuild's own files being replaced (an install in progress): save nothing
+  }
   const saved: SavedBase = {
     version: BASE_VERSION,
-    code: codeDigest(),
+    code,
     experiment: plan.experiment.file,
     local: canonicalJson(plan.local as Json),
     document: plan.experiment.document as unknown as Json,
@@ -93,15 +99,20 @@ export function savePlanBase(plan: Plan): boolean {
 
 /** The base an earlier process saved for this experiment, its runs' identities read from `manifest`; undefined when there is none it can trust. */
 export function loadPlanBase(projectDir: string, experimentFile: string, manifest: Manifest): SpliceBase | undefined {
-  let saved: SavedBase;
+  let saved: unknown;
   try {
-    saved = JSON.parse(readFileSync(basePath(projectDir, experimentFile), 'latin1')) as SavedBase;
+    saved = JSON.parse(readText(basePath(projectDir, experimentFile)));
   } catch {
     return undefined;
   }
-  if (saved === null || typeof saved !== 'object' || saved.version !== BASE_VERSION || saved.experiment !== experimentFile || !Array.isArray(saved.runs) || !Array.isArray(saved.trials) || !Array.isArray(saved.labels)) return undefined;
-  if (saved.code !== codeDigest()) return undefined;
+  if (!isSavedBase(saved) || saved.experiment !== experimentFile) return undefined;
+  try {
+    if (saved.code !== codeDigest()) return undefined;
+  } catch {
+    return undefined;
+  }
   const order = saved.runs.map((run) => run[0]);
+  if (new Set(order).size !== order.length) return undefined;
   const upstream = new Map<string, string[]>();
   const downstream = new Map<string, string[]>();
   const byId = new Map<string, SavedRun>();
@@ -141,6 +152,36 @@ export function loadPlanBase(projectDir: string, experimentFile: string, manifes
     shape: shapeOf,
     run: runOf,
   };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isIndex = (value: unknown, length: number): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) < length;
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** The saved file has the shape this module writes: anything else (damaged, hand-edited) is no base. */
+function isSavedBase(value: unknown): value is SavedBase {
+  if (!isObject(value) || value.version !== BASE_VERSION || typeof value.code !== 'string' || typeof value.experiment !== 'string' || typeof value.local !== 'string') return false;
+  if (!isObject(value.document) || !isStrings(value.trials) || !isStrings(value.labels) || value.labels.length !== value.trials.length) return false;
+  const { inputs, runs } = value;
+  if (!Array.isArray(inputs) || !inputs.every((table) => isObject(table) && Object.values(table).every((path) => typeof path === 'string'))) return false;
+  if (!Array.isArray(runs)) return false;
+  return runs.every(
+    (run) =>
+      Array.isArray(run) &&
+      run.length === 10 &&
+      typeof run[0] === 'string' &&
+      typeof run[1] === 'string' &&
+      typeof run[2] === 'string' &&
+      isObject(run[3]) &&
+      isObject(run[4]) &&
+      (run[5] === null || isObject(run[5])) &&
+      (run[6] === null || typeof run[6] === 'number') &&
+      Array.isArray(run[7]) &&
+      run[7].every((edge: unknown) => Array.isArray(edge) && edge.length === 2 && typeof edge[0] === 'string' && isIndex(edge[1], runs.length)) &&
+      Array.isArray(run[8]) &&
+      run[8].every((index: unknown) => isIndex(index, runs.length)) &&
+      isIndex(run[9], inputs.length),
+  );
 }
 
 /**

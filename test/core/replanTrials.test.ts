@@ -21,7 +21,7 @@ import { lrOf, pointId, sweepProject } from '../../bench/workload.js';
 
 const TASK = (name: string): string => `from inspect_ai import task\n\n@task\ndef ${name}(config_path: str = ""):\n    pass\n`;
 
-/** A list protocol with a matrix, checkpoints, per-run datasets, prompts and resources. */
+/** A list protocol with a matrix, checkpoints, per-run datasets, prompts and resources; a non-ASCII prompt (the saved plan is UTF-8). */
 const MATRIX = `version: "1.0"
 experiment_name: rank-list
 dataset: { path: data/words.json, format: json }
@@ -29,7 +29,7 @@ config:
   base_model: Llama-3.2-1B-Instruct
   epochs: 3
   prompt: "Capitalize: {input}\\n"
-  system_prompt: "Be brief."
+  system_prompt: "Sois bref, s’il te plaît."
   dataset_type: chat_completion
 protocol:
   type: list

@@ -1,6 +1,6 @@
 /**
  * Fuzzing of every file ckbuild reads (issue 12), with fast-check: the experiment YAML, the local
- * config (ckbuild.local.yaml), the manifest, the up-to-date stamp under .ckbuild/, and a run
+ * config (ckbuild.local.yaml), the manifest, the up-to-date stamp and the saved plan under .ckbuild/, and a run
  * directory's metadata/status.json, metadata/claim.json and config/run.json. Documents are
  * generated and mutated (text edits with YAML/JSON syntax tokens, structural replacement of any
  * node by arbitrary JSON, deletions, type changes); each must end in a plan or in diagnostics
@@ -128,6 +128,8 @@ export interface FuzzWorld {
   bases: Record<string, string>;
   manifest: string;
   stamp: string;
+  /** The plan the build saved for the next re-plan (core/planBase.ts), and where. */
+  savedPlan: { path: string; text: string };
   runDirs: string[];
   statusTexts: string[];
   specTexts: string[];
@@ -161,12 +163,15 @@ export function makeWorld(): FuzzWorld {
   const runDirs = readdirSync(join(dir, 'runs')).filter((entry) => !entry.startsWith('.')).map((entry) => join(dir, 'runs', entry));
   const stampDir = join(dir, '.ckbuild', 'stamps');
   const stampFile = existsSync(stampDir) ? readdirSync(stampDir).map((entry) => join(stampDir, entry))[0] : undefined;
+  const plansDir = join(dir, '.ckbuild', 'plans');
+  const savedPlanPath = join(plansDir, readdirSync(plansDir)[0]!);
   const world: FuzzWorld = {
     dir,
     experiment,
     bases,
     manifest: readFileSync(join(dir, 'experiments', 'fz.manifest.json'), 'utf8'),
     stamp: stampFile ? readFileSync(stampFile, 'utf8') : '{}',
+    savedPlan: { path: savedPlanPath, text: readFileSync(savedPlanPath, 'utf8') },
     runDirs,
     statusTexts: runDirs.map((runDir) => readFileSync(statusFilePath(runDir), 'utf8')),
     specTexts: runDirs.map((runDir) => readFileSync(runSpecPath(runDir), 'utf8')),
@@ -186,6 +191,7 @@ function restore(world: FuzzWorld): void {
   writeFileSync(world.experiment, SMALL_EXPERIMENT);
   writeFileSync(join(world.dir, 'ckbuild.local.yaml'), world.local);
   writeFileSync(join(world.dir, 'experiments', 'fz.manifest.json'), world.manifest);
+  writeFileSync(world.savedPlan.path, world.savedPlan.text);
   rmSync(join(world.dir, 'experiments', 'other.yaml'), { force: true });
   rmSync(join(world.dir, 'experiments', 'experiment_summary.yaml'), { force: true });
 }
@@ -213,7 +219,8 @@ async function timed<T>(what: string, body: () => Promise<T> | T): Promise<T> {
 
 /** Plans the world's experiment (or `file`); the outcome must be a plan or positioned errors. */
 async function planned(world: FuzzWorld, file = world.experiment, alsoReconcile = false): Promise<void> {
-  const result = await timed('planning', () => planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats }));
+  // As the CLI plans: splicing into the saved plan when it can.
+  const result = await timed('planning', () => planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true }));
   const problem = positioned(result.diagnostics);
   if (problem) throw new Error(problem);
   if (!result.plan) {
@@ -278,6 +285,15 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
         bump('manifest');
         restore(world);
         writeFileSync(join(world.dir, 'experiments', 'fz.manifest.json'), text);
+        await planned(world, world.experiment, true);
+      }),
+    },
+    {
+      name: 'saved plan',
+      property: fc.asyncProperty(mutatedDocument(fc.constant(world.savedPlan.text), 'json'), async (text) => {
+        bump('saved-plan');
+        restore(world);
+        writeFileSync(world.savedPlan.path, text);
         await planned(world, world.experiment, true);
       }),
     },
