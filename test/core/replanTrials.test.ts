@@ -18,44 +18,19 @@ import { savePlanBase } from '../../core/planBase.js';
 import { baseRecord } from '../../core/records.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { lrOf, pointId, sweepProject } from '../../bench/workload.js';
+import { NATIVE } from '../formats/fixtures.js';
 
 const TASK = (name: string): string => `from inspect_ai import task\n\n@task\ndef ${name}(config_path: str = ""):\n    pass\n`;
 
-/** A list protocol with a matrix, checkpoints, per-run datasets, prompts and resources; a non-ASCII prompt (the saved plan is UTF-8). */
-const MATRIX = `version: "1.0"
-experiment_name: rank-list
-dataset: { path: data/words.json, format: json }
-config:
-  base_model: Llama-3.2-1B-Instruct
-  epochs: 3
-  prompt: "Capitalize: {input}\\n"
-  system_prompt: "Sois bref, s’il te plaît."
-  dataset_type: chat_completion
-protocol:
-  type: list
-  runs:
-    - { name: rank4, lora_rank: 4, resources: { time: "02:00:00" } }
-    - { name: rank8, lora_rank: 8, prompt: "Word: {input}\\n", dataset: { path: data/other.json } }
-    - { name: rank8-long, lora_rank: 8, epochs: 4, eval_dataset: { path: data/long.json } }
-    - { name: rank16, lora_rank: 16 }
-evaluation:
-  tasks:
-    - { name: cap, script: tasks/cap.py }
-    - { name: cap-long, task: cap, script: tasks/cap.py, dataset: { path: data/long.json }, prompt: "Long: {input}\\n" }
-  checkpoints:
-    - { name: base-model, base_model: Llama-3.2-1B-Instruct }
-  epochs: [last]
-  matrix:
-    - { run: rank4, tasks: [cap, cap-long], epochs: [0, last], vis_label: r4 }
-    - { run: rank8 }
-    - { run: rank8-long, tasks: [cap], epochs: [all] }
-    - { run: rank16 }
-    - { run: base-model, tasks: [cap] }
-resources:
-  finetune: { gpus: 1, mem: 40G }
-models:
-  Llama-3.2-1B-Instruct: { path: /models/llama-1b }
-`;
+/**
+ * The native format's list experiment (matrix, checkpoints, per-run datasets, prompts, resources)
+ * with a fourth run, and a non-ASCII system prompt: the saved plan is UTF-8.
+ */
+const MATRIX = [
+  replace('system_prompt: "Be brief."', 'system_prompt: "Sois bref, s’il te plaît."'),
+  replace(/( {4}- \{ name: rank8-long[^\n]*\n)/, '$1    - { name: rank16, lora_rank: 16 }\n'),
+  replace('    - { run: base-model, tasks: [cap] }', '    - { run: rank16 }\n    - { run: base-model, tasks: [cap] }'),
+].reduce((text, edit) => edit(text), NATIVE);
 
 /** Prepare steps feeding the datasets, base and fine-tuned evaluations of every epoch, exports, an optimisation over a fine-tune. */
 const PIPELINE = `version: "1.0"
@@ -166,11 +141,13 @@ async function check(base: string, edits: Edit[]): Promise<void> {
   }
 }
 
-const replace = (from: string | RegExp, to: string) => (text: string): string => {
-  const next = text.replace(from, to);
-  assert.notEqual(next, text, `the edit ${String(from)} applies`);
-  return next;
-};
+function replace(from: string | RegExp, to: string): (text: string) => string {
+  return (text) => {
+    const next = text.replace(from, to);
+    assert.notEqual(next, text, `the edit ${String(from)} applies`);
+    return next;
+  };
+}
 
 test('a re-plan of a matrix experiment splices exactly the edited trials, and plans in full whenever it cannot vouch for a splice', async () => {
   await check(MATRIX, [

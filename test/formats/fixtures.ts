@@ -72,3 +72,39 @@ export function diagnosticFor(diagnostics: readonly Diagnostic[], field: string,
   if (found.length !== 1) throw new Error(`expected one diagnostic for ${field}${code ? ` (${code})` : ''}, got ${found.length}:\n${diagnostics.map((d) => `  ${d.line}:${d.column} ${d.severity} ${d.code} ${d.field}: ${d.message}`).join('\n')}`);
   return found[0]!;
 }
+
+/** A native experiment using the extensions an experiment_summary.yaml carries: a `list` protocol, checkpoints, a matrix, per-run datasets and resources, `models`. */
+export const NATIVE = `version: "1.0"
+experiment_name: rank-list
+dataset: { path: data/words.json, format: json }
+config:
+  base_model: Llama-3.2-1B-Instruct
+  epochs: 3
+  prompt: "Capitalize: {input}\\n"
+  system_prompt: "Be brief."
+  dataset_type: chat_completion
+protocol:
+  type: list
+  runs:
+    - { name: rank4, lora_rank: 4, resources: { time: "02:00:00" } }
+    - { name: rank8, lora_rank: 8, prompt: "Word: {input}\\n", dataset: { path: data/other.json } }
+    - { name: rank8-long, lora_rank: 8, epochs: 4, eval_dataset: { path: data/long.json } }
+evaluation:
+  tasks:
+    - { name: cap, script: tasks/cap.py }
+    - { name: cap-long, task: cap, script: tasks/cap.py, dataset: { path: data/long.json }, prompt: "Long: {input}\\n" }
+  checkpoints:
+    - { name: base-model, base_model: Llama-3.2-1B-Instruct }
+    - { name: old-run, base_model: Llama-3.2-1B-Instruct, path: /ckpt/old/epoch_0, prompt: "Old: {input}\\n" }
+  epochs: [last]
+  matrix:
+    - { run: rank4, tasks: [cap, cap-long], epochs: [0, last], vis_label: r4 }
+    - { run: rank8 }
+    - { run: rank8-long, tasks: [cap], epochs: [all] }
+    - { run: base-model, tasks: [cap] }
+    - { run: old-run, tasks: [cap-long] }
+resources:
+  finetune: { gpus: 1, mem: 40G }
+models:
+  Llama-3.2-1B-Instruct: { path: /models/llama-1b }
+`;
