@@ -158,16 +158,18 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     previous && previous.manifestPath === manifestPath && previous.manifest.experiment === name && unchangedSince(previous.manifestStat, manifestStat)
       ? { manifest: previous.manifest, diagnostics: [] }
       : readManifest(manifestPath, name, experiment.file);
-  diagnostics.push(...read.diagnostics);
-  if (hasErrors(read.diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const manifest = read.manifest;
 
   const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
   // An edit to a few trials re-plans those trials only, when that provably gives the same plan:
-  // against the previous plan of this process (watch), or one an earlier process saved.
-  const base = diagnostics.length > 0 ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment.projectDir, experiment.file, manifest) : undefined;
+  // against the previous plan of this process (watch), or one an earlier process saved (whose
+  // runs' identities come from this manifest's records).
+  const clean = diagnostics.length === 0 && read.diagnostics.length === 0;
+  const base = !clean ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment.projectDir, experiment.file, manifest) : undefined;
   const spliced = base ? await replanChangedTrials(base, experiment, local.config, options.rules, statCache) : undefined;
   const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
+  // A damaged manifest is reported after the experiment's own problems, which are all found too.
+  diagnostics.push(...read.diagnostics);
   if (!identified || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const { graph, hasher } = identified;
 
