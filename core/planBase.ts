@@ -7,8 +7,9 @@
  * It holds what a run's key does not say: its id, place in the graph and upstream ids, its labels,
  * resources and site, the input paths by role, and the key. Everything the key does say (resolved
  * parameters, model, input hashes, upstream keys) is read back from the manifest record of that
- * key, so the file stays small (~250 bytes a run) and a run without a record is never vouched for.
- * ckbuild's own code is part of it: a new version may expand or resolve differently.
+ * key, so the file stays small (~450 bytes a run) and a run without a record is never vouched for.
+ * ckbuild's own code is part of it (a new version may expand or resolve differently); the local
+ * config only as a digest, since its setup lines may hold secrets.
  */
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './atomicFile.js';
@@ -16,12 +17,12 @@ import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
 import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
-import { canonicalJson, type Json, type JsonObject } from './json.js';
+import type { Json, JsonObject } from './json.js';
 import type { Manifest } from './manifest.js';
 import type { Plan } from './plan.js';
 import { readableName } from './names.js';
 import type { Resources } from './rule.js';
-import type { BaseRun, RunShape, SpliceBase } from './replan.js';
+import { type BaseRun, localConfigDigest, type RunShape, type SpliceBase } from './replan.js';
 import { codeDigest } from './upToDate.js';
 
 const BASE_VERSION = 1;
@@ -80,7 +81,7 @@ export function savePlanBase(plan: Plan): boolean {
     version: BASE_VERSION,
     code,
     experiment: plan.experiment.file,
-    local: canonicalJson(plan.local as Json),
+    local: localConfigDigest(plan.local),
     document: plan.experiment.document as unknown as Json,
     trials: plan.trials.map((trial) => JSON.stringify(trial)),
     labels: plan.trials.map((trial) => trial.label),

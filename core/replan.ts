@@ -26,7 +26,7 @@ import type { Experiment } from './experiment/model.js';
 import type { Trial } from './experiment/trials.js';
 import { resolveProjectPath } from './experiment/load.js';
 import { buildGraph, type RunGraph } from './graph.js';
-import { InputHasher } from './hash.js';
+import { InputHasher, sha256 } from './hash.js';
 import { computeIdentities, type RunIdentity } from './identity.js';
 import { canonicalJson, type Json, type JsonObject, sameData } from './json.js';
 import type { LocalConfig } from './localConfig.js';
@@ -58,7 +58,7 @@ export interface SpliceBase {
   experimentFile: string;
   /** The experiment's data the base was planned from. */
   document: unknown;
-  /** Its local config, canonical JSON. */
+  /** Its local config, as localConfigDigest gives it (a digest: the config may hold setup lines with secrets). */
   local: string;
   trialCount: number;
   /** The label of the base's trial with this id (1-based). */
@@ -79,13 +79,18 @@ export interface RunShape {
   upstream: Record<string, { id: string }>;
 }
 
+/** What a base keeps of the local config it was planned with. */
+export function localConfigDigest(local: LocalConfig): string {
+  return sha256(canonicalJson(local as Json));
+}
+
 /** The previous plan of this process as a base; none when it had diagnostics or came from another format. */
 export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
   if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native') return undefined;
   return {
     experimentFile: plan.experiment.file,
     document: plan.experiment.document,
-    local: canonicalJson(plan.local as Json),
+    local: localConfigDigest(plan.local),
     trialCount: plan.trials.length,
     trialLabel: (trialId) => plan.trials[trialId - 1]?.label,
     trialChanged: (trial) => !sameData(trial, plan.trials[trial.trialId - 1]),
@@ -96,7 +101,7 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
 }
 
 export async function replanChangedTrials(base: SpliceBase, experiment: Experiment, local: LocalConfig, rules: RuleRegistry, statCache: string): Promise<IdentifiedRuns | undefined> {
-  if (experiment.format !== 'native' || base.experimentFile !== experiment.file || base.local !== canonicalJson(local as Json)) return undefined;
+  if (experiment.format !== 'native' || base.experimentFile !== experiment.file || base.local !== localConfigDigest(local)) return undefined;
   if (!sameApartFromTrials(base.document as object, experiment.document)) return undefined;
 
   const changedTrials = new Set<number>();

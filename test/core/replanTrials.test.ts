@@ -171,6 +171,7 @@ test('a re-plan of a matrix experiment splices exactly the edited trials, and pl
       also: (file) => writeFileSync(join(file, '..', '..', 'data', 'words.json'), JSON.stringify({ train: [], test: [] })),
       spliced: false,
     },
+    { name: 'the local config changed as well', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), also: (file) => writeFileSync(join(file, '..', '..', 'ckbuild.local.yaml'), 'runs_root: elsewhere\n'), spliced: false },
     { name: 'a task script rewritten as well', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), also: (file) => writeFileSync(join(file, '..', '..', 'tasks', 'cap.py'), `${TASK('cap')}# v2\n`), spliced: false },
   ]);
 });
