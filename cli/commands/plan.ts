@@ -1,4 +1,5 @@
 /** `ckbuild plan <experiment>`: the runs, their keys and dependencies, and why each stale one is stale. */
+import { basename } from 'node:path';
 import { estimateRunGpuHours, repositoryHistory } from '../../core/budget.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
@@ -7,8 +8,11 @@ import { planFile } from '../load.js';
 import { bold, cyan, dim, displayPath, green, out, outJson, renderDiagnostics, table, yellow } from '../output.js';
 import { describeReason, describeState } from '../reasons.js';
 
-/** `manifest`: the plan's manifest as displayed, worded once per plan rather than once per run. */
-function runToJson(run: PlannedRun, plan: Plan, manifest: string) {
+/**
+ * `manifest`: the plan's manifest as displayed, and `runsRoot` its runs root: worded once per plan
+ * rather than once per run (a run directory is a name directly inside the runs root).
+ */
+function runToJson(run: PlannedRun, plan: Plan, manifest: string, runsRoot: string) {
   return {
     id: run.id,
     key: run.key,
@@ -22,7 +26,7 @@ function runToJson(run: PlannedRun, plan: Plan, manifest: string) {
     labels: run.labels,
     params: run.params,
     inputs: run.inputs,
-    run_dir: displayPath(run.runDir),
+    run_dir: runsRoot === '.' ? basename(run.runDir) : `${runsRoot}/${basename(run.runDir)}`,
     manifest,
     estimated_gpu_hours: run.state === 'stale' ? estimateOf(run, plan) : null,
   };
@@ -74,7 +78,8 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   if (json) {
     const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
     const manifest = displayPath(plan.manifestPath);
-    outJson({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest)), diagnostics: result.diagnostics });
+    const runsRoot = displayPath(plan.runsRoot);
+    outJson({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest, runsRoot)), diagnostics: result.diagnostics });
     return 0;
   }
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
