@@ -741,3 +741,22 @@ test('tokenization: cruijff_kit (what an import sets): the dataset component rep
   const parquet = resolveCase({ name: 'toolkit-parquet', params: { ...CAP, tokenization: 'cruijff_kit', dataset: { format: 'parquet' } } });
   assert.match(errors(parquet).map((d) => d.message).join('\n'), /`tokenization: cruijff_kit` reproduces the earlier toolkit's dataset builders, which read \{input, output\} examples from JSON/);
 });
+
+test('calibration reads the history once per base model and method, however many runs it prices', async () => {
+  const { calibratedSpeed } = await import('../../rules/torchtune/metrics.js');
+  const { readResolved } = await import('../../rules/torchtune/resolved.js');
+  let reads = 0;
+  const finished = (elapsed: number) => {
+    const params = { base_model: 'Llama-3.2-1B-Instruct', method: 'lora', epochs: 1, max_samples: 1000 };
+    return { get params() { reads++; return params; }, elapsed_s: elapsed, gpu_hours: elapsed / 3600 };
+  };
+  const history = Array.from({ length: 100 }, (_, i) => finished(600 + i));
+  const priced = readResolved({ base_model: 'Llama-3.2-1B-Instruct', method: 'lora', epochs: 2 });
+  const first = calibratedSpeed(priced, history);
+  const afterOne = reads;
+  for (let i = 0; i < 500; i++) assert.equal(calibratedSpeed(priced, history), first);
+  assert.ok(first !== undefined && first > 0);
+  assert.equal(reads, afterOne, 'pricing 500 more runs read no history again');
+  // Another method is its own calibration (none of these runs used it).
+  assert.equal(calibratedSpeed(readResolved({ base_model: 'Llama-3.2-1B-Instruct', method: 'full' }), history), undefined);
+});
