@@ -165,7 +165,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   // against the previous plan of this process (watch), or one an earlier process saved (whose
   // runs' identities come from this manifest's records).
   const clean = diagnostics.length === 0 && read.diagnostics.length === 0;
-  const base = !clean ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment.projectDir, experiment.file, manifest) : undefined;
+  const base = !clean ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment, local.config, manifest) : undefined;
   const spliced = base ? await replanChangedTrials(base, experiment, local.config, options.rules, statCache) : undefined;
   const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
   // A damaged manifest is reported after the experiment's own problems, which are all found too.

@@ -5,36 +5,55 @@
  * that is missing, damaged, of another version or of other code means "plan in full".
  *
  * It holds what a run's key does not say: its id, place in the graph and upstream ids, its labels,
- * resources and site, the input paths by role, and the key. Everything the key does say (resolved
+ * resources and site, the input paths by role, and the key. What the key does say (resolved
  * parameters, model, input hashes, upstream keys) is read back from the manifest record of that
- * key, so the file stays small (~450 bytes a run) and a run without a record is never vouched for.
+ * key, so the file stays small (~450 bytes a run) for a sweep that has run; only a run the manifest
+ * has no record of when the plan is saved (never built, or edited and dry-run) carries it here.
  * ckbuild's own code is part of it (a new version may expand or resolve differently); the local
- * config only as a digest, since its setup lines may hold secrets.
- */
+ * config only as a digest, since its setup lines may hold secrets. */
 import { join, relative } from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
 import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
 import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import type { Json, JsonObject } from './json.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest, RunRecord } from './manifest.js';
 import type { Plan } from './plan.js';
 import { readableName } from './names.js';
 import type { Resources } from './rule.js';
-import { type BaseRun, localConfigDigest, type RunShape, type SpliceBase } from './replan.js';
+import { type BaseRun, localConfigDigest, outlineDigest, type RunShape, type SpliceBase } from './replan.js';
+import type { Experiment } from './experiment/model.js';
+import type { LocalConfig } from './localConfig.js';
 import { codeDigest } from './upToDate.js';
 
 const BASE_VERSION = 1;
 
-/** One run: id, key, step, labels, resources, site, earlyStopLoss, upstream [role, index], downstream indexes, index into `inputs`. */
-type SavedRun = [string, string, string, JsonObject, Resources, JsonObject | null, number | null, Array<[string, number]>, number[], number];
+/**
+ * One run: id, key, step, labels, resources, site, earlyStopLoss, upstream [role, index],
+ * downstream indexes, index into `inputs`, and what its key says when the manifest had no record
+ * of it (a run never built, a dry run's edit): null when the record says it.
+ */
+type SavedRun = [string, string, string, JsonObject, Resources, JsonObject | null, number | null, Array<[string, number]>, number[], number, SavedIdentity | null];
 
-interface SavedBase {
+/** The part of a record a run's key says, in the record's own field names. */
+type SavedIdentity = Pick<RunRecord, 'key' | 'scheme' | 'rule' | 'rule_version' | 'params' | 'model' | 'inputs' | 'upstream'>;
+
+/**
+ * The file is two lines of JSON: this header, compared before the rest is read (a base that does
+ * not apply costs a few milliseconds, not a 9 MB parse), then the body.
+ */
+interface SavedHeader {
   version: number;
   code: string;
   experiment: string;
   local: string;
+  /** outlineDigest of the experiment's data. */
+  outline: string;
+}
+
+interface SavedBody {
   document: Json;
   /** Each trial as JSON: compared as text with the trial an edit gives. */
   trials: string[];
@@ -69,7 +88,9 @@ export function savePlanBase(plan: Plan): boolean {
       tables.set(signature, table);
     }
     const upstream = Object.entries(run.upstream).map(([role, up]): [string, number] => [role, index.get(up.id)!]);
-    return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table];
+    const own: SavedIdentity | null = plan.manifest.runs.has(run.key) ? null : { key: run.key, scheme: HASH_SCHEME_VERSION, rule: run.rule, rule_version: run.ruleVersion, params: run.params, inputs: run.inputs, upstream: run.upstream };
+    if (own && run.model) own.model = run.model;
+    return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table, own];
   });
   let code: string;
   try {
@@ -77,11 +98,8 @@ export function savePlanBase(plan: Plan): boolean {
   } catch {
     return false; // ckbuild's own files being replaced (an install in progress): save nothing
   }
-  const saved: SavedBase = {
-    version: BASE_VERSION,
-    code,
-    experiment: plan.experiment.file,
-    local: localConfigDigest(plan.local),
+  const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document) };
+  const body: SavedBody = {
     document: plan.experiment.document as unknown as Json,
     trials: plan.trials.map((trial) => JSON.stringify(trial)),
     labels: plan.trials.map((trial) => trial.label),
@@ -91,27 +109,41 @@ export function savePlanBase(plan: Plan): boolean {
   const path = basePath(plan.experiment.projectDir, plan.experiment.file);
   try {
     ensureIgnoredDir(join(plan.experiment.projectDir, '.ckbuild'), plan.experiment.projectDir);
-    writeFileAtomic(path, JSON.stringify(saved));
+    writeFileAtomic(path, `${JSON.stringify(header)}\n${JSON.stringify(body)}`);
     return true;
   } catch {
     return false; // a read-only checkout plans in full next time
   }
 }
 
-/** The base an earlier process saved for this experiment, its runs' identities read from `manifest`; undefined when there is none it can trust. */
-export function loadPlanBase(projectDir: string, experimentFile: string, manifest: Manifest): SpliceBase | undefined {
+/**
+ * The base an earlier process saved for this experiment, if its header fits the experiment and
+ * local config as they are now; its runs' identities are read from `manifest`. Undefined when
+ * there is none it can trust.
+ */
+export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifest: Manifest): SpliceBase | undefined {
+  const path = basePath(experiment.projectDir, experiment.file);
+  let header: unknown;
+  try {
+    header = JSON.parse(firstLine(path));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(header) || header.version !== BASE_VERSION || header.experiment !== experiment.file || header.local !== localConfigDigest(local) || header.outline !== outlineDigest(experiment.document)) return undefined;
+  try {
+    if (header.code !== codeDigest()) return undefined;
+  } catch {
+    return undefined;
+  }
   let saved: unknown;
   try {
-    saved = JSON.parse(readText(basePath(projectDir, experimentFile)));
+    const text = readText(path);
+    saved = JSON.parse(text.slice(text.indexOf('\n') + 1));
   } catch {
     return undefined;
   }
-  if (!isSavedBase(saved) || saved.experiment !== experimentFile) return undefined;
-  try {
-    if (saved.code !== codeDigest()) return undefined;
-  } catch {
-    return undefined;
-  }
+  if (!isSavedBody(saved)) return undefined;
+  const experimentFile = experiment.file;
   const order = saved.runs.map((run) => run[0]);
   if (new Set(order).size !== order.length) return undefined;
   const upstream = new Map<string, string[]>();
@@ -145,7 +177,7 @@ export function loadPlanBase(projectDir: string, experimentFile: string, manifes
   return {
     experimentFile,
     document: saved.document,
-    local: saved.local,
+    local: header.local as string,
     trialCount: saved.trials.length,
     trialLabel: (trialId) => saved.labels[trialId - 1],
     trialChanged: (trial) => saved.trials[trial.trialId - 1] !== JSON.stringify(trial),
@@ -155,13 +187,27 @@ export function loadPlanBase(projectDir: string, experimentFile: string, manifes
   };
 }
 
+/** The header line, read without the body behind it. */
+function firstLine(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const end = buffer.subarray(0, length).indexOf(10);
+    if (end < 0) throw new Error('no header line');
+    return buffer.subarray(0, end).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isIndex = (value: unknown, length: number): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) < length;
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
-/** The saved file has the shape this module writes: anything else (damaged, hand-edited) is no base. */
-function isSavedBase(value: unknown): value is SavedBase {
-  if (!isObject(value) || value.version !== BASE_VERSION || typeof value.code !== 'string' || typeof value.experiment !== 'string' || typeof value.local !== 'string') return false;
+/** The body has the shape this module writes: anything else (damaged, hand-edited) is no base. */
+function isSavedBody(value: unknown): value is SavedBody {
+  if (!isObject(value)) return false;
   if (!isObject(value.document) || !isStrings(value.trials) || !isStrings(value.labels) || value.labels.length !== value.trials.length) return false;
   const { inputs, runs } = value;
   if (!Array.isArray(inputs) || !inputs.every((table) => isObject(table) && Object.values(table).every((path) => typeof path === 'string'))) return false;
@@ -169,7 +215,7 @@ function isSavedBase(value: unknown): value is SavedBase {
   return runs.every(
     (run) =>
       Array.isArray(run) &&
-      run.length === 10 &&
+      run.length === 11 &&
       typeof run[0] === 'string' &&
       typeof run[1] === 'string' &&
       typeof run[2] === 'string' &&
@@ -181,18 +227,25 @@ function isSavedBase(value: unknown): value is SavedBase {
       run[7].every((edge: unknown) => Array.isArray(edge) && edge.length === 2 && typeof edge[0] === 'string' && isIndex(edge[1], runs.length)) &&
       Array.isArray(run[8]) &&
       run[8].every((index: unknown) => isIndex(index, runs.length)) &&
-      isIndex(run[9], inputs.length),
+      isIndex(run[9], inputs.length) &&
+      (run[10] === null || isSavedIdentity(run[10])),
   );
 }
 
+function isSavedIdentity(value: unknown): value is SavedIdentity {
+  if (!isObject(value) || typeof value.key !== 'string' || typeof value.scheme !== 'number' || typeof value.rule !== 'string' || typeof value.rule_version !== 'number') return false;
+  if (!isObject(value.params) || (value.model !== undefined && !isObject(value.model)) || !isObject(value.inputs) || !isObject(value.upstream)) return false;
+  return Object.values(value.inputs).every((input) => isObject(input) && typeof input.sha256 === 'string' && typeof input.size === 'number') && Object.values(value.upstream).every((up) => isObject(up) && typeof up.key === 'string');
+}
+
 /**
- * A saved run with what its key says taken from the manifest record of that key: only a record
- * of this key, scheme and shape (the same input roles and upstream roles, with the upstream keys
- * the base gives) vouches for it.
+ * A saved run with what its key says: saved with it, or taken from the manifest record of that key.
+ * Only one of this key, scheme and shape (the same input roles and upstream roles, with the
+ * upstream keys the base gives) vouches for it.
  */
-function identityFromRecord(run: SavedRun, saved: SavedBase, order: readonly string[], manifest: Manifest): BaseRun | undefined {
-  const [id, key, step, labels, resources, site, earlyStopLoss, upstreamRoles, , table] = run;
-  const record = manifest.runs.get(key);
+function identityFromRecord(run: SavedRun, saved: SavedBody, order: readonly string[], manifest: Manifest): BaseRun | undefined {
+  const [id, key, step, labels, resources, site, earlyStopLoss, upstreamRoles, , table, own] = run;
+  const record: SavedIdentity | undefined = own ?? manifest.runs.get(key);
   if (!record || record.key !== key || (record.scheme ?? HASH_SCHEME_VERSION) !== HASH_SCHEME_VERSION) return undefined;
   const paths = saved.inputs[table];
   if (!paths || !record.inputs || Object.keys(paths).length !== Object.keys(record.inputs).length) return undefined;

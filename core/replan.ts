@@ -79,6 +79,20 @@ export interface RunShape {
   upstream: Record<string, { id: string }>;
 }
 
+/**
+ * A digest of the experiment's data with `protocol.runs` reduced to its length: what a splice
+ * needs unchanged, cheap to compare before a saved plan is read in full (the full comparison,
+ * sameApartFromTrials, still decides: JSON cannot tell every value apart).
+ */
+export function outlineDigest(document: object): string {
+  const doc = document as Record<string, unknown>;
+  const protocol = doc.protocol as Record<string, unknown> | undefined;
+  const outline = isPlainObject(protocol) && Array.isArray(protocol.runs) ? { ...doc, protocol: { ...protocol, runs: protocol.runs.length } } : doc;
+  return sha256(JSON.stringify(outline));
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** What a base keeps of the local config it was planned with. */
 export function localConfigDigest(local: LocalConfig): string {
   return sha256(canonicalJson(local as Json));

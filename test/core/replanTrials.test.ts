@@ -259,3 +259,16 @@ test('a saved plan whose edited trial never ran still takes the next edit of tha
     assert.ok(savePlanBase(spliced.plan!));
   }
 });
+
+test('a sweep never built: the saved plan carries its runs and takes edits of any trial', async () => {
+  const dir = sweepProject(6);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  assert.ok(savePlanBase((await planOf(file)).plan!));
+  for (const [i, bump] of [[1, 1], [4, 2], [1, 3]] as const) {
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace(new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`), `$1${lrOf(i, bump)}`));
+    const spliced = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
+    assert.equal(spliced.plan?.spliced, true, `trial ${i}: spliced, with no record of any run`);
+    assert.deepEqual(comparable(spliced), comparable(await planOf(file)), `trial ${i}: as planned from scratch`);
+  }
+});

@@ -242,6 +242,7 @@ export interface FuzzCounts {
 
 /** The properties, one per kind of file; `runs` is the number of cases of each. */
 export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: string; property: fc.IAsyncProperty<[string, ...unknown[]]> | fc.IAsyncPropertyWithHooks<[string]> }> {
+  const [savedHeader = '', savedBody = ''] = world.savedPlan.text.split('\n');
   const bump = (kind: string): void => {
     counts[kind] = (counts[kind] ?? 0) + 1;
   };
@@ -290,12 +291,17 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
     },
     {
       name: 'saved plan',
-      property: fc.asyncProperty(mutatedDocument(fc.constant(world.savedPlan.text), 'json'), async (text) => {
-        bump('saved-plan');
-        restore(world);
-        writeFileSync(world.savedPlan.path, text);
-        await planned(world, world.experiment, true);
-      }),
+      // Two JSON lines, a header and a body: the body mutated, behind its real header or a mutated one.
+      property: fc.asyncProperty(
+        fc.oneof(fc.constant(savedHeader), mutatedDocument(fc.constant(savedHeader), 'json')),
+        mutatedDocument(fc.constant(savedBody), 'json'),
+        async (header, body) => {
+          bump('saved-plan');
+          restore(world);
+          writeFileSync(world.savedPlan.path, `${header}\n${body}`);
+          await planned(world, world.experiment, true);
+        },
+      ) as unknown as fc.IAsyncProperty<[string]>,
     },
     {
       name: 'up-to-date stamp',
