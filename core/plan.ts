@@ -68,6 +68,8 @@ export interface Plan {
   trials: readonly Trial[];
   /** Whether only the trials an edit changed were re-planned, spliced into a previous plan (core/replan.ts). */
   spliced: boolean;
+  /** The files resolution read (a task script, a checkpoint's config.json), with fingerprints. */
+  reads: ReadonlyMap<string, string>;
   manifest: Manifest;
   manifestPath: string;
   /** The manifest file's stats, taken before it was read (absent: there was none). */
@@ -221,7 +223,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const fileStats = new Map(hasher.seen);
   if (experimentStat) fileStats.set(experiment.file, experimentStat);
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, spliced: spliced !== undefined, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, spliced: spliced !== undefined, reads: identified.reads, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
 }
 
@@ -246,7 +248,7 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   diagnostics.push(...identified.diagnostics);
   if (hasErrors(diagnostics)) return undefined;
   const identities = identified.identities;
-  return { graph: built.graph, identityOf: (id) => identities.get(id)!, traitsOf: (id) => runsById.get(id)!, trials: expansion.trials, files: identified.files, hasher };
+  return { graph: built.graph, identityOf: (id) => identities.get(id)!, traitsOf: (id) => runsById.get(id)!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
 }
 
 function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number }) | undefined {

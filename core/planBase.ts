@@ -16,6 +16,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
 import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
+import { readFingerprint } from './experiment/expand/context.js';
 import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import type { Json, JsonObject } from './json.js';
@@ -51,6 +52,8 @@ interface SavedHeader {
   local: string;
   /** outlineDigest of the experiment's data. */
   outline: string;
+  /** Plan.reads: checked, like the rest of the header, before the body is read. */
+  reads: Array<[string, string]>;
 }
 
 interface SavedBody {
@@ -98,7 +101,7 @@ export function savePlanBase(plan: Plan): boolean {
   } catch {
     return false; // ckbuild's own files being replaced (an install in progress): save nothing
   }
-  const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document) };
+  const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document), reads: [...plan.reads] };
   const body: SavedBody = {
     document: plan.experiment.document as unknown as Json,
     trials: plan.trials.map((trial) => JSON.stringify(trial)),
@@ -130,11 +133,14 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     return undefined;
   }
   if (!isObject(header) || header.version !== BASE_VERSION || header.experiment !== experiment.file || header.local !== localConfigDigest(local) || header.outline !== outlineDigest(experiment.document)) return undefined;
+  if (!Array.isArray(header.reads) || !header.reads.every((read): read is [string, string] => Array.isArray(read) && read.length === 2 && typeof read[0] === 'string' && typeof read[1] === 'string')) return undefined;
   try {
     if (header.code !== codeDigest()) return undefined;
   } catch {
     return undefined;
   }
+  const reads = new Map(header.reads);
+  for (const [read, fingerprint] of reads) if (readFingerprint(read) !== fingerprint) return undefined;
   let saved: unknown;
   try {
     const text = readText(path);
@@ -182,6 +188,7 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     trialLabel: (trialId) => saved.labels[trialId - 1],
     trialChanged: (trial) => saved.trials[trial.trialId - 1] !== JSON.stringify(trial),
     graph: graphOf(order, upstream, downstream),
+    reads,
     shape: shapeOf,
     run: runOf,
   };

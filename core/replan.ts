@@ -10,8 +10,9 @@
  *  - the experiment's data is the same apart from `protocol.runs` items, the local config is the
  *    same, neither plan has a diagnostic, and the protocol has as many trials as before, each
  *    under the name it had (so the expansion, and the plan's order, keep every run in its place);
- *  - every input file of the new plan hashes as the base recorded it (a rule's resolve reads only
- *    files it declares as inputs, so this covers what resolution read too);
+ *  - every input file of the new plan hashes as the base recorded it, and every file the base's
+ *    resolution read (ResolveContext.readText and exists: a task script, a checkpoint's
+ *    config.json and weight index) reads the same;
  *  - the partial expansion closes on itself (no dangling need), each of its runs already existed
  *    with the same upstream runs, and belongs to the same trials as before;
  *  - no run outside it needs a run whose key changed (an ensemble merge, an optimisation over all
@@ -22,6 +23,7 @@
  */
 import type { ExpandedRun } from './rule.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
+import { readFingerprint } from './experiment/expand/context.js';
 import type { Experiment } from './experiment/model.js';
 import type { Trial } from './experiment/trials.js';
 import { resolveProjectPath } from './experiment/load.js';
@@ -43,6 +45,8 @@ export interface IdentifiedRuns {
   trials: readonly Trial[];
   /** The input files read, absolute. */
   files: string[];
+  /** What resolution read (Expansion.reads). */
+  reads: ReadonlyMap<string, string>;
   hasher: InputHasher;
 }
 
@@ -66,6 +70,8 @@ export interface SpliceBase {
   /** Whether `trial` differs from the base's trial with its id. */
   trialChanged(trial: Trial): boolean;
   graph: RunGraph;
+  /** What the base's resolution read, with fingerprints: all must read the same now. */
+  reads: ReadonlyMap<string, string>;
   /** What the base knows of each of its runs: key, step, labels, upstream runs by role. */
   shape(id: string): RunShape | undefined;
   /** A run kept as the base has it, in full; undefined when the base cannot vouch for it (the splice is then refused). */
@@ -109,6 +115,7 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
     trialLabel: (trialId) => plan.trials[trialId - 1]?.label,
     trialChanged: (trial) => !sameData(trial, plan.trials[trial.trialId - 1]),
     graph: plan.graph,
+    reads: plan.reads,
     shape: (id) => plan.byId.get(id),
     run: (id) => plan.byId.get(id),
   };
@@ -117,6 +124,8 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
 export async function replanChangedTrials(base: SpliceBase, experiment: Experiment, local: LocalConfig, rules: RuleRegistry, statCache: string): Promise<IdentifiedRuns | undefined> {
   if (experiment.format !== 'native' || base.experimentFile !== experiment.file || base.local !== localConfigDigest(local)) return undefined;
   if (!sameApartFromTrials(base.document as object, experiment.document)) return undefined;
+  // What the kept runs' resolution read (a task script, a checkpoint's config.json) is unchanged.
+  for (const [read, fingerprint] of base.reads) if (readFingerprint(read) !== fingerprint) return undefined;
 
   const changedTrials = new Set<number>();
   let renamed = false;
@@ -171,6 +180,7 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
     traitsOf: (id) => runs.get(id) ?? kept.get(id)!,
     trials: expansion.trials,
     files,
+    reads: new Map([...base.reads, ...expansion.reads]),
     hasher,
   };
 }

@@ -269,6 +269,7 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
     graph: emptyGraph(),
     trials: [],
     spliced: false,
+    reads: new Map(),
     manifest: emptyManifest(target.experiment, experiment.file),
     manifestPath: '',
     runsRoot: setup.runsRoot,

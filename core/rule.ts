@@ -55,6 +55,15 @@ export interface ResolveContext {
   runs: ReadonlyMap<string, ExpandedRun>;
   /** The project folder, against which relative paths in the experiment resolve. */
   projectDir: string;
+  /**
+   * A file's text (undefined when it cannot be read), read at most once per plan: a later plan in
+   * the same process (watch mode) reads it again. Resolution reads files only through this and
+   * `exists`, so a plan knows everything its resolution depended on (Plan.reads) and a re-plan
+   * that reuses runs can check that none of it changed.
+   */
+  readText(path: string): string | undefined;
+  /** Whether a file exists, recorded like readText. */
+  exists(path: string): boolean;
 }
 
 export interface ResolvedParams {

@@ -3,7 +3,6 @@
  * One run is one evaluation cell: a task, on one model (the base model or one checkpoint of one
  * fine-tune, or a merged adapter), on one dataset split.
  */
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { DEFAULT_SEED } from '../../core/defaults.js';
@@ -47,19 +46,6 @@ export interface InspectParams {
   dataset: DatasetParams;
 }
 
-const scripts = new Map<string, string | undefined>();
-
-function scriptText(path: string): string | undefined {
-  if (!scripts.has(path)) {
-    try {
-      scripts.set(path, readFileSync(path, 'utf8'));
-    } catch {
-      scripts.set(path, undefined); // a missing script is reported by the input check
-    }
-  }
-  return scripts.get(path);
-}
-
 /**
  * What the task script must do with what ckbuild passes it, checked before any GPU time: the
  * @task function must exist, and the prompt reaches the task through `config_path` (eval.yaml,
@@ -69,7 +55,7 @@ function scriptText(path: string): string | undefined {
 function checkTaskScript(run: ExpandedRun, context: ResolveContext, taskFunction: string, read: ParamReader): void {
   const script = run.inputs.script;
   if (script === undefined || taskFunction === '') return;
-  const text = scriptText(isAbsolute(script) ? script : join(context.projectDir, script));
+  const text = context.readText(isAbsolute(script) ? script : join(context.projectDir, script));
   if (text === undefined) return;
   if (!new RegExp(`^\\s*(async\\s+)?def\\s+${taskFunction}\\s*\\(`, 'm').test(text)) {
     read.report('task_function', `${script} has no function \`${taskFunction}\` (the @task function inspect runs); name it with \`task_function\`, or rename the task`, 'dangling-reference', 'warning');

@@ -5,8 +5,8 @@
  * run's parameters, and config.json and the weights are inputs hashed by content, so the key
  * follows the model's identity, never its path.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { ResolveContext } from '../../core/rule.js';
 import { isObject, type JsonObject } from '../../core/json.js';
 import type { ModelSpec } from './models.js';
 import { isModelPath } from '../support/render.js';
@@ -34,14 +34,19 @@ export function modelDirOf(name: string, projectDir: string, sitePath?: string):
 
 export type ArchitectureResult = { architecture: Architecture; weights: string[] } | { problem: string };
 
-/** Reads `<dir>/config.json`; a problem names what cannot be mapped and why. */
-export function readArchitecture(dir: string): ArchitectureResult {
+/** How a model directory is read: ResolveContext's recorded reads. */
+export type ModelFiles = Pick<ResolveContext, 'readText' | 'exists'>;
+
+/** Reads `<dir>/config.json` and finds the weights, through the plan's recorded reads; a problem names what cannot be mapped and why. */
+export function readArchitecture(dir: string, files: ModelFiles): ArchitectureResult {
   const file = join(dir, 'config.json');
+  const text = files.readText(file);
+  if (text === undefined) return { problem: `no config.json in ${dir}: point \`base_model\` at a Hugging Face model directory (config.json, model.safetensors, tokenizer files, original/tokenizer.model)` };
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(file, 'utf8'));
+    config = JSON.parse(text);
   } catch (error) {
-    return { problem: existsSync(file) ? `${file} is not valid JSON (${(error as Error).message})` : `no config.json in ${dir}: point \`base_model\` at a Hugging Face model directory (config.json, model.safetensors, tokenizer files, original/tokenizer.model)` };
+    return { problem: `${file} is not valid JSON (${(error as Error).message})` };
   }
   if (!isObject(config)) return { problem: `${file} is not a JSON object` };
   const c = config as JsonObject;
@@ -58,7 +63,7 @@ export function readArchitecture(dir: string): ArchitectureResult {
   if (headDim !== undefined && headDim * heads !== hidden) return { problem: `${file}: head_dim ${headDim} × ${heads} heads is not hidden_size ${hidden}; torchtune's llama3 builders derive head_dim = hidden_size / heads` };
   if (c.tie_word_embeddings === true) return { problem: `${file} ties input and output embeddings (tie_word_embeddings: true); torchtune's llama3 component builders have an untied output layer: untie the checkpoint or use a registry model (Llama-3.2 1B/3B)` };
   if (c.rope_scaling !== undefined && c.rope_scaling !== null) return { problem: `${file} uses rope_scaling (${JSON.stringify(c.rope_scaling)}); only unscaled rotary embeddings map to torchtune's llama3 component builders: use a registry model for Llama-3.1+` };
-  const weights = existsSync(join(dir, 'model.safetensors')) ? ['model.safetensors'] : shardFiles(dir);
+  const weights = files.exists(join(dir, 'model.safetensors')) ? ['model.safetensors'] : shardFiles(dir, files);
   if (weights.length === 0) return { problem: `no model.safetensors (or model.safetensors.index.json) in ${dir}` };
   return {
     architecture: {
@@ -77,9 +82,9 @@ export function readArchitecture(dir: string): ArchitectureResult {
   };
 }
 
-function shardFiles(dir: string): string[] {
+function shardFiles(dir: string, files: ModelFiles): string[] {
   try {
-    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    const index = JSON.parse(files.readText(join(dir, 'model.safetensors.index.json')) ?? '') as { weight_map?: Record<string, string> };
     return [...new Set(Object.values(index.weight_map ?? {}))].sort();
   } catch {
     return [];

@@ -10,7 +10,7 @@ import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { ParamReader, type ParamReport } from '../../core/params.js';
 import { promptProblem } from '../../core/prompt.js';
 import { basename, join } from 'node:path';
-import { type Architecture, modelDirOf, readArchitecture, specFromArchitecture } from './checkpoint.js';
+import { type Architecture, type ModelFiles, modelDirOf, readArchitecture, specFromArchitecture } from './checkpoint.js';
 import { findModel, modelOf, MODELS, suggestModel, type Method, type ModelSpec } from './models.js';
 import { ATTENTION_MODULES, DATASET_FORMATS, DEFAULTS, KNOWN_TARGET_MODULES, LR_SCHEDULERS, MLP_MODULES, OUTPUT_MODULES, PARAM_NAMES } from './params.js';
 import { usesChatTemplateDataset, usesPrompt } from './dataset.js';
@@ -30,6 +30,8 @@ export interface NormalizeEnv {
   cpu?: boolean;
   /** The directory the model name points at, when it does (a path, or the experiment's `models:` entry). */
   modelDir?: string;
+  /** How its files are read (ResolveContext's recorded reads: once per plan, not once per fine-tune). */
+  files: ModelFiles;
 }
 
 /**
@@ -51,7 +53,7 @@ export function normalizeParams(raw: JsonObject, env: NormalizeEnv, report: Repo
   if (modelName === '') report('base_model', 'a fine-tune needs `base_model`', 'missing-key');
   else if (!model && env.modelDir !== undefined) {
     // Not a registry name: a checkpoint directory, described by its own config.json.
-    const found = readArchitecture(env.modelDir);
+    const found = readArchitecture(env.modelDir, env.files);
     if ('problem' in found) report('base_model', found.problem, 'unknown-model');
     else {
       checkpoint = found;
@@ -304,7 +306,7 @@ export function resolveTorchtune(run: ExpandedRun, context: ResolveContext): Res
   const diagnostics: Resolved<TuneParams>['diagnostics'] = [];
   const report: Report = (param, message, code, severity = 'error') => diagnostics.push(context.diagnostic(param, message, { code, severity }));
   const modelDir = typeof run.params.base_model === 'string' ? modelDirOf(run.params.base_model, context.projectDir, typeof run.site?.model_path === 'string' ? run.site.model_path : undefined) : undefined;
-  const env: NormalizeEnv = { gpus: plannedGpus(run, run.params), curriculumStage: run.labels.stage !== undefined, cpu: run.resources.gpus === 0, modelDir };
+  const env: NormalizeEnv = { gpus: plannedGpus(run, run.params), curriculumStage: run.labels.stage !== undefined, cpu: run.resources.gpus === 0, modelDir, files: context };
   const params = normalizeParams(run.params, env, report);
   checkCurriculum(run, params, context, report);
   const model = modelOf(params);
@@ -342,7 +344,7 @@ function checkCurriculum(run: ExpandedRun, params: TuneParams, context: ResolveC
   if (initId === undefined) return;
   const init = context.runs.get(initId);
   if (!init || init.rule !== run.rule) return;
-  const previous = normalizeParams(init.params, { gpus: plannedGpus(init, init.params), curriculumStage: true }, () => undefined);
+  const previous = normalizeParams(init.params, { gpus: plannedGpus(init, init.params), curriculumStage: true, files: context }, () => undefined);
   if (previous.lora && previous.lora.save_adapter_weights_only) {
     report('save_adapter_weights_only', `this curriculum stage starts from the merged weights of \`${initId}\`, which sets \`save_adapter_weights_only: true\` and so saves only its adapter; remove that setting from the earlier stage`, 'curriculum-needs-merged');
   }

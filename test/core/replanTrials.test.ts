@@ -272,3 +272,47 @@ test('a sweep never built: the saved plan carries its runs and takes edits of an
     assert.deepEqual(comparable(spliced), comparable(await planOf(file)), `trial ${i}: as planned from scratch`);
   }
 });
+
+/** A sweep of a local, sharded Llama checkpoint: resolution reads its config.json and weight index. */
+function shardedProject(): { file: string; model: string } {
+  const file = join(sweepProject(4), 'experiments', 'sweep.yaml');
+  const model = join(file, '..', '..', 'model');
+  mkdirSync(join(model, 'original'), { recursive: true });
+  const llama = { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 128257, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, hidden_size: 64, intermediate_size: 128, max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 500000, tie_word_embeddings: false };
+  writeFileSync(join(model, 'config.json'), JSON.stringify(llama));
+  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'original/tokenizer.model', 'a.safetensors', 'b.safetensors']) writeFileSync(join(model, name), name);
+  writeFileSync(join(model, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w1: 'a.safetensors' } }));
+  writeFileSync(file, readFileSync(file, 'utf8').replace('base_model: Llama-3.2-1B-Instruct', 'base_model: ./model'));
+  return { file, model };
+}
+
+test('what resolution read is checked too: a checkpoint re-indexed to other weight files is planned in full', async () => {
+  const { file, model } = shardedProject();
+  const previous = await planOf(file);
+  assert.ok(previous.plan && previous.diagnostics.length === 0, previous.diagnostics.map((d) => d.message).join('; '));
+  assert.ok(savePlanBase(previous.plan));
+  assert.ok([...previous.plan.reads.keys()].some((read) => read.endsWith('model.safetensors.index.json')), 'the index is a recorded read');
+  const edit = (bump: number): void => writeFileSync(file, readFileSync(file, 'utf8').replace(/(- \{ name: r00001, learning_rate: )[^,]+/, `$1${lrOf(1, bump)}`));
+  edit(1);
+  const untouched = await planOf(file, previous.plan);
+  assert.equal(untouched.plan?.spliced, true, 'the index as it was: spliced');
+  // The same weight file plus another: no input of a kept run changed, but the index did.
+  writeFileSync(join(model, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w1: 'a.safetensors', w2: 'b.safetensors' } }));
+  edit(2);
+  const scratch = await planOf(file);
+  for (const [how, replanned] of [['in memory', await planOf(file, previous.plan)], ['from the saved plan', await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true })]] as const) {
+    assert.equal(replanned.plan?.spliced, false, `${how}: planned in full`);
+    assert.deepEqual(comparable(replanned), comparable(scratch), `${how}: as planned from scratch`);
+  }
+  assert.deepEqual(scratch.plan!.byId.get('finetune/r00000')!.params.checkpoint_files, ['a.safetensors', 'b.safetensors']);
+});
+
+test('a task script edited while watching is read again: its @task check sees the new text', async () => {
+  const dir = sweepProject(3);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  const first = await planOf(file);
+  assert.deepEqual(first.diagnostics, []);
+  writeFileSync(join(dir, 'task.py'), 'from inspect_ai import task\n\n@task\ndef renamed(config_path: str = ""):\n    pass\n');
+  const again = await planOf(file, first.plan);
+  assert.ok(again.diagnostics.some((d) => /has no function `t`/.test(d.message)), again.diagnostics.map((d) => d.message).join('; ') || 'no diagnostics');
+});

@@ -20,10 +20,20 @@ export function expandedRun(overrides: Partial<ExpandedRun> & { id: string; step
   return { params: {}, inputs: {}, needs: {}, origins: {}, labels: {}, resources: {}, ...overrides };
 }
 
+/** ResolveContext.readText as planning gives it, uncached. */
+export function readTextOrNothing(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export function resolveContext(runs: ExpandedRun[] = []): ResolveContext {
   return {
     runs: new Map(runs.map((run) => [run.id, run])),
     projectDir: PROJECT,
+    readText: readTextOrNothing, exists: existsSync,
     diagnostic: (param, message, options): Diagnostic => ({
       severity: options.severity ?? 'error',
       code: options.code,

@@ -17,6 +17,7 @@ import { findModel, MODELS, modelComponents, type Method } from '../../rules/tor
 import { LR_SCHEDULERS, paramsSchema } from '../../rules/torchtune/params.js';
 import { configData, serializeConfig } from '../../rules/torchtune/render.js';
 import { TEMPLATE_PATH } from '../../rules/torchtune/template.js';
+import { readTextOrNothing } from './ruleSupport.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../core/rule.js';
 import { goldenDir, projectRoot, updateGolden } from '../helpers/paths.js';
 
@@ -40,6 +41,7 @@ function resolveRun(run: ExpandedRun, others: ExpandedRun[] = []): ResolvedParam
   return torchtuneRule.resolve(run, {
     runs,
     projectDir: '/work/project',
+    readText: readTextOrNothing, exists: existsSync,
     diagnostic: (param, message, options): Diagnostic => ({ severity: options.severity ?? 'error', code: options.code, file: 'experiments/x.yaml', line: 1, column: 1, field: `config.${param}`, message }),
   });
 }
@@ -710,7 +712,7 @@ test('a checkpoint directory: builder and dimensions from its config.json, its f
     writeFileSync(join(dir, 'model.safetensors'), 'weights');
   };
   write(llama);
-  const resolved = torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/work/project', diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) });
+  const resolved = torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/work/project', readText: readTextOrNothing, exists: existsSync, diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) });
   assert.deepEqual(errors(resolved), []);
   assert.deepEqual(resolved.params.architecture, { family: 'llama', vocab_size: 128257, num_layers: 2, num_heads: 4, num_kv_heads: 2, embed_dim: 64, intermediate_dim: 128, max_seq_len: 2048, norm_eps: 1e-5, rope_base: 500000 });
   assert.equal(resolved.inputs?.model_config, join(dir, 'config.json'));
@@ -718,7 +720,7 @@ test('a checkpoint directory: builder and dimensions from its config.json, its f
   assert.equal(resolved.inputs?.model_tokenizer_config, join(dir, 'tokenizer_config.json'), 'the chat template decides the training text');
   const resolveWith = (config: object): Diagnostic[] => {
     write(config);
-    return errors(torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/', diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) }));
+    return errors(torchtuneRule.resolve(expanded({ ...CAP, base_model: dir, dataset: JSON_DATASET }), { runs: new Map(), projectDir: '/', readText: readTextOrNothing, exists: existsSync, diagnostic: (param, message, options) => ({ severity: options.severity ?? 'error', code: options.code, file: 'x', line: 1, column: 1, field: param, message }) }));
   };
   assert.match(resolveWith({ ...llama, model_type: 'mistral', architectures: ['MistralForCausalLM'] })[0]!.message, /describes a `mistral` model/);
   assert.match(resolveWith({ ...llama, tie_word_embeddings: true })[0]!.message, /ties input and output embeddings/);

@@ -4,6 +4,8 @@
  * evaluation of the `last` epoch needs its fine-tune's resolved epoch count), and the dataset
  * bindings, checked once per field of the file.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { sha256 } from '../../hash.js';
 import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, StepKind } from '../../rule.js';
 import { type Diagnostic, type DiagnosticCode, type FieldPath, formatFieldPath } from '../../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../../json.js';
@@ -53,6 +55,21 @@ export function translatingSource(source: SourceFile, translate: OriginMap): { s
   };
 }
 
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // a missing input is reported by the identity stage
+  }
+}
+
+/** The fingerprint of one read a plan's resolution made (`text:<path>` or `exists:<path>`), as it is now. */
+export function readFingerprint(read: string): string {
+  if (read.startsWith('exists:')) return String(existsSync(read.slice('exists:'.length)));
+  const text = readTextOrUndefined(read.slice('text:'.length));
+  return text === undefined ? 'absent' : sha256(text);
+}
+
 export class ExpandContext {
   readonly doc: ExperimentDocument;
   readonly source: SourceFile;
@@ -64,6 +81,27 @@ export class ExpandContext {
   /** The experiment's fine-tune config, without the `framework` that picks its rule. */
   readonly config: JsonObject;
   private readonly bindings = new Map<DatasetRef, Map<string, DatasetBinding>>();
+  private readonly texts = new Map<string, string | undefined>();
+  /** What resolution read, as readFingerprint gives it: what a re-plan checks before it reuses runs. */
+  readonly reads = new Map<string, string>();
+
+  /** ResolveContext.readText: once per file and expansion (every evaluation of a task reads its one script). */
+  readonly readText = (path: string): string | undefined => {
+    if (!this.texts.has(path)) {
+      const text = readTextOrUndefined(path);
+      this.texts.set(path, text);
+      this.reads.set(`text:${path}`, text === undefined ? 'absent' : sha256(text));
+    }
+    return this.texts.get(path);
+  };
+
+  /** ResolveContext.exists, recorded the same way. */
+  readonly exists = (path: string): boolean => {
+    const key = `exists:${path}`;
+    let known = this.reads.get(key);
+    if (known === undefined) this.reads.set(key, (known = String(existsSync(path))));
+    return known === 'true';
+  };
 
   constructor(
     readonly experiment: Experiment,
@@ -110,6 +148,8 @@ export class ExpandContext {
     const result = rule.resolve(run, {
       runs: this.byId,
       projectDir: this.experiment.projectDir,
+      readText: this.readText,
+      exists: this.exists,
       diagnostic: (param, message, options) => diagnosticAt(this.source, run.origins[param] ?? run.origins.self ?? [], message, options),
     });
     this.resolved.set(run.id, result);

@@ -27,6 +27,8 @@ export interface Expansion {
   resolved: Map<string, ResolvedParams>;
   /** Every trial of the protocol, also those `onlyTrials` left out. */
   trials: Trial[];
+  /** The files resolution read, with their fingerprints (ResolveContext.readText and exists). */
+  reads: ReadonlyMap<string, string>;
   diagnostics: Diagnostic[];
 }
 
@@ -42,7 +44,7 @@ export interface ExpandOptions {
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry, options: ExpandOptions = {}): Expansion {
   const ctx = new ExpandContext(experiment, rules, options.onlyTrials);
   let trials: Trial[] = [];
-  const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, trials, diagnostics: ctx.diagnostics });
+  const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, trials, reads: ctx.reads, diagnostics: ctx.diagnostics });
   // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
   if (experiment.format !== 'native') {
     const translating = translatingSource(ctx.source, ctx.translate);
