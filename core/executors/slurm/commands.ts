@@ -2,7 +2,9 @@
  * Running SLURM's commands: one invocation with a timeout, the classification of failures that
  * are worth retrying (a controller restarting or overloaded) and error text kept on one line.
  */
-import { execa } from 'execa';
+// execa is loaded on the first SLURM call: ~0.1 s of module loading that a local build, a
+// dry run or a plan never needs.
+const loadExeca = (): Promise<typeof import('execa')> => import('execa');
 
 export interface CommandResult {
   ok: boolean;
@@ -23,6 +25,7 @@ export const COMMAND_TIMEOUT_MS = 60_000;
  */
 export async function slurmCommand(command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, giveUpOn?: RegExp): Promise<CommandResult> {
   try {
+    const { execa } = await loadExeca();
     const child = execa(command, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
     let gaveUp = false;
     if (giveUpOn !== undefined) {
