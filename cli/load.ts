@@ -1,6 +1,7 @@
 /** Shared by the commands: plan an experiment file and render its diagnostics. */
 import type { PlanOptions, PlanResult } from '../core/plan.js';
 import { planExperiment } from '../core/plan.js';
+import { keepManifestIndex } from '../core/manifest.js';
 import { ruleRegistry } from '../rules/index.js';
 import { foreignFormats } from '../core/formats/index.js';
 import { UsageError } from './args.js';
@@ -12,6 +13,8 @@ export async function planFile(file: string, extra: Partial<PlanOptions> = {}): 
   const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, localDefaults, savedBase: true, ...extra });
   // Planning is pure; keeping the stat cache is the CLI's choice (skipped on a read-only checkout).
   result.plan?.hashes.saveIfPossible();
+  // Likewise the manifest's index, when this read made or re-vouched for one (core/manifestIndex.ts).
+  if (result.plan) keepManifestIndex(result.plan.manifest);
   return result;
 }
 

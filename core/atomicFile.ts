@@ -4,7 +4,7 @@
  * reader sees the old content or the new one, never half of either; a crash leaves at most a
  * `*.tmp-*` file (git-ignored), which the next write of the same file does not trip over.
  */
-import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, type Stats, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 function temporaryBeside(path: string): string {
@@ -26,6 +26,24 @@ function replaceWith(path: string, write: (temporary: string) => void): void {
 
 export function writeFileAtomic(path: string, content: string | Buffer, mode?: number): void {
   replaceWith(path, (temporary) => writeFileSync(temporary, content, mode === undefined ? undefined : { mode }));
+}
+
+/**
+ * writeFileAtomic, returning the file's stats as written: taken from the file itself before it is
+ * renamed into place (a rename keeps inode and mtime), so they cannot be another writer's.
+ */
+export function writeFileAtomicStat(path: string, content: Buffer): Stats {
+  let stat: Stats | undefined;
+  replaceWith(path, (temporary) => {
+    const fd = openSync(temporary, 'w');
+    try {
+      for (let done = 0; done < content.length; ) done += writeSync(fd, content, done, content.length - done);
+      stat = fstatSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
+  return stat!;
 }
 
 export function copyFileAtomic(source: string, path: string): void {

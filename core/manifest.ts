@@ -4,13 +4,16 @@
  * too, so reverting a change finds the old result. Written atomically, sorted and pretty so
  * that a git diff shows exactly what changed.
  */
-import { existsSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Curve, Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { isObject, type JsonObject, stableStringify, type Json } from './json.js';
 import type { RecordedInput } from './identity.js';
-import { writeFileAtomic } from './atomicFile.js';
+import { writeFileAtomicStat } from './atomicFile.js';
+import { RACY_WINDOW_MS, sha256 } from './hash.js';
+import { loadManifestIndex, type ManifestIndex, type RecordSummary, recordSpans, saveManifestIndex, type Span, summaryOf } from './manifestIndex.js';
 import { readText } from './textFile.js';
 
 export const MANIFEST_VERSION = 1;
@@ -93,12 +96,138 @@ export interface RunRecord {
   reproductions?: JsonObject[];
 }
 
-export interface Manifest {
-  version: number;
-  experiment: string;
-  /** The experiment file, relative to the manifest. */
-  experiment_file: string;
-  runs: Map<string, RunRecord>;
+/**
+ * A manifest as read. `summaries` and `recordAsRead` say what the file held when it was read;
+ * `runs` is what this process makes of it (the recorder's updates), created on first use. Read
+ * through its index (core/manifestIndex.ts), nothing is parsed until a full record is asked for:
+ * a few are read one by one from the file as it was opened, and past that it is parsed whole.
+ */
+export class Manifest {
+  /** What planning reads of each record, as the file had it (a RunRecord where the file was parsed). */
+  readonly summaries: ReadonlyMap<string, RecordSummary>;
+  private asRead: Map<string, RunRecord> | undefined;
+  private current: Map<string, RunRecord> | undefined;
+  private readonly lazy: LazyRecords | undefined;
+
+  private constructor(
+    readonly version: number,
+    readonly experiment: string,
+    /** The experiment file, relative to the manifest. */
+    readonly experiment_file: string,
+    records: { parsed: Map<string, RunRecord> } | { index: ManifestIndex; file: LazyRecords },
+  ) {
+    if ('parsed' in records) {
+      this.asRead = records.parsed;
+      this.summaries = records.parsed;
+    } else {
+      this.summaries = records.index.summaries;
+      this.lazy = records.file;
+    }
+  }
+
+  static parsed(version: number, experiment: string, experimentFile: string, records: Map<string, RunRecord>): Manifest {
+    return new Manifest(version, experiment, experimentFile, { parsed: records });
+  }
+
+  static indexed(index: ManifestIndex, file: LazyRecords): Manifest {
+    return new Manifest(index.version, index.experiment, index.experiment_file, { index, file });
+  }
+
+  /** Every record by key: the recorder's to update. */
+  get runs(): Map<string, RunRecord> {
+    this.current ??= new Map(this.allAsRead());
+    return this.current;
+  }
+
+  /** Whether there is a record of `key` (in `runs` once the recorder has it). */
+  has(key: string): boolean {
+    return this.current ? this.current.has(key) : this.summaries.has(key);
+  }
+
+  /** The record of `key` as the file held it, whatever `runs` has become since. */
+  recordAsRead(key: string): RunRecord | undefined {
+    if (this.asRead) return this.asRead.get(key);
+    if (!this.summaries.has(key)) return undefined;
+    return this.lazy!.one(key) ?? this.allAsRead().get(key);
+  }
+
+  private allAsRead(): Map<string, RunRecord> {
+    this.asRead ??= this.lazy!.all();
+    return this.asRead;
+  }
+}
+
+/** The records of a manifest opened through its index: read from the open file, which an atomic replace never changes. */
+export class LazyRecords {
+  private readonly read = new Map<string, RunRecord>();
+  private fd: number | undefined;
+
+  constructor(
+    fd: number,
+    private readonly path: string,
+    private readonly spans: ReadonlyMap<string, Span>,
+    private readonly size: number,
+  ) {
+    this.fd = fd;
+    openFiles.register(this, fd, this);
+  }
+
+  /** One record, or undefined once so many were read one by one that parsing the whole file is cheaper. */
+  one(key: string): RunRecord | undefined {
+    const known = this.read.get(key);
+    if (known || this.fd === undefined || this.read.size >= ONE_BY_ONE) return known;
+    const [start, end] = this.spans.get(key)!;
+    let record: unknown;
+    try {
+      record = JSON.parse(readRange(this.fd, start, end - start).toString('utf8'));
+    } catch {
+      return undefined; // not a record where the index says: the whole file is parsed, and checked
+    }
+    if (recordProblem(record as Json) || (record as RunRecord).key !== key) return undefined;
+    this.read.set(key, record as RunRecord);
+    return record as RunRecord;
+  }
+
+  /** Every record, the ones already read one by one kept as they are. */
+  all(): Map<string, RunRecord> {
+    const fd = this.fd!;
+    const bytes = readRange(fd, 0, this.size);
+    this.close();
+    const parsed = parseManifest(bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), this.path, '', '');
+    if (!('records' in parsed)) throw new Error(`${this.path} changed in place while ckbuild was reading it: ${parsed.problem}`);
+    for (const [key, record] of this.read) if (parsed.records.has(key)) parsed.records.set(key, record);
+    return parsed.records;
+  }
+
+  private close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    openFiles.unregister(this);
+  }
+}
+
+/** Past this many records read one by one, the whole file is parsed (a command that shows them all). */
+const ONE_BY_ONE = 64;
+
+/** A manifest dropped unread (watch mode reads a new one per change) closes its file. */
+const openFiles = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+});
+
+function readRange(fd: number, start: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, start + done);
+    if (n === 0) throw new Error('the manifest is shorter than when it was opened');
+    done += n;
+  }
+  return buffer;
 }
 
 export function manifestPathFor(experimentFile: string): string {
@@ -107,48 +236,130 @@ export function manifestPathFor(experimentFile: string): string {
 }
 
 export function emptyManifest(experiment: string, experimentFile: string): Manifest {
-  return { version: MANIFEST_VERSION, experiment, experiment_file: basename(experimentFile), runs: new Map() };
+  return Manifest.parsed(MANIFEST_VERSION, experiment, basename(experimentFile), new Map());
 }
 
-export function readManifest(path: string, experiment: string, experimentFile: string): { manifest: Manifest; diagnostics: Diagnostic[] } {
-  if (!existsSync(path)) return { manifest: emptyManifest(experiment, experimentFile), diagnostics: [] };
-  const fail = (message: string): { manifest: Manifest; diagnostics: Diagnostic[] } => ({
-    manifest: emptyManifest(experiment, experimentFile),
-    diagnostics: [{ severity: 'error', code: 'bad-manifest', file: path, line: 0, column: 0, field: '', message }],
-  });
+/** Where a manifest's index is kept (core/manifestIndex.ts): the project folder it belongs to. */
+export interface IndexPlace {
+  path: string;
+  projectDir: string;
+}
+
+/** Indexes to save once planning is over (planning itself writes nothing): see keepManifestIndex. */
+const pendingIndexes = new WeakMap<Manifest, () => boolean>();
+
+/**
+ * Reads a manifest; through its index when `index` names one that vouches for the file as it is
+ * (then records are parsed only when asked for), in full otherwise.
+ */
+export function readManifest(path: string, experiment: string, experimentFile: string, index?: IndexPlace): { manifest: Manifest; diagnostics: Diagnostic[] } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return { manifest: emptyManifest(experiment, experimentFile), diagnostics: [] };
+  }
+  let keepOpen = false;
+  try {
+    const stat = fstatSync(fd);
+    const openedAt = Date.now();
+    let bytes: Buffer | undefined;
+    const content = (): Buffer => (bytes ??= readRange(fd, 0, stat.size));
+    const indexed = index && loadManifestIndex(index.path, stat, content);
+    if (indexed && index) {
+      const manifest = Manifest.indexed(indexed.index, new LazyRecords(fd, path, indexed.index.spans, stat.size));
+      keepOpen = true;
+      // Vouched for by its hash: saved again, the next read can trust the stats alone.
+      if (!indexed.trusted && openedAt - stat.mtimeMs > RACY_WINDOW_MS) {
+        pendingIndexes.set(manifest, () => saveManifestIndex(index.path, index.projectDir, indexed.index, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: indexed.sha256, madeAt: openedAt }));
+      }
+      return { manifest, diagnostics: [] };
+    }
+    const all = content();
+    const parsed = parseManifest(all.toString(isAscii(all) ? 'latin1' : 'utf8'), path, experiment, experimentFile);
+    if (!('records' in parsed)) return { manifest: emptyManifest(experiment, experimentFile), diagnostics: [{ severity: 'error', code: 'bad-manifest', file: path, line: 0, column: 0, field: '', message: parsed.problem }] };
+    const manifest = Manifest.parsed(MANIFEST_VERSION, parsed.experiment, parsed.experimentFile, parsed.records);
+    if (index) {
+      const spans = recordSpans(all, [...parsed.records.keys()]);
+      if (spans) {
+        const made = indexOf(manifest, parsed.records, spans);
+        pendingIndexes.set(manifest, () => saveManifestIndex(index.path, index.projectDir, made, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: sha256(all), madeAt: openedAt }));
+      }
+    }
+    return { manifest, diagnostics: [] };
+  } finally {
+    if (!keepOpen) closeSync(fd);
+  }
+}
+
+/** Saves the index a read of this manifest made or re-vouched for, if any; false when there was none or it could not be written. */
+export function keepManifestIndex(manifest: Manifest): boolean {
+  const save = pendingIndexes.get(manifest);
+  pendingIndexes.delete(manifest);
+  return save ? save() : false;
+}
+
+function indexOf(manifest: Pick<Manifest, 'version' | 'experiment' | 'experiment_file'>, records: ReadonlyMap<string, RunRecord>, spans: readonly Span[]): ManifestIndex {
+  const summaries = new Map<string, RecordSummary>();
+  const byKey = new Map<string, Span>();
+  let i = 0;
+  for (const [key, record] of records) {
+    summaries.set(key, summaryOf(record));
+    byKey.set(key, spans[i++]!);
+  }
+  return { version: manifest.version, experiment: manifest.experiment, experiment_file: manifest.experiment_file, summaries, spans: byKey };
+}
+
+/** A manifest's records, in the file's order, or what is wrong with the file. */
+function parseManifest(text: string, path: string, experiment: string, experimentFile: string): { records: Map<string, RunRecord>; experiment: string; experimentFile: string } | { problem: string } {
   let parsed: Json;
   try {
-    parsed = JSON.parse(readManifestText(path)) as Json;
+    parsed = JSON.parse(text) as Json;
   } catch (error) {
-    return fail(`the manifest is not valid JSON (${(error as Error).message}); restore it from git (\`git checkout -- ${basename(path)}\`)`);
+    return { problem: `the manifest is not valid JSON (${(error as Error).message}); restore it from git (\`git checkout -- ${basename(path)}\`)` };
   }
-  if (!isObject(parsed) || typeof parsed.version !== 'number' || !Array.isArray(parsed.runs)) return fail('this is not a ckbuild manifest (no `version` and `runs`)');
-  if (parsed.version > MANIFEST_VERSION) return fail(`the manifest was written by a newer ckbuild (manifest version ${parsed.version}; this ckbuild reads up to ${MANIFEST_VERSION}); upgrade ckbuild`);
-  const runs = new Map<string, RunRecord>();
+  if (!isObject(parsed) || typeof parsed.version !== 'number' || !Array.isArray(parsed.runs)) return { problem: 'this is not a ckbuild manifest (no `version` and `runs`)' };
+  if (parsed.version > MANIFEST_VERSION) return { problem: `the manifest was written by a newer ckbuild (manifest version ${parsed.version}; this ckbuild reads up to ${MANIFEST_VERSION}); upgrade ckbuild` };
+  const records = new Map<string, RunRecord>();
   for (const [index, record] of parsed.runs.entries()) {
     const problem = recordProblem(record);
-    if (problem) return fail(`runs[${index}] is not a valid run record (${problem}); restore the manifest from git (\`git checkout -- ${basename(path)}\`)`);
-    runs.set((record as JsonObject).key as string, record as unknown as RunRecord);
+    if (problem) return { problem: `runs[${index}] is not a valid run record (${problem}); restore the manifest from git (\`git checkout -- ${basename(path)}\`)` };
+    records.set((record as JsonObject).key as string, record as unknown as RunRecord);
   }
-  return {
-    manifest: { version: MANIFEST_VERSION, experiment: String(parsed.experiment ?? experiment), experiment_file: String(parsed.experiment_file ?? basename(experimentFile)), runs },
-    diagnostics: [],
-  };
+  return { records, experiment: String(parsed.experiment ?? experiment), experimentFile: String(parsed.experiment_file ?? basename(experimentFile)) };
+}
+
+/** The records in the file's order: by id, then when recorded, then key. */
+function orderedRecords(manifest: Manifest): RunRecord[] {
+  return [...manifest.runs.values()].sort((a, b) => a.id.localeCompare(b.id) || a.recorded_at.localeCompare(b.recorded_at) || a.key.localeCompare(b.key));
 }
 
 export function serializeManifest(manifest: Manifest): string {
-  const runs = [...manifest.runs.values()].sort((a, b) => a.id.localeCompare(b.id) || a.recorded_at.localeCompare(b.recorded_at) || a.key.localeCompare(b.key));
+  return serializeRecords(manifest, orderedRecords(manifest));
+}
+
+function serializeRecords(manifest: Manifest, runs: RunRecord[]): string {
   return stableStringify({ version: manifest.version, experiment: manifest.experiment, experiment_file: manifest.experiment_file, runs: runs as unknown as Json[] });
 }
 
-/** Atomic replace: readers see the old manifest or the new one, never half of one. Returns whether the bytes changed. */
-export function writeManifest(path: string, manifest: Manifest): boolean {
-  const text = serializeManifest(manifest);
+/**
+ * Atomic replace: readers see the old manifest or the new one, never half of one. Returns whether
+ * the bytes changed. With `index`, the index of the bytes written is saved too.
+ */
+export function writeManifest(path: string, manifest: Manifest, index?: IndexPlace): boolean {
+  const runs = orderedRecords(manifest);
+  const text = serializeRecords(manifest, runs);
   if (existsSync(path) && readManifestText(path) === text) return false;
-  writeFileAtomic(path, text);
+  const bytes = Buffer.from(text);
+  const madeAt = Date.now();
+  const stat = writeFileAtomicStat(path, bytes);
+  const spans = index && recordSpans(bytes, runs.map((run) => run.key));
+  if (index && spans) {
+    const records = new Map(runs.map((run) => [run.key, run]));
+    saveManifestIndex(index.path, index.projectDir, indexOf(manifest, records, spans), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: sha256(bytes), madeAt });
+  }
   return true;
 }
-
 
 /** A manifest's text (latin1 when it is ASCII: core/textFile.ts). */
 export const readManifestText = readText;

@@ -11,7 +11,7 @@ import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
 import type { Trial } from './experiment/trials.js';
 import { loadPlanBase } from './planBase.js';
-import { type IdentifiedRuns, replanChangedTrials, spliceBaseOf } from './replan.js';
+import { type IdentifiedRuns, replanChangedTrials, type RunTraits, spliceBaseOf } from './replan.js';
 import { unenforceableBudget } from './budget.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
@@ -23,7 +23,10 @@ import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
 import { findProjectDir } from './projectDir.js';
 import { runDirName, within } from './runDir.js';
-import { ACTIVE_STATUSES, FAILED_STATUSES, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
+import { ACTIVE_STATUSES, FAILED_STATUSES, type IndexPlace, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
+import { manifestIndexPath, type RecordSummary } from './manifestIndex.js';
+import { checkExistence } from './existence.js';
+import { readableName } from './names.js';
 
 export type Change =
   | { ingredient: 'param'; name: string; from: Json | undefined; to: Json | undefined }
@@ -72,6 +75,8 @@ export interface Plan {
   reads: ReadonlyMap<string, string>;
   manifest: Manifest;
   manifestPath: string;
+  /** Where the manifest's index is kept (core/manifestIndex.ts): the recorder saves one with its final writes. */
+  manifestIndex?: IndexPlace;
   /** The manifest file's stats, taken before it was read (absent: there was none). */
   manifestStat?: FileStat & { readAt: number };
   runsRoot: string;
@@ -156,11 +161,15 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   // Taken before reading: a manifest rewritten while this plan reads it is never taken for the one read.
   const manifestStat = withReadTime(statOf(manifestPath));
   const previous = options.previous;
+  const indexPlace: IndexPlace = { path: manifestIndexPath(experiment.projectDir, manifestPath), projectDir: experiment.projectDir };
   const read =
     previous && previous.manifestPath === manifestPath && previous.manifest.experiment === name && unchangedSince(previous.manifestStat, manifestStat)
       ? { manifest: previous.manifest, diagnostics: [] }
-      : readManifest(manifestPath, name, experiment.file);
+      : readManifest(manifestPath, name, experiment.file, indexPlace);
   const manifest = read.manifest;
+  const runsRoot = runsRootOf(experiment.projectDir, local.config);
+  // Checked on a worker while the experiment is expanded: every output the manifest says a run left.
+  const outputs = recordedOutputs(manifest, runsRoot);
 
   const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
   // An edit to a few trials re-plans those trials only, when that provably gives the same plan:
@@ -176,7 +185,6 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const { graph, hasher } = identified;
 
   const latestById = indexLatestById(manifest);
-  const runsRoot = runsRootOf(experiment.projectDir, local.config);
 
   const hasRunDir = runDirLookup(runsRoot);
   const runs: PlannedRun[] = [];
@@ -184,30 +192,10 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   for (const id of graph.order) {
     const identity = identified.identityOf(id);
     const traits = identified.traitsOf(id);
-    const record = manifest.runs.get(identity.key);
+    const summary = manifest.summaries.get(identity.key);
     const runDir = within(runsRoot, runDirName(identity.key, identity.name));
-    // Field by field, not spread: an identity may be the previous plan's PlannedRun (core/replan.ts).
-    const planned: PlannedRun = {
-      id,
-      key: identity.key,
-      name: identity.name,
-      step: identity.step,
-      rule: identity.rule,
-      ruleVersion: identity.ruleVersion,
-      params: identity.params,
-      model: identity.model,
-      inputs: identity.inputs,
-      upstream: identity.upstream,
-      labels: traits.labels,
-      resources: traits.resources,
-      earlyStopLoss: traits.earlyStopLoss,
-      site: traits.site,
-      state: 'stale',
-      reasons: [],
-      record,
-      runDir,
-    };
-    classify(planned, record, latestById.get(id));
+    const planned = new PlanRun(identity, traits, runDir, summary, manifest);
+    classify(planned, summary, latestById.get(id), manifest, outputs);
     if (options.force?.(planned)) {
       planned.state = 'stale';
       planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
@@ -223,8 +211,71 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const fileStats = new Map(hasher.seen);
   if (experimentStat) fileStats.set(experiment.file, experimentStat);
   if (localConfigStat && local.file) fileStats.set(local.file, localConfigStat);
-  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, spliced: spliced !== undefined, reads: identified.reads, manifest, manifestPath, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
+  const plan: Plan = { experiment, local: local.config, runs, byId, graph, trials: identified.trials, spliced: spliced !== undefined, reads: identified.reads, manifest, manifestPath, manifestIndex: indexPlace, manifestStat, runsRoot, hashes: hasher, files, fileStats, diagnostics: finalDiagnostics(diagnostics) };
   return { plan, diagnostics: plan.diagnostics };
+}
+
+/**
+ * A run as planExperiment makes it: data fields, and its parameters, model and record read only
+ * when asked for (a kept run's come from its manifest record, through the index). A class, not a
+ * literal with getters: those would be three closures made anew for each of 20,000 runs. A spread
+ * copies only the data fields; copy with copyOfRun.
+ */
+class PlanRun implements PlannedRun {
+  readonly id: string;
+  readonly key: string;
+  readonly name: string;
+  readonly step: PlannedRun['step'];
+  readonly rule: string;
+  readonly ruleVersion: number;
+  readonly inputs: PlannedRun['inputs'];
+  readonly upstream: PlannedRun['upstream'];
+  readonly labels: JsonObject;
+  readonly resources: Resources;
+  readonly earlyStopLoss: number | undefined;
+  readonly site: JsonObject | undefined;
+  state: RunState = 'stale';
+  reasons: StaleReason[] = [];
+  declare found?: PlannedRun['found'];
+  readonly #identity: RunIdentity;
+  readonly #summary: RecordSummary | undefined;
+  readonly #manifest: Manifest;
+
+  // Field by field: an identity may be the previous plan's PlannedRun or a saved one (core/replan.ts).
+  constructor(identity: RunIdentity, traits: RunTraits, readonly runDir: string, summary: RecordSummary | undefined, manifest: Manifest) {
+    this.id = identity.id;
+    this.key = identity.key;
+    this.name = identity.name;
+    this.step = identity.step;
+    this.rule = identity.rule;
+    this.ruleVersion = identity.ruleVersion;
+    this.inputs = identity.inputs;
+    this.upstream = identity.upstream;
+    this.labels = traits.labels;
+    this.resources = traits.resources;
+    this.earlyStopLoss = traits.earlyStopLoss;
+    this.site = traits.site;
+    this.#identity = identity;
+    this.#summary = summary;
+    this.#manifest = manifest;
+  }
+
+  get params(): JsonObject {
+    return this.#identity.params;
+  }
+
+  get model(): JsonObject | undefined {
+    return this.#identity.model;
+  }
+
+  get record(): RunRecord | undefined {
+    return this.#summary && this.#manifest.recordAsRead(this.#summary.key);
+  }
+}
+
+/** A plain copy of a run, its parameters, model and record read into it: what a spread of one would be. */
+export function copyOfRun(run: PlannedRun): PlannedRun {
+  return { ...run, params: run.params, model: run.model, record: run.record };
 }
 
 /** Expansion, graph and identities of every run; undefined when `diagnostics` gained an error. */
@@ -288,13 +339,13 @@ function listDir(dir: string): Set<string> {
 }
 
 /** Per manifest read: a watch iteration that reuses the manifest reuses its index too. */
-const latestByIdOf = new WeakMap<Manifest, Map<string, RunRecord>>();
+const latestByIdOf = new WeakMap<Manifest, Map<string, RecordSummary>>();
 
-function indexLatestById(manifest: Manifest): Map<string, RunRecord> {
+function indexLatestById(manifest: Manifest): Map<string, RecordSummary> {
   const known = latestByIdOf.get(manifest);
   if (known) return known;
-  const latest = new Map<string, RunRecord>();
-  for (const record of manifest.runs.values()) {
+  const latest = new Map<string, RecordSummary>();
+  for (const record of manifest.summaries.values()) {
     const current = latest.get(record.id);
     if (!current || record.recorded_at > current.recorded_at) latest.set(record.id, record);
   }
@@ -302,13 +353,37 @@ function indexLatestById(manifest: Manifest): Map<string, RunRecord> {
   return latest;
 }
 
-function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRecord | undefined): void {
+/** Whether each output a succeeded record lists is there, checked at once (core/existence.ts). */
+interface RecordedOutputs {
+  /** The outputs of `record` (a succeeded one of the manifest's) that are missing, relative to its run directory. */
+  missing(record: RecordSummary): string[];
+}
+
+function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs {
+  const paths: string[] = [];
+  const first = new Map<RecordSummary, number>();
+  for (const record of manifest.summaries.values()) {
+    if (record.status !== 'succeeded' || !record.outputs || record.outputs.length === 0) continue;
+    first.set(record, paths.length);
+    const runDir = within(runsRoot, runDirName(record.key, readableName(record.key)));
+    for (const output of record.outputs) paths.push(within(runDir, output.path));
+  }
+  const check = checkExistence(paths);
+  return {
+    missing(record) {
+      const outputs = record.outputs ?? [];
+      const at = first.get(record) ?? 0;
+      return outputs.map((o) => o.path).filter((_, i) => !check.exists(at + i));
+    },
+  };
+}
+
+function classify(run: PlannedRun, record: RecordSummary | undefined, latest: RecordSummary | undefined, manifest: Manifest, outputs: RecordedOutputs): void {
   if (record) {
     if (record.status === 'succeeded') {
-      const outputs = record.outputs ?? [];
-      const missing = outputs.map((o) => o.path).filter((path) => !existsSync(within(run.runDir, path)));
+      const missing = outputs.missing(record);
       // Recorded outputs live inside the run directory: when there are any, they prove it exists.
-      if (missing.length === 0 && (outputs.length > 0 || existsSync(run.runDir))) {
+      if (missing.length === 0 && ((record.outputs?.length ?? 0) > 0 || existsSync(run.runDir))) {
         run.state = 'up-to-date';
         return;
       }
@@ -328,7 +403,7 @@ function classify(run: PlannedRun, record: RunRecord | undefined, latest: RunRec
     return;
   }
   if (latest && latest.key !== run.key) {
-    run.reasons.push({ kind: 'changed', previousKey: latest.key, changes: diffIdentity(latest, run) });
+    run.reasons.push({ kind: 'changed', previousKey: latest.key, changes: diffIdentity(manifest.recordAsRead(latest.key)!, run) });
     return;
   }
   run.reasons.push({ kind: 'new' });

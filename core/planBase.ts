@@ -4,11 +4,13 @@
  * memory. Kept in `.ckbuild/plans/<experiment>.json`, git-ignored: only an accelerator, so one
  * that is missing, damaged, of another version or of other code means "plan in full".
  *
- * It holds what a run's key does not say: its id, place in the graph and upstream ids, its labels,
- * resources and site, the input paths by role, and the key. What the key does say (resolved
- * parameters, model, input hashes, upstream keys) is read back from the manifest record of that
- * key, so the file stays small (~450 bytes a run) for a sweep that has run; only a run the manifest
- * has no record of when the plan is saved (never built, or edited and dry-run) carries it here.
+ * It holds each run's id, place in the graph and upstream ids, labels, resources and site, key,
+ * rule, and inputs (path, hash and size by role, in tables shared by the runs that have the same).
+ * The resolved parameters and model, the bulk of a run's identity, are not kept: they are read
+ * from the manifest record of that key when something asks for them (generating one of the few
+ * runs an edit made stale, `plan --json`), through the manifest's index, so neither the base nor
+ * the 36 MB manifest of a 20,000-run sweep is parsed in full. Only a run the manifest has no
+ * record of when the plan is saved (never built, or edited and dry-run) carries them here.
  * ckbuild's own code is part of it (a new version may expand or resolve differently); the local
  * config only as a digest, since its setup lines may hold secrets. */
 import { join, relative } from 'node:path';
@@ -17,10 +19,10 @@ import { writeFileAtomic } from './atomicFile.js';
 import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
 import { readFingerprint } from './experiment/expand/context.js';
-import { HASH_SCHEME_VERSION, type RecordedInput } from './identity.js';
+import type { RecordedInput } from './identity.js';
 import { ensureIgnoredDir } from './ignoredDir.js';
 import type { Json, JsonObject } from './json.js';
-import type { Manifest, RunRecord } from './manifest.js';
+import { Manifest, type RunRecord } from './manifest.js';
 import type { Plan } from './plan.js';
 import { readableName } from './names.js';
 import type { Resources } from './rule.js';
@@ -29,17 +31,18 @@ import type { Experiment } from './experiment/model.js';
 import type { LocalConfig } from './localConfig.js';
 import { codeDigest } from './upToDate.js';
 
-const BASE_VERSION = 1;
+const BASE_VERSION = 3;
 
 /**
  * One run: id, key, step, labels, resources, site, earlyStopLoss, upstream [role, index],
- * downstream indexes, index into `inputs`, and what its key says when the manifest had no record
- * of it (a run never built, a dry run's edit): null when the record says it.
+ * downstream indexes, index into `inputs`, rule, rule version, and its parameters and model when
+ * the manifest had no record of its key (a run never built, a dry run's edit): null when the
+ * record says them.
  */
-type SavedRun = [string, string, string, JsonObject, Resources, JsonObject | null, number | null, Array<[string, number]>, number[], number, SavedIdentity | null];
+type SavedRun = [string, string, string, JsonObject, Resources, JsonObject | null, number | null, Array<[string, number]>, number[], number, string, number, SavedParams | null];
 
-/** The part of a record a run's key says, in the record's own field names. */
-type SavedIdentity = Pick<RunRecord, 'key' | 'scheme' | 'rule' | 'rule_version' | 'params' | 'model' | 'inputs' | 'upstream'>;
+/** What a record says that the base does not keep, in the record's own field names. */
+type SavedParams = Pick<RunRecord, 'params' | 'model'>;
 
 /**
  * The file is two lines of JSON: this header, compared before the rest is read (a base that does
@@ -58,12 +61,10 @@ interface SavedHeader {
 
 interface SavedBody {
   document: Json;
-  /** Each trial as JSON: compared as text with the trial an edit gives. */
-  trials: string[];
   /** Each trial's label. */
   labels: string[];
-  /** The distinct input-path tables (role → path) the runs use. */
-  inputs: Array<Record<string, string>>;
+  /** The distinct input tables (role → path, hash, size) the runs use. */
+  inputs: Array<Record<string, RecordedInput>>;
   runs: SavedRun[];
 }
 
@@ -79,21 +80,22 @@ export function savePlanBase(plan: Plan): boolean {
   if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native') return false;
   const index = new Map(plan.graph.order.map((id, i) => [id, i]));
   const tables = new Map<string, number>();
-  const inputs: Array<Record<string, string>> = [];
+  const inputs: Array<Record<string, RecordedInput>> = [];
   const runs: SavedRun[] = plan.graph.order.map((id) => {
     const run = plan.byId.get(id)!;
-    const paths: Record<string, string> = {};
-    for (const role in run.inputs) paths[role] = run.inputs[role]!.path;
-    const signature = JSON.stringify(paths);
+    const signature = JSON.stringify(run.inputs);
     let table = tables.get(signature);
     if (table === undefined) {
-      table = inputs.push(paths) - 1;
+      table = inputs.push(run.inputs) - 1;
       tables.set(signature, table);
     }
     const upstream = Object.entries(run.upstream).map(([role, up]): [string, number] => [role, index.get(up.id)!]);
-    const own: SavedIdentity | null = plan.manifest.runs.has(run.key) ? null : { key: run.key, scheme: HASH_SCHEME_VERSION, rule: run.rule, rule_version: run.ruleVersion, params: run.params, inputs: run.inputs, upstream: run.upstream };
-    if (own && run.model) own.model = run.model;
-    return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table, own];
+    let own: SavedParams | null = null;
+    if (!plan.manifest.has(run.key)) {
+      own = { params: run.params };
+      if (run.model) own.model = run.model;
+    }
+    return [id, run.key, run.step, run.labels, run.resources, run.site ?? null, run.earlyStopLoss ?? null, upstream, plan.graph.downstreamOf(id).map((down) => index.get(down)!), table, run.rule, run.ruleVersion, own];
   });
   let code: string;
   try {
@@ -104,7 +106,6 @@ export function savePlanBase(plan: Plan): boolean {
   const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document), reads: [...plan.reads] };
   const body: SavedBody = {
     document: plan.experiment.document as unknown as Json,
-    trials: plan.trials.map((trial) => JSON.stringify(trial)),
     labels: plan.trials.map((trial) => trial.label),
     inputs,
     runs,
@@ -160,33 +161,24 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     upstream.set(run[0], [...new Set(run[7].map(([, i]) => order[i]!))]);
     downstream.set(run[0], run[8].map((i) => order[i]!));
   }
-  const built = new Map<string, BaseRun | undefined>();
-  const runOf = (id: string): BaseRun | undefined => {
-    if (built.has(id)) return built.get(id);
-    const run = byId.get(id);
-    const identity = run && identityFromRecord(run, saved, order, manifest);
-    built.set(id, identity);
-    return identity;
-  };
-  const shapes = new Map<string, RunShape>();
+  // Neither runs nor shapes are kept here: a splice asks once for each, and keeps what it uses.
   const shapeOf = (id: string): RunShape | undefined => {
-    let shape = shapes.get(id);
-    if (shape) return shape;
     const run = byId.get(id);
     if (!run) return undefined;
     const upstream: RunShape['upstream'] = {};
     for (const [role, index] of run[7]) upstream[role] = { id: order[index]! };
-    shape = { key: run[1], step: run[2], labels: run[3], upstream };
-    shapes.set(id, shape);
-    return shape;
+    return { key: run[1], step: run[2], labels: run[3], upstream };
+  };
+  const runOf = (id: string): BaseRun | undefined => {
+    const run = byId.get(id);
+    return run && baseRunOf(run, saved, order, manifest);
   };
   return {
     experimentFile,
     document: saved.document,
     local: header.local as string,
-    trialCount: saved.trials.length,
+    trialCount: saved.labels.length,
     trialLabel: (trialId) => saved.labels[trialId - 1],
-    trialChanged: (trial) => saved.trials[trial.trialId - 1] !== JSON.stringify(trial),
     graph: graphOf(order, upstream, downstream),
     reads,
     shape: shapeOf,
@@ -212,17 +204,19 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 const isIndex = (value: unknown, length: number): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) < length;
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
+const isRecordedInput = (value: unknown): value is RecordedInput => isObject(value) && typeof value.path === 'string' && typeof value.sha256 === 'string' && typeof value.size === 'number';
+
 /** The body has the shape this module writes: anything else (damaged, hand-edited) is no base. */
 function isSavedBody(value: unknown): value is SavedBody {
   if (!isObject(value)) return false;
-  if (!isObject(value.document) || !isStrings(value.trials) || !isStrings(value.labels) || value.labels.length !== value.trials.length) return false;
+  if (!isObject(value.document) || !isStrings(value.labels)) return false;
   const { inputs, runs } = value;
-  if (!Array.isArray(inputs) || !inputs.every((table) => isObject(table) && Object.values(table).every((path) => typeof path === 'string'))) return false;
+  if (!Array.isArray(inputs) || !inputs.every((table) => isObject(table) && Object.values(table).every(isRecordedInput))) return false;
   if (!Array.isArray(runs)) return false;
   return runs.every(
     (run) =>
       Array.isArray(run) &&
-      run.length === 11 &&
+      run.length === 13 &&
       typeof run[0] === 'string' &&
       typeof run[1] === 'string' &&
       typeof run[2] === 'string' &&
@@ -235,56 +229,74 @@ function isSavedBody(value: unknown): value is SavedBody {
       Array.isArray(run[8]) &&
       run[8].every((index: unknown) => isIndex(index, runs.length)) &&
       isIndex(run[9], inputs.length) &&
-      (run[10] === null || isSavedIdentity(run[10])),
+      typeof run[10] === 'string' &&
+      typeof run[11] === 'number' &&
+      (run[12] === null || isSavedParams(run[12])),
   );
 }
 
-function isSavedIdentity(value: unknown): value is SavedIdentity {
-  if (!isObject(value) || typeof value.key !== 'string' || typeof value.scheme !== 'number' || typeof value.rule !== 'string' || typeof value.rule_version !== 'number') return false;
-  if (!isObject(value.params) || (value.model !== undefined && !isObject(value.model)) || !isObject(value.inputs) || !isObject(value.upstream)) return false;
-  return Object.values(value.inputs).every((input) => isObject(input) && typeof input.sha256 === 'string' && typeof input.size === 'number') && Object.values(value.upstream).every((up) => isObject(up) && typeof up.key === 'string');
+function isSavedParams(value: unknown): value is SavedParams {
+  return isObject(value) && isObject(value.params) && (value.model === undefined || isObject(value.model));
 }
 
 /**
- * A saved run with what its key says: saved with it, or taken from the manifest record of that key.
- * Only one of this key, scheme and shape (the same input roles and upstream roles, with the
- * upstream keys the base gives) vouches for it.
+ * A saved run as a run of the base. Its parameters and model are the saved ones or, read when
+ * first asked for, those of the manifest record of its key; without either, the base cannot vouch
+ * for the run (undefined). The record's key says the rest is the same: the key is the hash of it.
  */
-function identityFromRecord(run: SavedRun, saved: SavedBody, order: readonly string[], manifest: Manifest): BaseRun | undefined {
-  const [id, key, step, labels, resources, site, earlyStopLoss, upstreamRoles, , table, own] = run;
-  const record: SavedIdentity | undefined = own ?? manifest.runs.get(key);
-  if (!record || record.key !== key || (record.scheme ?? HASH_SCHEME_VERSION) !== HASH_SCHEME_VERSION) return undefined;
-  const paths = saved.inputs[table];
-  if (!paths || !record.inputs || Object.keys(paths).length !== Object.keys(record.inputs).length) return undefined;
-  const inputs: Record<string, RecordedInput> = {};
-  for (const role in paths) {
-    const input = record.inputs[role];
-    if (!input) return undefined;
-    // The path as the experiment writes it now (a record may remember where the same bytes were).
-    inputs[role] = { path: paths[role]!, sha256: input.sha256, size: input.size };
-  }
-  if (!record.upstream || upstreamRoles.length !== Object.keys(record.upstream).length) return undefined;
+function baseRunOf(run: SavedRun, saved: SavedBody, order: readonly string[], manifest: Manifest): BaseRun | undefined {
+  const [, key, , , , , , upstreamRoles, , , , , own] = run;
+  if (!own && !manifest.has(key)) return undefined;
   const upstream: Record<string, { id: string; key: string }> = {};
-  for (const [role, index] of upstreamRoles) {
-    const upstreamId = order[index]!;
-    const upstreamKey = saved.runs[index]![1];
-    if (record.upstream[role]?.key !== upstreamKey) return undefined;
-    upstream[role] = { id: upstreamId, key: upstreamKey };
+  for (const [role, index] of upstreamRoles) upstream[role] = { id: order[index]!, key: saved.runs[index]![1] };
+  return new SavedBaseRun(run, saved.inputs[run[9]]!, upstream, own ?? manifest);
+}
+
+/**
+ * A class, not an object literal with getters: 20,000 of them are made per re-plan, and a literal's
+ * getters are closures made anew for each (about 3× the time, and as much more to collect).
+ */
+class SavedBaseRun implements BaseRun {
+  readonly id: string;
+  readonly key: string;
+  readonly name: string;
+  readonly step: BaseRun['step'];
+  readonly rule: string;
+  readonly ruleVersion: number;
+  readonly labels: JsonObject;
+  readonly resources: Resources;
+  readonly earlyStopLoss: number | undefined;
+  readonly site: JsonObject | undefined;
+  private read: SavedParams | undefined;
+
+  constructor(
+    run: SavedRun,
+    readonly inputs: Record<string, RecordedInput>,
+    readonly upstream: Record<string, { id: string; key: string }>,
+    private readonly from: SavedParams | Manifest,
+  ) {
+    this.id = run[0];
+    this.key = run[1];
+    this.name = readableName(run[1]);
+    this.step = run[2] as BaseRun['step'];
+    this.labels = run[3];
+    this.resources = run[4];
+    this.site = run[5] ?? undefined;
+    this.earlyStopLoss = run[6] ?? undefined;
+    this.rule = run[10];
+    this.ruleVersion = run[11];
   }
-  return {
-    id,
-    key,
-    name: readableName(key),
-    step: step as BaseRun['step'],
-    rule: record.rule,
-    ruleVersion: record.rule_version,
-    params: record.params,
-    model: record.model,
-    inputs,
-    upstream,
-    labels,
-    resources,
-    earlyStopLoss: earlyStopLoss ?? undefined,
-    site: site ?? undefined,
-  };
+
+  get params(): JsonObject {
+    return this.saved().params;
+  }
+
+  get model(): JsonObject | undefined {
+    return this.saved().model;
+  }
+
+  private saved(): SavedParams {
+    this.read ??= this.from instanceof Manifest ? this.from.recordAsRead(this.key)! : this.from;
+    return this.read;
+  }
 }

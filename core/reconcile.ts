@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Executor, JobHandle, JobState } from './executors/types.js';
 import { elapsedSeconds, readStatusFile } from './executors/statusFile.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type RunRecord } from './manifest.js';
-import type { Plan, PlannedRun } from './plan.js';
+import { copyOfRun, type Plan, type PlannedRun } from './plan.js';
 import type { Recorder } from './recorder.js';
 import { readRunSpec } from './runDir.js';
 import { clearStaleClaim } from './claim.js';
@@ -92,10 +92,11 @@ export function verdictInRunDir(run: Pick<PlannedRun, 'key' | 'runDir' | 'record
 
 /** The state a run is in once `record` is its record (content addressing: a key's record is the run's). */
 function stateAfter(run: PlannedRun, record: RunRecord): PlannedRun {
-  if (record.status === 'succeeded') return { ...run, record, state: 'up-to-date', reasons: [] };
-  if (ACTIVE_STATUSES.has(record.status)) return { ...run, record, state: 'in-progress', reasons: [] };
+  const copy = copyOfRun(run);
+  if (record.status === 'succeeded') return { ...copy, record, state: 'up-to-date', reasons: [] };
+  if (ACTIVE_STATUSES.has(record.status)) return { ...copy, record, state: 'in-progress', reasons: [] };
   const reasons = FAILED_STATUSES.has(record.status) ? [{ kind: 'failed' as const, status: record.status, detail: record.detail }] : run.reasons;
-  return { ...run, record, state: 'stale', reasons };
+  return { ...copy, record, state: 'stale', reasons };
 }
 
 export async function reconcile(plan: Plan, executors: Executors, recorder: Recorder): Promise<Reconciled> {
@@ -172,7 +173,7 @@ function withRecords(plan: Plan, touched: ReadonlySet<string>): Plan {
   const runs = plan.runs.map((run) => {
     const record = plan.manifest.runs.get(run.key);
     if (!touched.has(run.key) || !record) return run;
-    const { found: _found, ...rest } = run;
+    const { found: _found, ...rest } = copyOfRun(run);
     return stateAfter(rest, record);
   });
   return { ...plan, runs, byId: new Map(runs.map((run) => [run.id, run])) };

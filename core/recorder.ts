@@ -97,7 +97,9 @@ export class Recorder {
     const started = Date.now();
     try {
       this.crash('before-manifest-write');
-      if (writeManifest(this.plan.manifestPath, this.plan.manifest)) this.changed = true;
+      // A final write indexes what it wrote, so the next plan need not parse it; an intermediate
+      // one leaves the index stale (it no longer matches the file's stats, so it is not used).
+      if (writeManifest(this.plan.manifestPath, this.plan.manifest, force ? this.plan.manifestIndex : undefined)) this.changed = true;
       this.dirty = false;
       this.crash('after-manifest-write');
     } catch (error) {

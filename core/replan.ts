@@ -67,8 +67,6 @@ export interface SpliceBase {
   trialCount: number;
   /** The label of the base's trial with this id (1-based). */
   trialLabel(trialId: number): string | undefined;
-  /** Whether `trial` differs from the base's trial with its id. */
-  trialChanged(trial: Trial): boolean;
   graph: RunGraph;
   /** What the base's resolution read, with fingerprints: all must read the same now. */
   reads: ReadonlyMap<string, string>;
@@ -113,7 +111,6 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
     local: localConfigDigest(plan.local),
     trialCount: plan.trials.length,
     trialLabel: (trialId) => plan.trials[trialId - 1]?.label,
-    trialChanged: (trial) => !sameData(trial, plan.trials[trial.trialId - 1]),
     graph: plan.graph,
     reads: plan.reads,
     shape: (id) => plan.byId.get(id),
@@ -131,7 +128,7 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   let renamed = false;
   const expansion = expandExperiment(experiment, rules, {
     onlyTrials: (trial) => {
-      const changed = base.trialChanged(trial);
+      const changed = trialChanged(base.document, experiment.document, trial);
       if (changed) changedTrials.add(trial.trialId);
       // A trial keeps its place in the expansion, and so the plan's order, only under its own name.
       renamed ||= base.trialLabel(trial.trialId) !== trial.label;
@@ -183,6 +180,22 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
     reads: new Map([...base.reads, ...expansion.reads]),
     hasher,
   };
+}
+
+/**
+ * Whether an edit changed a trial: its item of `protocol.runs`. A list protocol makes each trial
+ * from its item and place alone, given the rest of the document (which sameApartFromTrials found
+ * unchanged); what relates items (two with one name, two that train the same) is a diagnostic,
+ * which refuses the splice. A trial of any other protocol is made from that rest alone.
+ */
+function trialChanged(before: unknown, after: unknown, trial: Trial): boolean {
+  return trial.path !== undefined && !sameData(valueAt(before, trial.path), valueAt(after, trial.path));
+}
+
+function valueAt(document: unknown, path: readonly (string | number)[]): unknown {
+  let value = document;
+  for (const step of path) value = typeof value === 'object' && value !== null ? (value as Record<string | number, unknown>)[step] : undefined;
+  return value;
 }
 
 /** The same document apart from the items of `protocol.runs` (a list protocol's trials). */

@@ -7,13 +7,13 @@
  * The plan an earlier process saved (core/planBase.ts) is spliced into the same way and compared.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { foreignFormats } from '../../core/formats/index.js';
-import { writeManifest } from '../../core/manifest.js';
-import { type Plan, type PlanResult, planExperiment } from '../../core/plan.js';
+import { keepManifestIndex, writeManifest } from '../../core/manifest.js';
+import { copyOfRun, type Plan, type PlanResult, planExperiment } from '../../core/plan.js';
 import { savePlanBase } from '../../core/planBase.js';
 import { baseRecord } from '../../core/records.js';
 import { ruleRegistry } from '../../rules/index.js';
@@ -87,7 +87,7 @@ function comparable(result: PlanResult): unknown {
   if (!plan) return { diagnostics };
   return {
     diagnostics,
-    runs: plan.runs,
+    runs: plan.runs.map(copyOfRun),
     byId: [...plan.byId.keys()],
     edges: plan.graph.order.map((id) => [id, plan.graph.upstreamOf(id), plan.graph.downstreamOf(id)]),
     trials: plan.trials,
@@ -109,7 +109,16 @@ function recordAll(plan: Plan): void {
     }
     plan.manifest.runs.set(run.key, record);
   });
-  writeManifest(plan.manifestPath, plan.manifest);
+  // Indexed, as a build writes it: the plans below read it through the index, scratchOf in full.
+  writeManifest(plan.manifestPath, plan.manifest, plan.manifestIndex);
+}
+
+/** Planned from scratch with the manifest parsed in full, not read through its index; the index is then kept again, as the CLI does. */
+async function scratchOf(file: string): Promise<PlanResult> {
+  rmSync(join(dirname(dirname(file)), '.ckbuild', 'manifests'), { recursive: true, force: true });
+  const result = await planOf(file);
+  if (result.plan) assert.ok(keepManifestIndex(result.plan.manifest) || result.plan.manifest.summaries.size === 0, 'a full read makes an index');
+  return result;
 }
 
 type Edit = { name: string; edit: (text: string) => string; spliced?: boolean; also?: (file: string) => void };
@@ -131,7 +140,7 @@ async function check(base: string, edits: Edit[]): Promise<void> {
     also?.(file);
     const replanned = await planOf(file, previous);
     const fromSaved = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
-    const scratch = await planOf(file);
+    const scratch = await scratchOf(file);
     assert.deepEqual(comparable(replanned), comparable(scratch), `${name}: as planned from scratch`);
     assert.deepEqual(comparable(fromSaved), comparable(scratch), `${name}: from the saved plan, as planned from scratch`);
     if (spliced !== undefined) {
@@ -227,7 +236,7 @@ test('random edits of a sweep re-plan as from scratch', async () => {
     }
     writeFileSync(file, text);
     const replanned = await planOf(file, previous);
-    const scratch = await planOf(file);
+    const scratch = await scratchOf(file);
     assert.deepEqual(comparable(replanned), comparable(scratch), `round ${round}`);
     if (replanned.plan?.spliced) spliced++;
     const fromSaved = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
@@ -253,7 +262,7 @@ test('a saved plan whose edited trial never ran still takes the next edit of tha
     writeFileSync(file, text.replace(/(- \{ name: r00002, learning_rate: )[^,]+/, `$1${lrOf(2, bump)}`));
     const spliced = await saved();
     assert.equal(spliced.plan?.spliced, true, `edit ${bump}: spliced into the saved plan`);
-    assert.deepEqual(comparable(spliced), comparable(await planOf(file)), `edit ${bump}: as planned from scratch`);
+    assert.deepEqual(comparable(spliced), comparable(await scratchOf(file)), `edit ${bump}: as planned from scratch`);
     // What a dry run leaves: the plan saved with trial 2's new runs stale, recorded nowhere.
     assert.equal(spliced.plan!.byId.get('finetune/r00002')!.record, undefined);
     assert.ok(savePlanBase(spliced.plan!));
@@ -269,7 +278,7 @@ test('a sweep never built: the saved plan carries its runs and takes edits of an
     writeFileSync(file, text.replace(new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`), `$1${lrOf(i, bump)}`));
     const spliced = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
     assert.equal(spliced.plan?.spliced, true, `trial ${i}: spliced, with no record of any run`);
-    assert.deepEqual(comparable(spliced), comparable(await planOf(file)), `trial ${i}: as planned from scratch`);
+    assert.deepEqual(comparable(spliced), comparable(await scratchOf(file)), `trial ${i}: as planned from scratch`);
   }
 });
 
@@ -299,7 +308,7 @@ test('what resolution read is checked too: a checkpoint re-indexed to other weig
   // The same weight file plus another: no input of a kept run changed, but the index did.
   writeFileSync(join(model, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w1: 'a.safetensors', w2: 'b.safetensors' } }));
   edit(2);
-  const scratch = await planOf(file);
+  const scratch = await scratchOf(file);
   for (const [how, replanned] of [['in memory', await planOf(file, previous.plan)], ['from the saved plan', await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true })]] as const) {
     assert.equal(replanned.plan?.spliced, false, `${how}: planned in full`);
     assert.deepEqual(comparable(replanned), comparable(scratch), `${how}: as planned from scratch`);

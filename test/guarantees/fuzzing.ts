@@ -1,6 +1,6 @@
 /**
  * Fuzzing of every file ckbuild reads (issue 12), with fast-check: the experiment YAML, the local
- * config (ckbuild.local.yaml), the manifest, the up-to-date stamp and the saved plan under .ckbuild/, and a run
+ * config (ckbuild.local.yaml), the manifest, the up-to-date stamp, the saved plan and the manifest's index under .ckbuild/, and a run
  * directory's metadata/status.json, metadata/claim.json and config/run.json. Documents are
  * generated and mutated (text edits with YAML/JSON syntax tokens, structural replacement of any
  * node by arbitrary JSON, deletions, type changes); each must end in a plan or in diagnostics
@@ -23,6 +23,8 @@ import type { Diagnostic } from '../../core/diagnostics.js';
 import { LocalExecutor } from '../../core/executors/local.js';
 import { readStatusFile } from '../../core/executors/statusFile.js';
 import { foreignFormats } from '../../core/formats/index.js';
+import { keepManifestIndex, readManifest } from '../../core/manifest.js';
+import { manifestIndexPath } from '../../core/manifestIndex.js';
 import { planExperiment } from '../../core/plan.js';
 import { reconcile, verdictInRunDir } from '../../core/reconcile.js';
 import { Recorder } from '../../core/recorder.js';
@@ -288,6 +290,23 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
         writeFileSync(join(world.dir, 'experiments', 'fz.manifest.json'), text);
         await planned(world, world.experiment, true);
       }),
+    },
+    {
+      name: 'manifest index',
+      // Made afresh for the restored manifest (it vouches for those bytes only), then mutated: its
+      // header, its body or both. Reconciling reads records through it, one by one.
+      property: fc.asyncProperty(fc.constantFrom('header', 'body', 'both'), textMutation(), structuralMutation(), fc.boolean(), async (part, edit, restructure, structural) => {
+        bump('manifest-index');
+        restore(world);
+        const manifestPath = join(world.dir, 'experiments', 'fz.manifest.json');
+        const place = { path: manifestIndexPath(world.dir, manifestPath), projectDir: world.dir };
+        rmSync(place.path, { force: true });
+        keepManifestIndex(readManifest(manifestPath, 'fz', world.experiment, place).manifest);
+        const [header = '', body = ''] = readFileSync(place.path, 'utf8').split('\n');
+        const mutate = (text: string): string => (structural ? JSON.stringify(restructure(JSON.parse(text) as unknown)) : edit(text));
+        writeFileSync(place.path, `${part === 'body' ? header : mutate(header)}\n${part === 'header' ? body : mutate(body)}`);
+        await planned(world, world.experiment, true);
+      }) as unknown as fc.IAsyncProperty<[string]>,
     },
     {
       name: 'saved plan',

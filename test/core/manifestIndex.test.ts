@@ -1,0 +1,127 @@
+/**
+ * A manifest read through its index (core/manifestIndex.ts) must say exactly what parsing it says,
+ * and an index must never be taken for a manifest other than the bytes it was made from: one
+ * replaced by another of the same size and mtime, one rewritten in place within the racy window,
+ * one reformatted by hand, a damaged index. Each case checks what the read returns, so an index
+ * that is never used, or always used, fails.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { emptyManifest, type IndexPlace, keepManifestIndex, type Manifest, readManifest, type RunRecord, writeManifest } from '../../core/manifest.js';
+import { manifestIndexPath } from '../../core/manifestIndex.js';
+
+function record(i: number, extra: Partial<RunRecord> = {}): RunRecord {
+  const key = i.toString(16).padStart(64, '0');
+  return {
+    key,
+    id: `prepare/p${i % 7}`,
+    name: 'calm-otter',
+    step: 'prepare',
+    rule: 'command',
+    rule_version: 1,
+    scheme: 1,
+    params: { note: `run ${i}`, nested: { list: [i, `${i}`] } },
+    inputs: {},
+    upstream: {},
+    labels: { i },
+    status: i % 3 === 0 ? 'succeeded' : i % 3 === 1 ? 'failed' : 'planned',
+    recorded_at: `2026-12-02T00:00:${String(i % 60).padStart(2, '0')}.000Z`,
+    run_dir: `runs/${key}`,
+    ...(i % 3 === 0 ? { outputs: [{ path: 'outputs/a', size: i }] } : { detail: 'exit 1' }),
+    ...extra,
+  };
+}
+
+function project(records: RunRecord[]): { dir: string; path: string; place: IndexPlace } {
+  const dir = mkdtempSync(join(tmpdir(), 'ck-index-'));
+  mkdirSync(join(dir, 'experiments'));
+  const path = join(dir, 'experiments', 'e.manifest.json');
+  const manifest = emptyManifest('e', 'e.yaml');
+  for (const r of records) manifest.runs.set(r.key, r);
+  const place = { path: manifestIndexPath(dir, path), projectDir: dir };
+  assert.equal(writeManifest(path, manifest, place), true);
+  return { dir, path, place };
+}
+
+const read = (path: string, place?: IndexPlace): Manifest => {
+  const result = readManifest(path, 'e', 'e.yaml', place);
+  assert.deepEqual(result.diagnostics, []);
+  return result.manifest;
+};
+
+/** Whether the read went through the index: an indexed manifest's summaries are not its records. */
+const indexed = (manifest: Manifest, key: string): boolean => manifest.summaries.get(key) !== manifest.recordAsRead(key);
+
+const MANY = Array.from({ length: 200 }, (_, i) => record(i, i === 5 ? { params: { note: 'café — naïve 日本語 😀 "quoted"\n' } } : {}));
+
+test('read through its index, a manifest gives what parsing it gives: summaries, each record read alone, and all of them', () => {
+  const { path, place } = project(MANY);
+  assert.ok(existsSync(place.path), 'writing the manifest wrote its index');
+  const parsed = read(path);
+  // A few records read one by one, then past the limit the whole file: both must match the parse.
+  for (const keys of [MANY.slice(0, 3), MANY]) {
+    const viaIndex = read(path, place);
+    assert.ok(indexed(viaIndex, MANY[0]!.key), 'the index was used');
+    for (const [key, summary] of parsed.summaries) {
+      const got = viaIndex.summaries.get(key)!;
+      assert.deepEqual({ key: got.key, id: got.id, status: got.status, recorded_at: got.recorded_at, detail: got.detail, outputs: got.outputs }, { key: summary.key, id: summary.id, status: summary.status, recorded_at: summary.recorded_at, detail: summary.detail, outputs: summary.outputs?.map((o) => ({ path: o.path })) });
+    }
+    for (const r of keys) assert.deepEqual(viaIndex.recordAsRead(r.key), r, `record ${r.key} read alone`);
+    assert.deepEqual([...viaIndex.runs.values()], [...parsed.runs.values()]);
+  }
+  // The recorder's updates go to `runs`; what was read stays as read.
+  const viaIndex = read(path, place);
+  viaIndex.runs.set(MANY[1]!.key, { ...MANY[1]!, status: 'succeeded' });
+  assert.equal(viaIndex.recordAsRead(MANY[1]!.key)!.status, 'failed');
+  assert.equal(viaIndex.has('nope'), false);
+});
+
+test('an index vouches only for the bytes it was made from', () => {
+  const { path, place } = project(MANY);
+  const before = statSync(path);
+  const flipped = readFileSync(path, 'utf8').replace('"status": "planned"', '"status": "running"'); // same length
+  assert.equal(flipped.length, readFileSync(path, 'utf8').length);
+  const firstPlanned = (JSON.parse(flipped) as { runs: RunRecord[] }).runs.find((r) => r.status === 'running')!.key;
+
+  // Rewritten in place with the same size and mtime, within the racy window of indexing: the hash decides.
+  writeFileSync(path, flipped);
+  utimesSync(path, before.atime, before.mtime);
+  assert.equal(read(path, place).summaries.get(firstPlanned)!.status, 'running');
+
+  // Replaced (a rename, as git checkout and ckbuild write) by other bytes of the same size and mtime, long after indexing: the inode decides.
+  const { path: path2, place: place2 } = project(MANY);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(path2, old, old);
+  const reread = read(path2, place2);
+  assert.ok(keepManifestIndex(reread), 'a full read re-indexes a manifest whose index no longer matches');
+  assert.ok(indexed(read(path2, place2), firstPlanned), 'now trusted by its stats');
+  writeFileSync(`${path2}.new`, flipped);
+  utimesSync(`${path2}.new`, old, old);
+  renameSync(`${path2}.new`, path2);
+  assert.equal(read(path2, place2).summaries.get(firstPlanned)!.status, 'running');
+});
+
+test('a manifest laid out by hand is parsed, not indexed; a damaged index is never used', () => {
+  const { path, place } = project(MANY.slice(0, 20));
+  const compact = JSON.stringify(JSON.parse(readFileSync(path, 'utf8')));
+  writeFileSync(path, compact);
+  rmSync(place.path);
+  const manifest = read(path, place);
+  assert.equal(keepManifestIndex(manifest), false, 'no index of a layout ckbuild did not write');
+  assert.equal(manifest.summaries.size, 20);
+
+  const fresh = project(MANY.slice(0, 20));
+  const text = readFileSync(fresh.place.path, 'utf8');
+  const [header, body] = text.split('\n') as [string, string];
+  for (const damaged of [body.replace('"succeeded"', '"cancelled"'), body.replace(/,(\d+),(\d+)\]/, ',$2,$1]'), body.slice(0, 100), '[]']) {
+    writeFileSync(fresh.place.path, `${header}\n${damaged}`);
+    const got = read(fresh.path, fresh.place);
+    assert.equal(indexed(got, MANY[0]!.key), false, 'a damaged index is not used');
+    assert.deepEqual(got.recordAsRead(MANY[0]!.key), MANY[0]);
+  }
+  writeFileSync(fresh.place.path, 'not json');
+  assert.deepEqual(read(fresh.path, fresh.place).runs, new Map(MANY.slice(0, 20).map((r) => [r.key, r])));
+});
