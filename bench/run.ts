@@ -289,11 +289,18 @@ async function hashing(): Promise<void> {
   const first = new InputHasher(cache);
   for (const path of files) await first.digest(path);
   first.save();
-  const t0 = process.hrtime.bigint();
-  const again = new InputHasher(cache);
-  for (const path of files) await again.digest(path);
-  const recheck = Number(process.hrtime.bigint() - t0) / 1e9;
-  report('re-check 10,000 unchanged inputs (stat cache)', 10_000, { median: recheck, min: recheck, max: recheck, peakRssMb: null }, null, null, `files read: ${again.filesRead}`);
+  // Five re-checks, each loading the cache from disk as a new process would: the median, as for every other scenario.
+  const rechecks: number[] = [];
+  let filesRead = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    const again = new InputHasher(cache);
+    for (const path of files) await again.digest(path);
+    rechecks.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    filesRead += again.filesRead;
+  }
+  rechecks.sort((a, b) => a - b);
+  report('re-check 10,000 unchanged inputs (stat cache)', 10_000, { median: rechecks[2]!, min: rechecks[0]!, max: rechecks[4]!, peakRssMb: null }, null, null, `files read: ${filesRead}`);
   rmSync(dir, { recursive: true, force: true });
 }
 

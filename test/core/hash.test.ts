@@ -44,3 +44,37 @@ test('a file modified right after it was hashed is not trusted from the cache', 
 test('a missing file has no digest', async () => {
   assert.equal(await new InputHasher().digest('/nonexistent/file'), undefined);
 });
+
+test('the stat cache keeps the entries it loaded beside the ones hashed since, and ignores a cache it cannot read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ck-hash-'));
+  const past = new Date(Date.now() - 60_000);
+  const files = ['a', 'b', 'c'].map((name) => {
+    const file = join(dir, `${name}.txt`);
+    writeFileSync(file, `content of ${name}`);
+    utimesSync(file, past, past);
+    return file;
+  });
+  const cacheFile = join(dir, 'cache.json');
+  const first = new InputHasher(cacheFile);
+  for (const file of files.slice(0, 2)) await first.digest(file);
+  first.save();
+
+  writeFileSync(files[1]!, 'b changed');
+  utimesSync(files[1]!, past, new Date(Date.now() - 30_000));
+  const second = new InputHasher(cacheFile);
+  for (const file of files) await second.digest(file);
+  assert.equal(second.filesRead, 2, 'b changed and c is new; a comes from the cache');
+  second.save();
+
+  const third = new InputHasher(cacheFile);
+  const digests = await Promise.all(files.map((file) => third.digest(file)));
+  assert.equal(third.filesRead, 0, 'the saved cache holds a, the new b and c');
+  assert.deepEqual(digests.map((digest) => digest?.hash), ['content of a', 'b changed', 'content of c'].map(sha256));
+
+  for (const damaged of ['{"version":2,"paths":["x"],"stats":[1],"hashes":""}', '{"version":1,"entries":{}}', 'not json']) {
+    writeFileSync(cacheFile, damaged);
+    const fresh = new InputHasher(cacheFile);
+    assert.equal((await fresh.digest(files[0]!))?.hash, sha256('content of a'));
+    assert.equal(fresh.filesRead, 1, `${damaged}: read again, not trusted`);
+  }
+});
