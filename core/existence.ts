@@ -5,7 +5,8 @@
  * says which outputs to expect, while this thread loads the experiment and the saved plan; the
  * answers are read from memory shared with the worker. The worker is only an accelerator: until
  * it has answered (or if it cannot start), a path is checked here, so planning never waits on it
- * for long and never hangs.
+ * for long and never hangs. One worker serves every check of the process: watch mode plans on
+ * every save and should not start a thread each time.
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -28,6 +29,24 @@ export const STATE_RUNNING = 0;
 export const STATE_DONE = 1;
 export const STATE_FAILED = 2;
 
+let checker: Worker | undefined;
+
+/** The process's checking worker, started on first use; undefined where none can start. */
+function checkingWorker(): Worker | undefined {
+  if (checker) return checker;
+  try {
+    const worker = new Worker(new URL('./existenceWorker.js', import.meta.url));
+    worker.unref(); // never what keeps a finished command alive
+    worker.on('error', () => {
+      if (checker === worker) checker = undefined;
+    });
+    checker = worker;
+  } catch {
+    return undefined;
+  }
+  return checker;
+}
+
 /** Starts checking `paths` (absolute), each answered by its place in the list. */
 export function checkExistence(paths: readonly string[]): ExistenceCheck {
   const inline: ExistenceCheck = { exists: (i) => existsSync(paths[i]!), onWorker: () => false };
@@ -35,10 +54,10 @@ export function checkExistence(paths: readonly string[]): ExistenceCheck {
   const shared = new SharedArrayBuffer(4 + paths.length);
   const state = new Int32Array(shared, 0, 1);
   const answers = new Uint8Array(shared, 4);
+  const worker = checkingWorker();
+  if (!worker) return inline;
   try {
-    const worker = new Worker(new URL('./existenceWorker.js', import.meta.url), { workerData: { paths, shared } });
-    worker.unref();
-    worker.on('error', () => Atomics.store(state, 0, STATE_FAILED));
+    worker.postMessage({ paths, shared });
   } catch {
     return inline;
   }

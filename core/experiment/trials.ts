@@ -72,7 +72,7 @@ export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagno
       base = ensemble(doc, source, diagnostics);
       break;
     case 'list':
-      return list(doc, source, diagnostics).map((trial, index) => ({ ...trial, trialId: index + 1 }));
+      return list(doc, source, diagnostics);
     case 'standard':
     default:
       base = standard(doc, source, diagnostics);
@@ -231,47 +231,67 @@ function displayable(overrides: JsonObject): JsonObject {
  * list: the runs as written, each its own trial named by the user. Nothing is deduplicated: two
  * runs that would train the same thing are reported, since both names were meant.
  */
-function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Array<Omit<Trial, 'trialId'>> {
+function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): ListTrial[] {
   const runs = doc.protocol?.runs ?? [];
   if (doc.protocol?.seeds !== undefined) {
     diagnostics.push(diagnosticAt(source, ['protocol', 'seeds'], '`seeds` does not apply to a list protocol: give each run its own `seed`', { code: 'ignored-key', severity: 'warning' }));
   }
   const seenNames = new Map<string, number>();
   const seenConfigs = new Map<string, string>();
-  const trials: Array<Omit<Trial, 'trialId'>> = [];
+  const trials: ListTrial[] = [];
   runs.forEach((run, index) => {
-    const path: FieldPath = ['protocol', 'runs', index];
     if (seenNames.has(run.name)) {
-      diagnostics.push(diagnosticAt(source, [...path, 'name'], `two runs are named \`${run.name}\` (the first is protocol.runs[${seenNames.get(run.name)}])`, { code: 'duplicate-run' }));
+      diagnostics.push(diagnosticAt(source, ['protocol', 'runs', index, 'name'], `two runs are named \`${run.name}\` (the first is protocol.runs[${seenNames.get(run.name)}])`, { code: 'duplicate-run' }));
       return;
     }
     seenNames.set(run.name, index);
     const overrides: JsonObject = {};
-    const origins: Record<string, FieldPath> = { self: path, id: [...path, 'name'] };
-    for (const [key, value] of Object.entries(run)) {
+    for (const key of Object.keys(run)) {
+      const value = run[key as keyof typeof run];
       if (LIST_RUN_KEYS.includes(key) || value === undefined) continue;
       overrides[key] = value as Json;
-      origins[key] = [...path, key];
     }
     const identity = canonicalJson({ overrides, dataset: (run.dataset ?? null) as unknown as Json });
     const twin = seenConfigs.get(identity);
     if (twin !== undefined) {
-      diagnostics.push(diagnosticAt(source, [...path, 'name'], `run \`${run.name}\` trains exactly what \`${twin}\` trains (same overrides and dataset): they would be one run`, { code: 'duplicate-run' }));
+      diagnostics.push(diagnosticAt(source, ['protocol', 'runs', index, 'name'], `run \`${run.name}\` trains exactly what \`${twin}\` trains (same overrides and dataset): they would be one run`, { code: 'duplicate-run' }));
       return;
     }
     seenConfigs.set(identity, run.name);
-    trials.push({
-      label: run.name,
-      overrides,
-      origins,
-      labels: { run: run.name, ...displayable(overrides) },
-      path,
-      dataset: run.dataset,
-      evalDataset: run.eval_dataset,
-      resources: run.resources,
-    });
+    trials.push(new ListTrial(trials.length + 1, index, run.name, overrides, run.dataset, run.eval_dataset, run.resources));
   });
   return trials;
+}
+
+/**
+ * A list protocol's trial. Its origins and labels are worked out when asked: a re-plan lists all
+ * 10,000 trials of a sweep (names, duplicates) but expands only the one an edit changed.
+ */
+class ListTrial implements Trial {
+  constructor(
+    readonly trialId: number,
+    /** Its position in protocol.runs (a duplicate left out keeps the numbering of the file). */
+    private readonly index: number,
+    readonly label: string,
+    readonly overrides: JsonObject,
+    readonly dataset: DatasetRef | undefined,
+    readonly evalDataset: DatasetRef | undefined,
+    readonly resources: Resources | undefined,
+  ) {}
+
+  get path(): FieldPath {
+    return ['protocol', 'runs', this.index];
+  }
+
+  get origins(): Record<string, FieldPath> {
+    const origins: Record<string, FieldPath> = { self: this.path, id: [...this.path, 'name'] };
+    for (const key of Object.keys(this.overrides)) origins[key] = [...this.path, key];
+    return origins;
+  }
+
+  get labels(): JsonObject {
+    return { run: this.label, ...displayable(this.overrides) };
+  }
 }
 
 /** Two trials with the same overrides are one trial (an ablation value equal to a grid point, say). */

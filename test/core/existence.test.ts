@@ -22,6 +22,11 @@ test('thousands of paths are checked on a worker, a few on this thread, with the
   const many = checkExistence(paths);
   assert.equal(many.onWorker(), true, 'a worker answered');
   paths.forEach((path, i) => assert.equal(many.exists(i), existsSync(path), path));
+  // The same worker answers the next check of the process (watch mode), about the files as they are now.
+  for (let i = 1; i < 5000; i += 97) rmSync(paths[i]!, { recursive: true, force: true });
+  const again = checkExistence(paths);
+  assert.equal(again.onWorker(), true, 'the worker answered again');
+  paths.forEach((path, i) => assert.equal(again.exists(i), existsSync(path), `again: ${path}`));
   const few = checkExistence(paths.slice(0, 10));
   assert.equal(few.onWorker(), false);
   paths.slice(0, 10).forEach((path, i) => assert.equal(few.exists(i), existsSync(path), path));
