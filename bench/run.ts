@@ -24,7 +24,7 @@ import { packageRoot } from '../core/paths.js';
 import { ruleRegistry } from '../rules/index.js';
 import { editTrial, lrOf, pointId, sweepProject } from './workload.js';
 
-const cli = join(packageRoot, 'dist', 'cli', 'main.js');
+const cli = join(packageRoot, 'dist', 'bundle', 'main.js');
 const json = process.argv.includes('--json');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;

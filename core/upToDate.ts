@@ -18,8 +18,8 @@ import { filesUnder } from './walk.js';
 import { writeFileAtomic } from './atomicFile.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { packageRoot } from './paths.js';
 import { findProjectDir } from './projectDir.js';
 import type { Json } from './json.js';
 
@@ -81,9 +81,9 @@ function stampSignature(path: string, writtenAt: number): FileSignature {
 
 /** ckbuild's own code and templates: a new version of a rule must not be hidden by a stamp. */
 function codeFiles(): string[] {
-  const root = dirname(dirname(dirname(fileURLToPath(import.meta.url)))); // dist/core/x.js → package root
-  const compiled = ['dist/core', 'dist/rules'].flatMap((dir) => filesUnder(join(root, dir)).filter((path) => path.endsWith('.js')));
-  return [join(root, 'package.json'), ...compiled, ...filesUnder(join(root, 'templates'))];
+  // The modules and the bundle the command line runs (dist/bundle, made from the same sources).
+  const compiled = ['dist/core', 'dist/rules', 'dist/bundle'].flatMap((dir) => filesUnder(join(packageRoot, dir)).filter((path) => path.endsWith('.js')));
+  return [join(packageRoot, 'package.json'), ...compiled, ...filesUnder(join(packageRoot, 'templates'))];
 }
 
 let code: string | undefined;
