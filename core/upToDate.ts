@@ -18,7 +18,8 @@ import { filesUnder } from './walk.js';
 import { writeFileAtomic } from './atomicFile.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { packageRoot } from './paths.js';
 import { findProjectDir } from './projectDir.js';
 import type { Json } from './json.js';
@@ -81,8 +82,11 @@ function stampSignature(path: string, writtenAt: number): FileSignature {
 
 /** ckbuild's own code and templates: a new version of a rule must not be hidden by a stamp. */
 function codeFiles(): string[] {
-  // The modules and the bundle the command line runs (dist/bundle, made from the same sources).
-  const compiled = ['dist/core', 'dist/rules', 'dist/bundle'].flatMap((dir) => filesUnder(join(packageRoot, dir)).filter((path) => path.endsWith('.js')));
+  // The code that runs: the command line's bundle (dist/bundle, scripts/bundle.mjs) when this
+  // module is part of it, else the compiled modules (a test, or a library user, imports those).
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dirs = basename(here) === 'bundle' ? [here] : ['dist/core', 'dist/rules'].map((dir) => join(packageRoot, dir));
+  const compiled = dirs.flatMap((dir) => filesUnder(dir).filter((path) => path.endsWith('.js')));
   return [join(packageRoot, 'package.json'), ...compiled, ...filesUnder(join(packageRoot, 'templates'))];
 }
 
