@@ -64,6 +64,51 @@ export function outJson(value: unknown): void {
   out(JSON.stringify(value, null, process.stdout.isTTY ? 2 : undefined));
 }
 
+/**
+ * A `--json` answer holding one long list (a plan's runs): outJson's bytes, but written as they
+ * are made, a megabyte at a time, when they go to a program. A 100,000-run plan is 85 MB of JSON;
+ * as one string, and once more as the buffer written, it cost 1.3 s and twice its size in memory.
+ */
+export function outJsonWithList(value: Record<string, unknown>, listKey: string, items: Iterable<unknown>): void {
+  if (process.stdout.isTTY) {
+    outJson({ ...value, [listKey]: [...items] });
+    return;
+  }
+  let pending: string[] = [];
+  let pendingLength = 0;
+  const write = (text: string): void => {
+    pending.push(text);
+    pendingLength += text.length;
+    if (pendingLength >= 1 << 20) flush();
+  };
+  const flush = (): void => {
+    if (!stdoutGone && pending.length > 0) process.stdout.write(pending.join(''));
+    pending = [];
+    pendingLength = 0;
+  };
+  write('{');
+  let first = true;
+  for (const [key, member] of Object.entries({ ...value, [listKey]: value[listKey] ?? [] })) {
+    const text = key === listKey ? undefined : JSON.stringify(member);
+    if (key !== listKey && text === undefined) continue; // as JSON.stringify leaves out undefined members
+    write(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    first = false;
+    if (text !== undefined) {
+      write(text);
+      continue;
+    }
+    write('[');
+    let firstItem = true;
+    for (const item of items) {
+      write(`${firstItem ? '' : ','}${JSON.stringify(item) ?? 'null'}`);
+      firstItem = false;
+    }
+    write(']');
+  }
+  write('}\n');
+  flush();
+}
+
 export function err(line = ''): void {
   if (!stderrGone) process.stderr.write(line + '\n');
 }

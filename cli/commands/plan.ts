@@ -5,7 +5,7 @@ import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, UsageError } from '../args.js';
 import { planFile } from '../load.js';
-import { bold, cyan, dim, displayPath, green, out, outJson, renderDiagnostics, table, yellow } from '../output.js';
+import { bold, cyan, dim, displayPath, green, out, outJson, outJsonWithList, renderDiagnostics, table, yellow } from '../output.js';
 import { describeReason, describeState } from '../reasons.js';
 
 /**
@@ -79,7 +79,10 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
     const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
     const manifest = displayPath(plan.manifestPath);
     const runsRoot = displayPath(plan.runsRoot);
-    outJson({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: plan.runs.map((r) => runToJson(r, plan, manifest, runsRoot)), diagnostics: result.diagnostics });
+    const runs = (function* () {
+      for (const run of plan.runs) yield runToJson(run, plan, manifest, runsRoot);
+    })();
+    outJsonWithList({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: [], diagnostics: result.diagnostics }, 'runs', runs);
     return 0;
   }
   if (result.diagnostics.length > 0) renderDiagnostics(result.diagnostics);
