@@ -16,13 +16,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputHasher } from '../core/hash.js';
-import { writeManifest } from '../core/manifest.js';
-import { planExperiment } from '../core/plan.js';
-import { baseRecord } from '../core/records.js';
-import { foreignFormats } from '../core/formats/index.js';
 import { packageRoot } from '../core/paths.js';
-import { ruleRegistry } from '../rules/index.js';
-import { editTrial, lrOf, pointId, sweepProject } from './workload.js';
+import { editTrial, lrOf, pointId, seedFinished, sweepProject } from './workload.js';
 
 const cli = join(packageRoot, 'dist', 'bundle', 'main.js');
 const json = process.argv.includes('--json');
@@ -104,23 +99,6 @@ function report(scenario: string, runs: number, ck: Sample | null, ninja: Sample
 const round = (seconds: number): number => Number(seconds.toFixed(4));
 
 // ── the workload, three ways (ckbuild's in workload.ts) ─────────────────────────────────────
-
-/** Records every run as succeeded with its outputs in place, as a finished sweep would leave it. */
-async function seedFinished(dir: string): Promise<void> {
-  const result = await planExperiment(join(dir, 'experiments', 'sweep.yaml'), { rules: ruleRegistry, foreign: foreignFormats });
-  if (!result.plan) throw new Error(JSON.stringify(result.diagnostics.slice(0, 3)));
-  const plan = result.plan;
-  const now = new Date().toISOString();
-  for (const run of plan.runs) {
-    const record = baseRecord(run, plan, now);
-    record.status = 'succeeded';
-    record.outputs = [{ path: 'outputs/done', size: 0 }];
-    plan.manifest.runs.set(run.key, record);
-    mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
-    writeFileSync(join(run.runDir, 'outputs', 'done'), '');
-  }
-  writeManifest(plan.manifestPath, plan.manifest);
-}
 
 /** ninja and make: the same 2N files, one `cat` per job (perf-anchors.md). */
 function referenceProjects(points: number): { ninja: string; make: string } {

@@ -7,6 +7,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { foreignFormats } from '../core/formats/index.js';
+import { writeManifest } from '../core/manifest.js';
+import { type Plan, planExperiment } from '../core/plan.js';
+import { baseRecord } from '../core/records.js';
+import { ruleRegistry } from '../rules/index.js';
 
 export const pointId = (i: number): string => `r${String(i).padStart(5, '0')}`;
 export const lrOf = (i: number, bump = 0): string => (1e-5 * ((i % 1000) + 1 + bump)).toPrecision(3);
@@ -31,4 +36,22 @@ export function editTrial(dir: string, i: number, bump: number): void {
   const text = readFileSync(file, 'utf8');
   const line = new RegExp(`(- \\{ name: ${pointId(i)}, learning_rate: )[^,]+`);
   writeFileSync(file, text.replace(line, `$1${lrOf(i, bump)}`));
+}
+
+/** Records every run of the sweep as succeeded with its outputs in place, as a finished sweep would leave it; the plan it recorded. */
+export async function seedFinished(dir: string): Promise<Plan> {
+  const result = await planExperiment(join(dir, 'experiments', 'sweep.yaml'), { rules: ruleRegistry, foreign: foreignFormats });
+  if (!result.plan) throw new Error(JSON.stringify(result.diagnostics.slice(0, 3)));
+  const plan = result.plan;
+  const now = new Date().toISOString();
+  for (const run of plan.runs) {
+    const record = baseRecord(run, plan, now);
+    record.status = 'succeeded';
+    record.outputs = [{ path: 'outputs/done', size: 0 }];
+    plan.manifest.runs.set(run.key, record);
+    mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
+    writeFileSync(join(run.runDir, 'outputs', 'done'), '');
+  }
+  writeManifest(plan.manifestPath, plan.manifest);
+  return plan;
 }

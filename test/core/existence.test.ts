@@ -34,24 +34,12 @@ test('thousands of paths are checked on a worker, a few on this thread, with the
 });
 
 test('a plan of 4,200 finished runs finds the outputs deleted since, checked on the worker', async () => {
-  const { sweepProject } = await import('../../bench/workload.js');
+  const { seedFinished, sweepProject } = await import('../../bench/workload.js');
   const { planExperiment } = await import('../../core/plan.js');
-  const { baseRecord } = await import('../../core/records.js');
-  const { writeManifest } = await import('../../core/manifest.js');
   const { ruleRegistry } = await import('../../rules/index.js');
   const dir = sweepProject(2100);
   const file = join(dir, 'experiments', 'sweep.yaml');
-  const first = (await planExperiment(file, { rules: ruleRegistry })).plan!;
-  const now = new Date().toISOString();
-  for (const run of first.runs) {
-    const record = baseRecord(run, first, now);
-    record.status = 'succeeded';
-    record.outputs = [{ path: 'outputs/done', size: 0 }];
-    first.manifest.runs.set(run.key, record);
-    mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
-    writeFileSync(join(run.runDir, 'outputs', 'done'), '');
-  }
-  writeManifest(first.manifestPath, first.manifest);
+  const first = await seedFinished(dir);
   const gone = [first.runs[0]!, first.runs[2500]!, first.runs.at(-1)!];
   for (const run of gone) rmSync(join(run.runDir, 'outputs', 'done'));
   const plan = (await planExperiment(file, { rules: ruleRegistry })).plan!;

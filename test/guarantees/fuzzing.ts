@@ -85,7 +85,10 @@ export function structuralMutation(): fc.Arbitrary<(doc: unknown) => unknown> {
   const op = fc.record({ path: fc.array(fc.nat(), { maxLength: 6 }), value: oddValue, remove: fc.boolean(), depth: fc.nat({ max: 6 }) });
   return fc.array(op, { minLength: 1, maxLength: 4 }).map((ops) => (doc: unknown) => {
     let root = structuredClone(doc);
-    for (const { path, value, remove, depth } of ops) {
+    for (const { path, value: generated, remove, depth } of ops) {
+      // A copy per use: two operations holding one generated object would otherwise nest it in
+      // itself, a circular document no file can hold.
+      const value = structuredClone(generated);
       const steps = path.slice(0, depth);
       if (steps.length === 0 || root === null || typeof root !== 'object') {
         root = value;
