@@ -46,3 +46,21 @@ test('keys are stable: same description, same key; any ingredient changed, anoth
   assert.notEqual(computeKey({ ...base, upstream: { dataset: { id: 'prepare/x', key: 'k' } } }), key);
   assert.notEqual(computeKey({ ...base, model: { name: 'Llama-3.2-1B-Instruct' } }), key);
 });
+
+test('canonical JSON remembers each key order it sorted, and still sorts every order it meets, past its bound too', () => {
+  const reference = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => (item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item));
+  // Same keys, every insertion order; a prefix of another object's keys; undefined members left out.
+  const orders = [['c', 'a', 'b'], ['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a'], ['c', 'a', 'b', 'd']];
+  for (let round = 0; round < 3; round++) {
+    for (const keys of orders) {
+      const object = Object.fromEntries(keys.map((key, i) => [key, { n: i, [`k${i}`]: [round] }]));
+      assert.equal(canonicalJson(object), reference(object), keys.join());
+    }
+  }
+  assert.equal(canonicalJson({ b: undefined, a: 1 } as never), '{"a":1}');
+  // Far more distinct shapes than are remembered (50,000 nodes): sorted all the same.
+  for (let i = 0; i < 60_000; i++) {
+    const object = { [`z${i}`]: 1, [`a${i}`]: 2, m: i };
+    assert.equal(canonicalJson(object), `{"a${i}":2,"m":${i},"z${i}":1}`);
+  }
+});
