@@ -166,6 +166,27 @@ test('watch: a rename-style save and a double write are one iteration each', asy
   assert.equal(await exitOf(child), 130);
 });
 
+test('watch: an edit saved the moment an iteration ends is never lost (chokidar drops a change within 50 ms of the last)', async () => {
+  const p = project();
+  const { child, until } = startWatch(p);
+  await until(/watch: ready/);
+  // Each edit is written as soon as the previous one's iteration is printed (polled every
+  // millisecond, not every 50): an iteration that read the file before chokidar's change throttle
+  // ran out would never see it.
+  for (let n = 2; n <= 7; n++) {
+    const from = child.output().length;
+    p.write('experiments/exp.yaml', EXPERIMENT(n));
+    const printed = new RegExp(`parameter params\\.n: \\d+ → ${n}\\n[\\s\\S]*?regenerated 2 run directories`);
+    const deadline = Date.now() + 60_000;
+    while (!printed.test(child.output().slice(from))) {
+      assert.ok(Date.now() < deadline, `edit ${n} was never planned:\n${child.output().slice(from)}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+  child.kill('SIGINT');
+  assert.equal(await exitOf(child), 130);
+});
+
 test('watch: Ctrl-C exits at once with 130, leaving no half-written run directory; --build builds through the ordinary build', async () => {
   const p = project();
   const { child, until } = startWatch(p, ['--build']);
