@@ -193,7 +193,8 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     const identity = identified.identityOf(id);
     const traits = identified.traitsOf(id);
     const summary = manifest.summaries.get(identity.key);
-    const runDir = within(runsRoot, runDirName(identity.key, identity.name));
+    // A recorded run's directory was worked out already, to check its outputs.
+    const runDir = (summary && outputs.runDirOf(summary)) ?? within(runsRoot, runDirName(identity.key, identity.name));
     const planned = new PlanRun(identity, traits, runDir, summary, manifest);
     classify(planned, summary, latestById.get(id), manifest, outputs);
     if (options.force?.(planned)) {
@@ -357,24 +358,27 @@ function indexLatestById(manifest: Manifest): Map<string, RecordSummary> {
 interface RecordedOutputs {
   /** The outputs of `record` (a succeeded one of the manifest's) that are missing, relative to its run directory. */
   missing(record: RecordSummary): string[];
+  /** The run directory of `record`, when it has outputs to check. */
+  runDirOf(record: RecordSummary): string | undefined;
 }
 
 function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs {
   const paths: string[] = [];
-  const first = new Map<RecordSummary, number>();
+  const checked = new Map<RecordSummary, { first: number; runDir: string }>();
   for (const record of manifest.summaries.values()) {
     if (record.status !== 'succeeded' || !record.outputs || record.outputs.length === 0) continue;
-    first.set(record, paths.length);
     const runDir = within(runsRoot, runDirName(record.key, readableName(record.key)));
+    checked.set(record, { first: paths.length, runDir });
     for (const output of record.outputs) paths.push(within(runDir, output.path));
   }
   const check = checkExistence(paths);
   return {
     missing(record) {
       const outputs = record.outputs ?? [];
-      const at = first.get(record) ?? 0;
+      const at = checked.get(record)?.first ?? 0;
       return outputs.map((o) => o.path).filter((_, i) => !check.exists(at + i));
     },
+    runDirOf: (record) => checked.get(record)?.runDir,
   };
 }
 
