@@ -43,6 +43,11 @@ interface CacheFile {
 export const RACY_WINDOW_MS = 1000;
 const SMALL_FILE = 1 << 20;
 
+/** Whether a cache entry's stats still vouch for its hash: the same file, hashed past the racy window of its mtime. */
+function vouchesFor(size: number, mtimeMs: number, ino: number, hashedAt: number, nowSize: number, nowMtimeMs: number, nowIno: number): boolean {
+  return size === nowSize && mtimeMs === nowMtimeMs && ino === nowIno && hashedAt - nowMtimeMs > RACY_WINDOW_MS;
+}
+
 /** The loaded cache: rows read from disk, looked up by path, and entries hashed since. */
 class StatCacheTable {
   private readonly rows = new Map<string, number>();
@@ -72,13 +77,12 @@ class StatCacheTable {
   /** The cached hash of a file whose stat still matches, without building its entry (the common case of a re-plan). */
   hashIfUnchanged(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
     const added = this.added.get(path);
-    if (added) return added.size === size && added.mtimeMs === mtimeMs && added.ino === ino && added.hashedAt - mtimeMs > RACY_WINDOW_MS ? added.hash : undefined;
+    if (added) return vouchesFor(added.size, added.mtimeMs, added.ino, added.hashedAt, size, mtimeMs, ino) ? added.hash : undefined;
     const row = this.rows.get(path);
     if (row === undefined) return undefined;
     const { stats, hashes } = this.loaded;
     const at = row * STAT_COLUMNS;
-    const same = stats[at] === size && stats[at + 1] === mtimeMs && stats[at + 2] === ino && stats[at + 3]! - mtimeMs > RACY_WINDOW_MS;
-    return same ? hashes.slice(row * HASH_LENGTH, (row + 1) * HASH_LENGTH) : undefined;
+    return vouchesFor(stats[at]!, stats[at + 1]!, stats[at + 2]!, stats[at + 3]!, size, mtimeMs, ino) ? hashes.slice(row * HASH_LENGTH, (row + 1) * HASH_LENGTH) : undefined;
   }
 
   set(path: string, entry: CacheEntry): void {
