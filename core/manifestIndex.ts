@@ -10,11 +10,11 @@
  * (RACY_WINDOW_MS, as the stat cache), its sha256. Anything else (no index, a damaged one, another
  * version, a manifest written by hand) means "parse the manifest"; the index is only an accelerator.
  */
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
 import { RACY_WINDOW_MS, sha256 } from './hash.js';
-import { ensureIgnoredDir } from './ignoredDir.js';
+import { ensureIgnoredDir, projectCachePath } from './ignoredDir.js';
 import type { RunRecord, RunStatus } from './manifest.js';
 import { readText } from './textFile.js';
 
@@ -52,7 +52,7 @@ export interface IndexedStat {
 }
 
 export function manifestIndexPath(projectDir: string, manifestPath: string): string {
-  return join(projectDir, '.ckbuild', 'manifests', `${relative(projectDir, manifestPath).replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+  return projectCachePath(projectDir, 'manifests', manifestPath);
 }
 
 // How stableStringify lays a manifest out: each record of `runs` opens and closes on a line of

@@ -13,14 +13,14 @@
  * record of when the plan is saved (never built, or edited and dry-run) carries them here.
  * ckbuild's own code is part of it (a new version may expand or resolve differently); the local
  * config only as a digest, since its setup lines may hold secrets. */
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
 import { readText } from './textFile.js';
 import { graphOf } from './graph.js';
 import { readFingerprint } from './experiment/expand/context.js';
 import type { RecordedInput } from './identity.js';
-import { ensureIgnoredDir } from './ignoredDir.js';
+import { ensureIgnoredDir, projectCachePath } from './ignoredDir.js';
 import type { Json, JsonObject } from './json.js';
 import { Manifest, type RunRecord } from './manifest.js';
 import type { Plan } from './plan.js';
@@ -69,7 +69,7 @@ interface SavedBody {
 }
 
 function basePath(projectDir: string, experimentFile: string): string {
-  return join(projectDir, '.ckbuild', 'plans', `${relative(projectDir, experimentFile).replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+  return projectCachePath(projectDir, 'plans', experimentFile);
 }
 
 /**

@@ -18,7 +18,8 @@ import { filesUnder } from './walk.js';
 import { writeFileAtomic } from './atomicFile.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { projectCachePath } from './ignoredDir.js';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from './paths.js';
 import { findProjectDir } from './projectDir.js';
@@ -46,7 +47,7 @@ interface Stamp {
 function stampPath(experimentFile: string): string {
   const absolute = resolve(experimentFile);
   const projectDir = findProjectDir(absolute);
-  return join(projectDir, '.ckbuild', 'stamps', `${relative(projectDir, absolute).replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+  return projectCachePath(projectDir, 'stamps', absolute);
 }
 
 function signature(path: string): FileSignature {
