@@ -1,4 +1,10 @@
-/** The status file a job script writes into its run's metadata/ (templates/job.sh.hbs). */
+/**
+ * The status file a job script writes into its run's metadata/ (templates/job.sh.hbs): one JSON
+ * object per line, "running" at the start and the verdict appended at the end. The last line that
+ * is a whole, well-typed object is the job's state; a line cut short by a crash or a read
+ * mid-write is skipped, so it reads as the line before it. A file that is one JSON document
+ * (what jobs of earlier versions wrote, even spread over lines) reads as that document.
+ */
 import { readFileSync } from 'node:fs';
 import { statusFilePath } from '../runDir.js';
 import type { RunStatus } from '../manifest.js';
@@ -15,8 +21,29 @@ export interface JobStatusFile {
 }
 
 export function readStatusFile(runDir: string): JobStatusFile | undefined {
+  let text: string;
   try {
-    return validStatusFile(JSON.parse(readFileSync(statusFilePath(runDir), 'utf8')));
+    text = readFileSync(statusFilePath(runDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseStatusText(text);
+}
+
+export function parseStatusText(text: string): JobStatusFile | undefined {
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const state = validStatusFile(parsed(line));
+    if (state) return state;
+  }
+  return validStatusFile(parsed(text));
+}
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
   } catch {
     return undefined;
   }

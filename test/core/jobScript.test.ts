@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type JobStatusFile, parseStatusText, readStatusFile } from '../../core/executors/statusFile.js';
 import { renderJobScript, sbatchDirectives, UnsafeDirectiveError } from '../../core/jobScript.js';
 import type { RenderedRun } from '../../core/rule.js';
 import { projectRoot } from '../helpers/paths.js';
@@ -18,7 +19,12 @@ function job(command: string, extra: Partial<RenderedRun> = {}, earlyStopLoss?: 
   return { dir, script: join(dir, 'config', 'job.sh') };
 }
 
-const status = (dir: string): { status: string; exit_code: number; detail: string } => JSON.parse(readFileSync(join(dir, 'metadata', 'status.json'), 'utf8')) as { status: string; exit_code: number; detail: string };
+/** The job's state as ckbuild reads it. */
+const status = (dir: string): JobStatusFile => {
+  const state = readStatusFile(dir);
+  assert.ok(state, `no readable status in ${dir}`);
+  return state;
+};
 
 test('success, failure and a missing declared output are recorded by the job itself', () => {
   const ok = job('echo hi > "$CK_OUTPUTS/x.txt"', { outputs: ['outputs/x.txt'] });
@@ -32,6 +38,26 @@ test('success, failure and a missing declared output are recorded by the job its
   const missing = job('true', { outputs: ['outputs/never.txt'] });
   assert.equal(spawnSync('bash', [missing.script]).status, 2);
   assert.match(status(missing.dir).detail, /declared output outputs\/never.txt is missing/);
+});
+
+test('the status file: "running" at the start, the verdict appended; a line cut short reads as the one before it', () => {
+  const ok = job('grep -c running "$CK_RUN_DIR/metadata/status.json" > "$CK_OUTPUTS/seen.txt"', { outputs: ['outputs/seen.txt'] });
+  assert.equal(spawnSync('bash', [ok.script]).status, 0);
+  assert.equal(readFileSync(join(ok.dir, 'outputs', 'seen.txt'), 'utf8').trim(), '1', 'the job sees its own "running" line');
+  const text = readFileSync(join(ok.dir, 'metadata', 'status.json'), 'utf8');
+  const lines = text.trimEnd().split('\n').map((line) => JSON.parse(line) as { status: string; pid: number });
+  assert.deepEqual(lines.map((line) => line.status), ['running', 'succeeded']);
+  assert.equal(lines[0]!.pid, lines[1]!.pid);
+  // Every cut of the verdict short of its end reads as "running": never a verdict that was not written.
+  const verdictStart = text.indexOf('\n') + 1;
+  for (let end = verdictStart; end < text.length - 1; end++) assert.equal(parseStatusText(text.slice(0, end))?.status, 'running', `cut at ${end}`);
+  assert.equal(parseStatusText(text.slice(0, -1))?.status, 'succeeded', 'the newline is not needed');
+  // A verdict with a line break in its detail stays one line.
+  const multiline = job('true', { outputs: ['outputs/never\nseen.txt'] });
+  assert.equal(spawnSync('bash', [multiline.script]).status, 2);
+  assert.match(status(multiline.dir).detail, /declared output outputs\/never\nseen.txt is missing/);
+  // What a job of an earlier version wrote: one document, possibly over several lines.
+  assert.equal(parseStatusText(JSON.stringify({ status: 'failed', exit_code: 1 }, null, 2))?.status, 'failed');
 });
 
 test('a missing framework blocks the job with what to install', () => {

@@ -136,7 +136,8 @@ export interface FuzzWorld {
   /** The plan the build saved for the next re-plan (core/planBase.ts), and where. */
   savedPlan: { path: string; text: string };
   runDirs: string[];
-  statusTexts: string[];
+  /** Each run directory's status file, by line: "running", then the verdict. */
+  statusLines: string[][];
   specTexts: string[];
   local: string;
 }
@@ -178,7 +179,7 @@ export function makeWorld(): FuzzWorld {
     stamp: stampFile ? readFileSync(stampFile, 'utf8') : '{}',
     savedPlan: { path: savedPlanPath, text: readFileSync(savedPlanPath, 'utf8') },
     runDirs,
-    statusTexts: runDirs.map((runDir) => readFileSync(statusFilePath(runDir), 'utf8')),
+    statusLines: runDirs.map((runDir) => readFileSync(statusFilePath(runDir), 'utf8').trimEnd().split('\n')),
     specTexts: runDirs.map((runDir) => readFileSync(runSpecPath(runDir), 'utf8')),
     local,
   };
@@ -339,7 +340,8 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
     {
       name: 'metadata/status.json, config/run.json, metadata/claim.json',
       property: fc.asyncProperty(
-        mutatedDocument(fc.constantFrom(...world.statusTexts), 'json'),
+        // The verdict line is mutated and written after the run's own "running" line, as the job appends it.
+        mutatedDocument(fc.constantFrom(...world.statusLines.map((lines) => lines.at(-1)!)), 'json'),
         mutatedDocument(fc.constantFrom(...world.specTexts), 'json'),
         mutatedDocument(fc.constant(JSON.stringify({ key: 'k', host: 'h', pid: 1, checkout: '/c', started_at: '2020-01-01T00:00:00Z', nonce: 'n', job: { executor: 'local', job_id: 'local:1', pid: 1 } })), 'json'),
         fc.nat(),
@@ -348,7 +350,7 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
           bump('run-dir');
           restore(world);
           const runDir = world.runDirs[which % world.runDirs.length]!;
-          writeFileSync(statusFilePath(runDir), status);
+          writeFileSync(statusFilePath(runDir), `${world.statusLines[which % world.runDirs.length]![0]}\n${status}`);
           writeFileSync(runSpecPath(runDir), spec);
           writeFileSync(claimPath(runDir), claim);
           // Without the manifest every run is stale and its run directory decides (found, adopted).

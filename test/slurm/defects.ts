@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { readStatusFile } from '../../core/executors/statusFile.js';
 import { projectRoot } from '../helpers/paths.js';
 import { slurmSkipReason } from '../helpers/slurm.js';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
@@ -131,8 +132,7 @@ describe('SLURM defects (issue 11)', { skip: skip ?? false, concurrency: false }
       // (Unless its own job ran before the crash and left its verdict, written under that id.)
       if (job && !job.comment.includes(run.key)) {
         const record = p.manifest().runs.find((r) => r.id === id)!;
-        const file = p.path(String(record.run_dir), 'metadata', 'status.json');
-        const own = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as { job_id?: string; status?: string };
+        const own: { job_id?: string; status?: string } = readStatusFile(p.path(String(record.run_dir))) ?? {};
         if (run.status !== 'interrupted') assert.ok(run.status === 'succeeded' && own.job_id === run.job_id && own.status === 'succeeded', `${id}: job ${run.job_id} carries ${job.name}; ${run.status}: ${run.detail}`);
       }
     }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { readStatusFile } from '../../core/executors/statusFile.js';
 import { slurmSkipReason, squeueNames } from '../helpers/slurm.js';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
 
@@ -44,7 +45,7 @@ async function settle(p: TempProject, timeoutMs = 60_000): Promise<Map<string, S
 const startedAt = (p: TempProject, id: string, field: 'started_at' | 'finished_at'): number => {
   const manifest = p.manifest().runs.find((r) => r.id === id)!;
   const runDir = p.path(String(manifest.run_dir));
-  return Date.parse((JSON.parse(readFileSync(`${runDir}/metadata/status.json`, 'utf8')) as Record<string, string>)[field]!);
+  return Date.parse(readStatusFile(runDir)![field]);
 };
 
 describe('SLURM executor', { skip: skip ?? false, concurrency: false }, () => {
