@@ -169,7 +169,7 @@ test('a full disk mid-build: a clear message, nothing half-written, and the next
     assert.notEqual(full.code, 70, full.stderr);
     assert.match(full.stderr, /no space left|ENOSPC/i);
     noStackTrace(full.stderr);
-    const leftovers = execFileSync('find', [disk.dir, '-name', '*.tmp-*', '-o', '-name', '*.partial-*'], { encoding: 'utf8' }).trim();
+    const leftovers = execFileSync('find', [disk.dir, '-name', '*.tmp-*', '-o', '-path', '*/.partial/*', '-prune'], { encoding: 'utf8' }).trim();
     assert.equal(leftovers, '', 'no temporary files left behind');
     rmSync(filler);
     const repaired = project.run(['experiments/exp.yaml']);

@@ -1,10 +1,11 @@
 /**
- * Generation publishes a run directory with one rename of a staging folder beside it. A folder
- * left by a generation that was killed is removed by the next one for the same run, unless its
- * process still lives; the runs root is listed once per plan, not once per run.
+ * Generation publishes a run directory with one rename of a folder assembled in runs/.partial/.
+ * A folder left there by a generation that was killed is removed by the next generation, unless
+ * its process still lives; the runs root itself is never listed to find them.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateTargets } from '../../core/build.js';
@@ -18,18 +19,20 @@ import { sweepProject } from '../../bench/workload.js';
 /** A pid no process has: beyond the kernel's pid_max. */
 const DEAD_PID = 4_194_304 + 1;
 
-test('a killed generation’s staging folder is removed by the next generation of that run; a live one is left alone', async () => {
+test('a killed generation’s staging folder is removed by the next generation; a live one is left alone', async () => {
   const file = join(sweepProject(3), 'experiments', 'sweep.yaml');
   const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
   assert.ok(result.plan);
   const plan = result.plan;
-  const [first, second] = plan.runs;
-  mkdirSync(plan.runsRoot, { recursive: true });
-  const dead = `${first!.runDir}.partial-${DEAD_PID}`;
-  const live = `${second!.runDir}.partial-1`; // pid 1 always runs
-  for (const leftover of [dead, live]) {
-    mkdirSync(leftover);
-    writeFileSync(join(leftover, 'run.json'), '{"half": true');
+  const [first, second, third] = plan.runs;
+  const staging = join(plan.runsRoot, '.partial');
+  mkdirSync(staging, { recursive: true });
+  const dead = join(staging, `${basename(first!.runDir)}.${DEAD_PID}`);
+  const live = join(staging, `${basename(second!.runDir)}.1`); // pid 1 always runs
+  const reused = join(staging, `${basename(third!.runDir)}.${process.pid}`); // a pid reused since
+  for (const leftover of [dead, live, reused]) {
+    mkdirSync(join(leftover, 'config'), { recursive: true });
+    writeFileSync(join(leftover, 'config', 'run.json'), '{"half": true');
   }
   const generation = generateTargets(plan, selectTargets(plan), ruleRegistry);
   assert.deepEqual(generation.diagnostics, []);
@@ -37,6 +40,8 @@ test('a killed generation’s staging folder is removed by the next generation o
   assert.equal(existsSync(dead), false, 'the dead generation’s folder is gone');
   assert.equal(existsSync(live), true, 'a live process’s folder is not touched');
   assert.ok(existsSync(runSpecPath(first!.runDir)), 'and its run directory published');
-  const partial = readdirSync(plan.runsRoot).filter((name) => name.includes('.partial-'));
-  assert.deepEqual(partial, [live.slice(plan.runsRoot.length + 1)]);
+  assert.equal(existsSync(reused), false);
+  assert.notEqual(readFileSync(runSpecPath(third!.runDir), 'utf8'), '{"half": true', 'a folder left under this process’s pid is not published as it was');
+  assert.deepEqual(readdirSync(staging), [basename(live)], 'only the live process’s folder is left in runs/.partial/');
+  assert.ok(readdirSync(plan.runsRoot).every((name) => name === '.partial' || name === '.gitignore' || plan.runs.some((run) => basename(run.runDir) === name)), 'nothing staged beside the run directories');
 });
