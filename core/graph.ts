@@ -52,12 +52,22 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
 }
 
 /**
- * A graph from its order and adjacency lists, as buildGraph made them (or a saved plan kept them,
- * core/planBase.ts): the lists are the caller's and must not change afterwards.
+ * A graph from its order and adjacency lists, as buildGraph made them: the lists are the caller's
+ * and must not change afterwards.
  */
 export function graphOf(order: string[], upstream: ReadonlyMap<string, readonly string[]>, downstream: ReadonlyMap<string, readonly string[]>): RunGraph {
-  const upstreamOf = (id: string): string[] => [...(upstream.get(id) ?? [])];
-  const downstreamOf = (id: string): string[] => [...(downstream.get(id) ?? [])];
+  return graphFrom(
+    order,
+    (id) => [...(upstream.get(id) ?? [])],
+    (id) => [...(downstream.get(id) ?? [])],
+  );
+}
+
+/**
+ * A graph from its order and functions that list a run's upstream and downstream runs afresh on
+ * each call (a saved plan keeps its edges as index arrays, core/planBase.ts).
+ */
+export function graphFrom(order: string[], upstreamOf: (id: string) => string[], downstreamOf: (id: string) => string[]): RunGraph {
   const closure = (start: Iterable<string>, next: (id: string) => string[]): Set<string> => {
     const seen = new Set<string>();
     const stack = [...start];
