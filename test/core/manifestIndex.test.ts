@@ -116,7 +116,7 @@ test('a manifest laid out by hand is parsed, not indexed; a damaged index is nev
   const fresh = project(MANY.slice(0, 20));
   const text = readFileSync(fresh.place.path, 'utf8');
   const [header, body] = text.split('\n') as [string, string];
-  for (const damaged of [body.replace('"succeeded"', '"cancelled"'), body.replace(/,(\d+),(\d+)\]/, ',$2,$1]'), body.slice(0, 100), '[]']) {
+  for (const damaged of [body.replace('"succeeded"', '"cancelled"'), body.replace(/"spans":\[(\d+),(\d+)/, '"spans":[$2,$1'), body.slice(0, 100), '[]']) {
     writeFileSync(fresh.place.path, `${header}\n${damaged}`);
     const got = read(fresh.path, fresh.place);
     assert.equal(indexed(got, MANY[0]!.key), false, 'a damaged index is not used');
