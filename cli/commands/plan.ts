@@ -12,7 +12,7 @@ import { describeReason, describeState } from '../reasons.js';
  * `manifest`: the plan's manifest as displayed, and `runsRoot` its runs root: worded once per plan
  * rather than once per run (a run directory is a name directly inside the runs root).
  */
-function runToJson(run: PlannedRun, plan: Plan, manifest: string, runsRoot: string) {
+function runToJson(run: PlannedRun, estimatedGpuHours: number, manifest: string, runsRoot: string) {
   return {
     id: run.id,
     key: run.key,
@@ -28,28 +28,34 @@ function runToJson(run: PlannedRun, plan: Plan, manifest: string, runsRoot: stri
     inputs: run.inputs,
     run_dir: runsRoot === '.' ? basename(run.runDir) : `${runsRoot}/${basename(run.runDir)}`,
     manifest,
-    estimated_gpu_hours: run.state === 'stale' ? estimateOf(run, plan) : null,
+    estimated_gpu_hours: run.state === 'stale' ? estimatedGpuHours : null,
   };
 }
 
-const estimates = new WeakMap<Plan, Map<string, number>>();
+const estimates = new WeakMap<Plan, Float64Array>();
 
-/** GPU-hours of each stale run, estimated once per plan (the table, the JSON and the total read the same figures). */
-function estimateOf(run: PlannedRun, plan: Plan): number {
-  let known = estimates.get(plan);
-  if (!known) {
+/**
+ * GPU-hours of each stale run in plan.runs' order (0 for the others), estimated once per plan: the
+ * table, the JSON and the total read the same figures. An array by position, not a map by id: a
+ * fresh plan of 20,000 runs looked each up twice (12–23 ms of map building and lookups).
+ */
+function estimatesOf(plan: Plan): Float64Array {
+  let hours = estimates.get(plan);
+  if (!hours) {
     const history = repositoryHistory(plan);
-    known = new Map(plan.runs.filter((r) => r.state === 'stale').map((r) => [r.id, Number(estimateRunGpuHours(r, plan, ruleRegistry.get(r.rule)!, history).toFixed(4))]));
-    estimates.set(plan, known);
+    hours = Float64Array.from(plan.runs, (run) => (run.state === 'stale' ? Number(estimateRunGpuHours(run, plan, ruleRegistry.get(run.rule)!, history).toFixed(4)) : 0));
+    estimates.set(plan, hours);
   }
-  return known.get(run.id) ?? 0;
+  return hours;
 }
+
+const totalOf = (hours: Float64Array): number => hours.reduce((sum, each) => sum + each, 0);
 
 /** GPU-hours the stale runs would use, and the budget they are held to: what `ckbuild plan` prints under its header. */
 export function computeLine(plan: Plan): string | undefined {
   const stale = plan.runs.filter((run) => run.state === 'stale');
   if (stale.length === 0) return undefined;
-  const hours = stale.reduce((sum, run) => sum + estimateOf(run, plan), 0);
+  const hours = totalOf(estimatesOf(plan));
   const protocol = plan.experiment.document.protocol;
   const price = plan.local.gpu_hour_cost;
   if (hours === 0 && protocol?.budget_gpu_hours === undefined && protocol?.budget_dollars === undefined) return undefined; // CPU-only steps: nothing to say
@@ -76,11 +82,12 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   }
   const plan = result.plan;
   if (json) {
-    const estimated = plan.runs.reduce((sum, run) => sum + (run.state === 'stale' ? estimateOf(run, plan) : 0), 0);
+    const hours = estimatesOf(plan);
+    const estimated = totalOf(hours);
     const manifest = displayPath(plan.manifestPath);
     const runsRoot = displayPath(plan.runsRoot);
     const runs = (function* () {
-      for (const run of plan.runs) yield runToJson(run, plan, manifest, runsRoot);
+      for (const [i, run] of plan.runs.entries()) yield runToJson(run, hours[i]!, manifest, runsRoot);
     })();
     outJsonWithList({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: [], diagnostics: result.diagnostics }, 'runs', runs);
     return 0;
