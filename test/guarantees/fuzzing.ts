@@ -22,6 +22,7 @@ import { readClaim, claimPath } from '../../core/claim.js';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { LocalExecutor } from '../../core/executors/local.js';
 import { readStatusFile } from '../../core/executors/statusFile.js';
+import { sha256 } from '../../core/hash.js';
 import { foreignFormats } from '../../core/formats/index.js';
 import { keepManifestIndex, readManifest } from '../../core/manifest.js';
 import { manifestIndexPath } from '../../core/manifestIndex.js';
@@ -298,8 +299,10 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
     {
       name: 'manifest index',
       // Made afresh for the restored manifest (it vouches for those bytes only), then mutated: its
-      // header, its body or both. Reconciling reads records through it, one by one.
-      property: fc.asyncProperty(fc.constantFrom('header', 'body', 'both'), textMutation(), structuralMutation(), fc.boolean(), async (part, edit, restructure, structural) => {
+      // header, its body or both, or its body behind a header re-signed for it (so the columns'
+      // own checks, not the body's hash, must catch what is wrong). Reconciling reads records
+      // through it, one by one.
+      property: fc.asyncProperty(fc.constantFrom('header', 'body', 'both', 'resigned'), textMutation(), structuralMutation(), fc.boolean(), async (part, edit, restructure, structural) => {
         bump('manifest-index');
         restore(world);
         const manifestPath = join(world.dir, 'experiments', 'fz.manifest.json');
@@ -308,7 +311,9 @@ export function properties(world: FuzzWorld, counts: FuzzCounts): Array<{ name: 
         keepManifestIndex(readManifest(manifestPath, 'fz', world.experiment, place).manifest);
         const [header = '', body = ''] = readFileSync(place.path, 'utf8').split('\n');
         const mutate = (text: string): string => (structural ? JSON.stringify(restructure(JSON.parse(text) as unknown)) : edit(text));
-        writeFileSync(place.path, `${part === 'body' ? header : mutate(header)}\n${part === 'header' ? body : mutate(body)}`);
+        const newBody = part === 'header' ? body : mutate(body);
+        const newHeader = part === 'resigned' ? JSON.stringify({ ...(JSON.parse(header) as object), body: sha256(newBody) }) : part === 'body' ? header : mutate(header);
+        writeFileSync(place.path, `${newHeader}\n${newBody}`);
         await planned(world, world.experiment, true);
       }) as unknown as fc.IAsyncProperty<[string]>,
     },
