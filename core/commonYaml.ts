@@ -31,7 +31,6 @@ interface Line {
 
 // The library's YAML 1.2 core schema, in its order (yaml/dist/schema/core).
 const NULL = /^(?:~|[Nn]ull|NULL)$/;
-const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const INT = /^[-+]?[0-9]+$/;
 const FLOAT_SPECIAL = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
@@ -46,6 +45,8 @@ const OUTSIDE_THE_SUBSET = /[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]/;
 /** Deeper nesting is left to the library (which reports absurd depths instead of overflowing the stack). */
 const MAX_DEPTH = 64;
 const FLOW_END = new Set([',', '[', ']', '{', '}']);
+const [COMMA, OPEN_SEQ, CLOSE_SEQ, OPEN_MAP, CLOSE_MAP, COLON, HASH, SPACE] = [',', '[', ']', '{', '}', ':', '#', ' '].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number, number, number];
+const isFlowEnd = (code: number): boolean => code === COMMA || code === OPEN_SEQ || code === CLOSE_SEQ || code === OPEN_MAP || code === CLOSE_MAP;
 const DOUBLE_QUOTED_ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t' };
 
 /** The data of a YAML text in the common subset; undefined when the text is anything else. */
@@ -254,8 +255,18 @@ function quoted(text: string, at: number): { value: string; end: number } {
 
 /** A plain scalar as the core schema resolves it. */
 function plainValue(raw: string): Json {
-  if (NULL.test(raw)) return null;
-  if (BOOL.test(raw)) return raw[0] === 't' || raw[0] === 'T';
+  // Most scalars of an experiment (its keys, names, model ids) start with a letter: those can only
+  // be a null's or a boolean's spelling or a string, decided without the schema's patterns (each
+  // of which needs ~ or -+. or a digit first to match anything else). Exactly as the patterns do.
+  const first = raw.charCodeAt(0);
+  if (!startsLikeNumberOrTilde(first)) {
+    if (raw === 'null' || raw === 'Null' || raw === 'NULL') return null;
+    if (raw === 'true' || raw === 'True' || raw === 'TRUE') return true;
+    if (raw === 'false' || raw === 'False' || raw === 'FALSE') return false;
+    return raw;
+  }
+  // From here on neither a null's nor a boolean's pattern can match, but for `~` itself.
+  if (first === 0x7e) return NULL.test(raw) ? null : raw;
   if (INT.test(raw)) {
     // parseInt, as the library does; beyond 15 digits parseInt may round differently from the text.
     if (raw.replace(/^[-+]/, '').length > 15) notCommon();
@@ -265,6 +276,11 @@ function plainValue(raw: string): Json {
   if (FLOAT_EXP.test(raw) || FLOAT.test(raw)) return parseFloat(raw);
   if (NUMBER_LIKE.test(raw) && /^[-+.0-9a-fA-FxXoO_]+$/.test(raw)) notCommon(); // 0x1F, 0o17, 1_000: left to the library
   return raw;
+}
+
+/** `-`, `+`, `.`, a digit or `~`: how anything but a string or a spelled-out null or boolean starts. */
+function startsLikeNumberOrTilde(code: number): boolean {
+  return code === 0x2d || code === 0x2b || code === 0x2e || code === 0x7e || (code >= 0x30 && code <= 0x39);
 }
 
 /** A flow collection opened at `at` and closed on the same line. */
@@ -313,12 +329,17 @@ function flowScalar(text: string, at: number): { value: Json; end: number } {
   if (c === '"' || c === "'") return quoted(text, at);
   const after = text[at + 1];
   if (c === undefined || NOT_PLAIN_START.has(c) || (c === '-' && (after === undefined || after === ' ' || FLOW_END.has(after)))) notCommon();
+  // Character codes, not one-character strings and set lookups: this loop sees every character of
+  // every one-line trial of a 10,000-trial list.
   let i = at;
   for (; i < text.length; i++) {
-    const ch = text[i]!;
-    if (FLOW_END.has(ch)) break;
-    if (ch === ':' && (text[i + 1] === ' ' || text[i + 1] === undefined || FLOW_END.has(text[i + 1]!))) break;
-    if (ch === '#' && text[i - 1] === ' ') notCommon(); // a comment: the collection continues on another line
+    const code = text.charCodeAt(i);
+    if (isFlowEnd(code)) break;
+    if (code === COLON) {
+      const next = text.charCodeAt(i + 1); // NaN past the end
+      if (next === SPACE || Number.isNaN(next) || isFlowEnd(next)) break;
+    }
+    if (code === HASH && text.charCodeAt(i - 1) === SPACE) notCommon(); // a comment: the collection continues on another line
   }
   const raw = trimSpaces(text.slice(at, i));
   if (raw.length === 0) notCommon();

@@ -57,7 +57,7 @@ test('every YAML file of the project is read as the library reads it, and the ex
 const SCALARS = [
   'abc', 'a b  c', 'Llama-3.2-1B-Instruct', 'data/x.json', 'http://host:8000/x', 'a#b', 'a,b', 'a[0]', 'x-y', '-x', '-1', '+1', '007',
   '0', '-0', '1.', '.5', '+.5', '1.0', '1e5', '1E-5', '-1.5e+3', '1e', 'e5', '.e5', '1_000', '0x1F', '0o17', '0b101', '1.2.3', '3B', '10GB',
-  '2024-01-01', '00:30:00', '12:30', '1:2', '123456789012345', '1234567890123456789', 'null', 'Null', 'NULL', 'nULL', '~', 'true', 'True',
+  '2024-01-01', '00:30:00', '12:30', '1:2', '123456789012345', '1234567890123456789', 'null', 'Null', 'NULL', 'nULL', '~', '~x', '~~', 'true', 'True',
   'TRUE', 'tRUE', 'false', 'yes', 'no', 'on', 'off', 'y', 'n', '.inf', '-.Inf', '.nan', 'NaN', '"quoted"', "'single'", '"a \\"b\\" c"',
   '"tab\\there"', '"\\u00e9"', '"\\x41"', "'it''s'", '"a: b"', "'a # b'", '"#"', '"unclosed', "'unclosed", '[a, b]', '[a,b]', '[ a , b ]',
   '[]', '{}', '{ }', '[a, [b, c], {d: e}]', '{a: 1, b: [2, 3]}', '{a:1}', '{"a": 1}', '{"a":1}', '{a: }', '{a}', '[a: 1]', '[a, b,]',
