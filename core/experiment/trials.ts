@@ -251,7 +251,7 @@ function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnost
       if (LIST_RUN_KEYS.includes(key) || value === undefined) continue;
       overrides[key] = value as Json;
     }
-    const identity = canonicalJson({ overrides, dataset: (run.dataset ?? null) as unknown as Json });
+    const identity = trainingIdentity(overrides, run.dataset);
     const twin = seenConfigs.get(identity);
     if (twin !== undefined) {
       diagnostics.push(diagnosticAt(source, ['protocol', 'runs', index, 'name'], `run \`${run.name}\` trains exactly what \`${twin}\` trains (same overrides and dataset): they would be one run`, { code: 'duplicate-run' }));
@@ -261,6 +261,25 @@ function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnost
     trials.push(new ListTrial(trials.length + 1, index, run.name, overrides, run.dataset, run.eval_dataset, run.resources));
   });
   return trials;
+}
+
+/**
+ * What makes two list runs one: their overrides and dataset. Canonical JSON says it for any
+ * value; a run that overrides only scalars and names its dataset (or none), as nearly all do, is
+ * said by its dataset's name and its sorted keys with their values instead, at a fraction of the
+ * cost (canonical JSON of 10,000 trials took ~20 ms of a one-trial re-plan). Twins take the same
+ * path, and the two forms cannot be equal (only canonical JSON starts with `{`).
+ */
+function trainingIdentity(overrides: JsonObject, dataset: unknown): string {
+  const keys = Object.keys(overrides);
+  const scalar = (value: Json | undefined): boolean => value === null || (typeof value === 'number' ? Number.isFinite(value) : typeof value !== 'object');
+  if ((dataset === undefined || typeof dataset === 'string') && keys.every((key) => scalar(overrides[key]))) {
+    // A JSON string never holds a raw newline: the lines cannot run into each other.
+    let text = dataset === undefined ? '' : JSON.stringify(dataset);
+    for (const key of keys.sort()) text += `\n${JSON.stringify(key)}:${JSON.stringify(overrides[key])}`;
+    return text;
+  }
+  return canonicalJson({ overrides, dataset: (dataset ?? null) as Json });
 }
 
 /**

@@ -71,3 +71,20 @@ test('an expansion past max_trials is refused before it is built, with the count
   expandTrials(raised, source, capped);
   assert.match(capped[0]!.message, /3 trials .* limit of 2/);
 });
+
+test('list: two runs that train the same thing are reported, whatever order their keys are in; a value of another type is another run', () => {
+  const runs = [
+    { name: 'a', learning_rate: 0.001, seed: 1, dataset: 'words' },
+    { name: 'b', seed: 1, dataset: 'words', learning_rate: 0.001 }, // a's twin, keys reordered
+    { name: 'c', learning_rate: '0.001', seed: 1, dataset: 'words' }, // a string, not a number
+    { name: 'd', learning_rate: 0.001, seed: 1 }, // no dataset of its own
+    { name: 'e', learning_rate: 0.001, seed: 1, dataset: { path: 'words.json' } }, // a dataset by path
+    { name: 'f', dataset: { path: 'words.json' }, seed: 1, learning_rate: 0.001 }, // e's twin
+    { name: 'g', learning_rate: 0.001, seed: 1, target_modules: ['q_proj'] }, // a list override
+    { name: 'h', target_modules: ['q_proj'], learning_rate: 0.001, seed: 1 }, // g's twin
+  ];
+  const { trials: t, diagnostics } = trials({ protocol: { type: 'list', runs } } as unknown as Partial<ExperimentDocument>);
+  assert.deepEqual(t.map((trial) => trial.label), ['a', 'c', 'd', 'e', 'g']);
+  const twins = diagnostics.filter((d) => d.code === 'duplicate-run').map((d) => d.message);
+  assert.deepEqual(twins.map((message) => /run `(\w)` trains exactly what `(\w)`/.exec(message)?.slice(1, 3).join('=')), ['b=a', 'f=e', 'h=g']);
+});
