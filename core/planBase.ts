@@ -231,8 +231,9 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
   const runOf = (id: string): BaseRun | undefined => {
     const i = index.get(id);
     if (i === undefined) return undefined;
+    const key = columns.key(i);
     const from = own.get(i) ?? manifest;
-    return from === manifest && !manifest.has(columns.key(i)) ? undefined : new SavedBaseRun(columns, i, body.inputs[runs.input[i]!]!, from);
+    return from === manifest && !manifest.has(key) ? undefined : new SavedBaseRun(columns, i, key, body.inputs[runs.input[i]!]!, from);
   };
   return {
     experimentFile: experiment.file,
@@ -416,7 +417,6 @@ class SavedShape implements RunShape {
  */
 class SavedBaseRun implements BaseRun {
   readonly id: string;
-  readonly key: string;
   readonly name: string;
   private read: SavedParams | undefined;
   private upstreamRuns: Record<string, { id: string; key: string }> | undefined;
@@ -424,12 +424,12 @@ class SavedBaseRun implements BaseRun {
   constructor(
     private readonly columns: SavedColumns,
     private readonly at: number,
+    readonly key: string,
     readonly inputs: Record<string, RecordedInput>,
     private readonly from: SavedParams | Manifest,
   ) {
     this.id = columns.runs.ids[at]!;
-    this.key = columns.key(at);
-    this.name = readableName(this.key);
+    this.name = readableName(key);
   }
 
   get step(): BaseRun['step'] {
