@@ -15,13 +15,13 @@
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
+import { isIndexColumn, isStrings, joinedKeys, KEY_LENGTH, keyAt, ValueTable } from './columns.js';
 import { RACY_WINDOW_MS, sha256 } from './hash.js';
 import { ensureIgnoredDir, projectCachePath } from './ignoredDir.js';
 import type { RunRecord, RunStatus } from './manifest.js';
 import { readText } from './textFile.js';
 
 const INDEX_VERSION = 2;
-const KEY_LENGTH = 64;
 
 /** What planning reads of a record: a RunRecord is one too. */
 export interface RecordSummary {
@@ -119,22 +119,22 @@ interface SavedHeader extends IndexedStat {
 
 /** False when it could not be written (a read-only checkout): the next plan parses the manifest again. */
 export function saveManifestIndex(path: string, projectDir: string, index: ManifestIndex, stat: IndexedStat): boolean {
-  const statuses = new Map<string, number>();
-  const outputLists = new Map<string, number>();
-  const saved: SavedSummaries = { keys: '', ids: [], statuses: [], status: [], recordedAt: [], details: [], outputLists: [], outputs: [], spans: [] };
+  const statuses = new ValueTable<string>();
+  const outputLists = new ValueTable<string[]>();
+  const saved: SavedSummaries = { keys: '', ids: [], statuses: statuses.items, status: [], recordedAt: [], details: [], outputLists: outputLists.items, outputs: [], spans: [] };
   const keys: string[] = [];
   for (const [key, summary] of index.summaries) {
     const at = keys.push(key) - 1;
     saved.ids.push(summary.id);
-    saved.status.push(placeIn(statuses, saved.statuses, summary.status, summary.status));
+    saved.status.push(statuses.indexOf(summary.status, summary.status));
     saved.recordedAt.push(summary.recorded_at);
     if (summary.detail !== undefined) saved.details.push([at, summary.detail]);
-    const paths = summary.outputs?.map((output) => output.path);
-    saved.outputs.push(paths ? placeIn(outputLists, saved.outputLists, JSON.stringify(paths), paths) : -1);
+    saved.outputs.push(summary.outputs ? outputLists.indexOf(summary.outputs.map((output) => output.path)) : -1);
     saved.spans.push(...index.spans.get(key)!);
   }
-  if (keys.some((key) => key.length !== KEY_LENGTH)) return false; // not ckbuild's keys: parse the manifest each time
-  saved.keys = keys.join('');
+  const joined = joinedKeys(keys);
+  if (joined === undefined) return false; // not ckbuild's keys: parse the manifest each time
+  saved.keys = joined;
   const body = JSON.stringify(saved);
   const header: SavedHeader = { version: INDEX_VERSION, body: sha256(body), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: stat.sha256, madeAt: stat.madeAt, manifest: { version: index.version, experiment: index.experiment, experiment_file: index.experiment_file } };
   try {
@@ -171,16 +171,6 @@ export function loadManifestIndex(path: string, stat: Pick<Stats, 'size' | 'mtim
   }
 }
 
-/** The table item `value` is, added if it is new: its place. */
-function placeIn<T>(places: Map<string, number>, items: T[], signature: string, value: T): number {
-  let place = places.get(signature);
-  if (place === undefined) {
-    place = items.push(value) - 1;
-    places.set(signature, place);
-  }
-  return place;
-}
-
 /** The index the columns say, if they are all there and consistent; else undefined (the manifest is parsed). */
 function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIndex | undefined {
   if (!isObject(body)) return undefined;
@@ -190,7 +180,7 @@ function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIn
   const count = ids.length;
   if (!isStrings(saved.statuses) || !isStrings(saved.recordedAt) || saved.recordedAt.length !== count) return undefined;
   if (!Array.isArray(saved.outputLists) || !saved.outputLists.every(isStrings)) return undefined;
-  if (!indexes(saved.status, count, 0, saved.statuses.length) || !indexes(saved.outputs, count, -1, saved.outputLists.length)) return undefined;
+  if (!isIndexColumn(saved.status, count, 0, saved.statuses.length) || !isIndexColumn(saved.outputs, count, -1, saved.outputLists.length)) return undefined;
   if (!Array.isArray(saved.details) || !saved.details.every((entry) => Array.isArray(entry) && entry.length === 2 && Number.isInteger(entry[0]) && entry[0] >= 0 && entry[0] < count && typeof entry[1] === 'string')) return undefined;
   const { spans: bytes } = saved;
   if (!Array.isArray(bytes) || bytes.length !== 2 * count) return undefined;
@@ -205,7 +195,7 @@ function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIn
   const summaries = new Map<string, RecordSummary>();
   const spans = new Map<string, Span>();
   for (let i = 0; i < count; i++) {
-    const key = saved.keys.slice(i * KEY_LENGTH, (i + 1) * KEY_LENGTH);
+    const key = keyAt(saved.keys, i);
     const summary: RecordSummary = { key, id: ids[i]!, status: saved.statuses[saved.status[i]!] as RunStatus, recorded_at: saved.recordedAt[i]! };
     const detail = details.get(i);
     if (detail !== undefined) summary.detail = detail;
@@ -216,15 +206,6 @@ function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIn
   }
   if (summaries.size !== count) return undefined;
   return { ...header.manifest, summaries, spans };
-}
-
-const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
-
-/** A column of `length` integers in [least, within). */
-function indexes(column: unknown, length: number, least: number, within: number): boolean {
-  if (!Array.isArray(column) || column.length !== length) return false;
-  for (const item of column) if (!Number.isInteger(item) || item < least || item >= within) return false;
-  return true;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
 import { readText } from './textFile.js';
+import { isIndexColumn, isStrings, joinedKeys, KEY_LENGTH, keyAt, ValueTable } from './columns.js';
 import { graphFrom } from './graph.js';
 import { readFingerprint } from './experiment/expand/context.js';
 import type { RecordedInput } from './identity.js';
@@ -35,7 +36,6 @@ import type { LocalConfig } from './localConfig.js';
 import { codeDigest } from './upToDate.js';
 
 const BASE_VERSION = 4;
-const KEY_LENGTH = 64;
 
 /** What a record says that the base does not keep, in the record's own field names. */
 type SavedParams = Pick<RunRecord, 'params' | 'model'>;
@@ -113,13 +113,13 @@ export function savePlanBase(plan: Plan): boolean {
   if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native') return false;
   const order = plan.graph.order;
   const index = new Map(order.map((id, i) => [id, i]));
-  const inputs = new Table<Record<string, RecordedInput>>();
-  const steps = new Table<string>();
-  const rules = new Table<[string, number]>();
-  const labelKeys = new Table<string[]>();
-  const resources = new Table<Resources>();
-  const sites = new Table<JsonObject>();
-  const roles = new Table<string>();
+  const inputs = new ValueTable<Record<string, RecordedInput>>();
+  const steps = new ValueTable<string>();
+  const rules = new ValueTable<[string, number]>();
+  const labelKeys = new ValueTable<string[]>();
+  const resources = new ValueTable<Resources>();
+  const sites = new ValueTable<JsonObject>();
+  const roles = new ValueTable<string>();
   const runs: SavedRuns = { ids: order, keys: '', steps: steps.items, step: [], rules: rules.items, rule: [], labelKeys: labelKeys.items, labelShape: [], labelValues: [], resources: resources.items, resource: [], sites: sites.items, site: [], earlyStopLoss: [], input: [], roles: roles.items, upStart: [0], upRole: [], upTarget: [], downStart: [0], down: [], own: [] };
   const keys: string[] = [];
   order.forEach((id, i) => {
@@ -147,7 +147,9 @@ export function savePlanBase(plan: Plan): boolean {
       runs.own.push([i, own]);
     }
   });
-  runs.keys = keys.join('');
+  const joined = joinedKeys(keys);
+  if (joined === undefined) return false; // not sha256 keys: nothing to splice into next time
+  runs.keys = joined;
   let code: string;
   try {
     code = codeDigest();
@@ -248,22 +250,6 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
   };
 }
 
-/** The values that repeat, each kept once and referred to by its place in `items`. */
-class Table<T> {
-  readonly items: T[] = [];
-  private readonly places = new Map<string, number>();
-
-  indexOf(value: T): number {
-    const signature = JSON.stringify(value);
-    let place = this.places.get(signature);
-    if (place === undefined) {
-      place = this.items.push(value) - 1;
-      this.places.set(signature, place);
-    }
-    return place;
-  }
-}
-
 /** The header line, read without the body behind it. */
 function firstLine(path: string): string {
   const fd = openSync(path, 'r');
@@ -279,7 +265,6 @@ function firstLine(path: string): string {
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 const isRecordedInput = (value: unknown): value is RecordedInput => isObject(value) && typeof value.path === 'string' && typeof value.sha256 === 'string' && typeof value.size === 'number';
 
@@ -308,7 +293,7 @@ class SavedColumns {
   }
 
   key(i: number): string {
-    return this.runs.keys.slice(i * KEY_LENGTH, (i + 1) * KEY_LENGTH);
+    return keyAt(this.runs.keys, i);
   }
 
   /** Run i's labels, made once: its fine-tune's trial is read from them by every splice. */
@@ -355,21 +340,16 @@ function checkedRuns(value: unknown, inputTables: number): SavedColumns | undefi
   if (!Array.isArray(runs.rules) || !runs.rules.every((rule) => Array.isArray(rule) && rule.length === 2 && typeof rule[0] === 'string' && typeof rule[1] === 'number')) return undefined;
   if (!Array.isArray(runs.labelKeys) || !runs.labelKeys.every(isStrings)) return undefined;
   if (!Array.isArray(runs.resources) || !runs.resources.every(isObject) || !Array.isArray(runs.sites) || !runs.sites.every(isObject)) return undefined;
-  const indexes = (column: unknown, length: number, within: number, least = 0): boolean => {
-    if (!Array.isArray(column) || column.length !== length) return false;
-    for (const item of column) if (!Number.isInteger(item) || item < least || item >= within) return false;
-    return true;
-  };
-  if (!indexes(runs.step, count, runs.steps.length) || !indexes(runs.rule, count, runs.rules.length) || !indexes(runs.labelShape, count, runs.labelKeys.length)) return undefined;
-  if (!indexes(runs.resource, count, runs.resources.length) || !indexes(runs.site, count, runs.sites.length, -1) || !indexes(runs.input, count, inputTables)) return undefined;
+  if (!isIndexColumn(runs.step, count, 0, runs.steps.length) || !isIndexColumn(runs.rule, count, 0, runs.rules.length) || !isIndexColumn(runs.labelShape, count, 0, runs.labelKeys.length)) return undefined;
+  if (!isIndexColumn(runs.resource, count, 0, runs.resources.length) || !isIndexColumn(runs.site, count, -1, runs.sites.length) || !isIndexColumn(runs.input, count, 0, inputTables)) return undefined;
   if (!Array.isArray(runs.earlyStopLoss) || runs.earlyStopLoss.length !== count || !runs.earlyStopLoss.every((loss) => loss === null || typeof loss === 'number')) return undefined;
   const edges = (start: unknown, lists: unknown[]): boolean => {
     if (!Array.isArray(start) || start.length !== count + 1 || start[0] !== 0) return false;
     for (let i = 0; i < count; i++) if (!Number.isInteger(start[i + 1]) || start[i + 1] < start[i]) return false;
     return lists.every((list) => Array.isArray(list) && list.length === start[count]);
   };
-  if (!edges(runs.upStart, [runs.upRole, runs.upTarget]) || !indexes(runs.upRole, runs.upRole.length, runs.roles.length) || !indexes(runs.upTarget, runs.upTarget.length, count)) return undefined;
-  if (!edges(runs.downStart, [runs.down]) || !indexes(runs.down, runs.down.length, count)) return undefined;
+  if (!edges(runs.upStart, [runs.upRole, runs.upTarget]) || !isIndexColumn(runs.upRole, runs.upRole.length, 0, runs.roles.length) || !isIndexColumn(runs.upTarget, runs.upTarget.length, 0, count)) return undefined;
+  if (!edges(runs.downStart, [runs.down]) || !isIndexColumn(runs.down, runs.down.length, 0, count)) return undefined;
   if (!Array.isArray(runs.own) || !runs.own.every((entry) => Array.isArray(entry) && entry.length === 2 && Number.isInteger(entry[0]) && entry[0] >= 0 && entry[0] < count && isSavedParams(entry[1]))) return undefined;
   if (!Array.isArray(runs.labelValues)) return undefined;
   const columns = new SavedColumns(runs);
