@@ -357,10 +357,12 @@ function indexLatestById(manifest: Manifest): Map<string, RecordSummary> {
 /** Whether each output a succeeded record lists is there, checked at once (core/existence.ts). */
 interface RecordedOutputs {
   /** The outputs of `record` (a succeeded one of the manifest's) that are missing, relative to its run directory. */
-  missing(record: RecordSummary): string[];
+  missing(record: RecordSummary): readonly string[];
   /** The run directory of `record`, when it has outputs to check. */
   runDirOf(record: RecordSummary): string | undefined;
 }
+
+const NOTHING_MISSING: readonly string[] = Object.freeze([]);
 
 function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs {
   const paths: string[] = [];
@@ -374,9 +376,14 @@ function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs 
   const check = checkExistence(paths);
   return {
     missing(record) {
+      // Asked of every recorded run of every plan: no list is made unless something is missing.
       const outputs = record.outputs ?? [];
       const at = checked.get(record)?.first ?? 0;
-      return outputs.map((o) => o.path).filter((_, i) => !check.exists(at + i));
+      let missing: string[] | undefined;
+      outputs.forEach((output, i) => {
+        if (!check.exists(at + i)) (missing ??= []).push(output.path);
+      });
+      return missing ?? NOTHING_MISSING;
     },
     runDirOf: (record) => checked.get(record)?.runDir,
   };
@@ -391,7 +398,7 @@ function classify(run: PlannedRun, record: RecordSummary | undefined, latest: Re
         run.state = 'up-to-date';
         return;
       }
-      run.reasons.push({ kind: 'outputs-missing', runDir: run.runDir, paths: missing.length > 0 ? missing : ['.'] });
+      run.reasons.push({ kind: 'outputs-missing', runDir: run.runDir, paths: missing.length > 0 ? [...missing] : ['.'] });
       return;
     }
     if (ACTIVE_STATUSES.has(record.status)) {
