@@ -7,11 +7,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
 
+// Run a sleeps for as many seconds as the file `slow` says. It reads the file once: tests remove it
+// while the job runs, and a test-then-read (`[ -f slow ] && sleep "$(cat slow)"`) failed the job
+// with `sleep ''` when the removal fell between the two (seen once in 26 runs, under load).
 const EXPERIMENT = (x: number, cCommand = 'echo c > "$CK_OUTPUTS/c.txt"') => `version: "1.0"
 experiment_name: exp
 prepare:
   a:
-    command: 'echo "$CK_PARAM_X" > "$CK_OUTPUTS/a.txt"; echo a >> "$CK_PROJECT_DIR/ran.log"; if [ -f "$CK_PROJECT_DIR/slow" ]; then sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi'
+    command: 'echo "$CK_PARAM_X" > "$CK_OUTPUTS/a.txt"; echo a >> "$CK_PROJECT_DIR/ran.log"; slow=$(cat "$CK_PROJECT_DIR/slow" 2>/dev/null || true); if [ -n "$slow" ]; then sleep "$slow"; fi'
     outputs: [a.txt]
     params: { x: ${x} }
   b:
@@ -326,7 +329,7 @@ test('a failure found while reconciling does not stop the retry of that run or s
   const project = setup(1);
   project.write('slow', '2');
   // a logs its start, sleeps, then fails while the file `fail` exists.
-  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi', 'sleep "$(cat "$CK_PROJECT_DIR/slow")"; fi; if [ -f "$CK_PROJECT_DIR/fail" ]; then exit 6; fi'));
+  project.write('experiments/exp.yaml', EXPERIMENT(1).replace('sleep "$slow"; fi', 'sleep "$slow"; fi; if [ -f "$CK_PROJECT_DIR/fail" ]; then exit 6; fi'));
   assert.match(project.read('experiments/exp.yaml'), /exit 6/);
   project.write('fail', '');
   const child = project.start(['experiments/exp.yaml', '-j', '1']);
