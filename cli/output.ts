@@ -100,7 +100,8 @@ export function outJsonWithList(value: Record<string, unknown>, listKey: string,
     write('[');
     let firstItem = true;
     for (const item of items) {
-      write(`${firstItem ? '' : ','}${JSON.stringify(item) ?? 'null'}`);
+      if (!firstItem) write(',');
+      write(JSON.stringify(item) ?? 'null');
       firstItem = false;
     }
     write(']');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { canonicalJson, stableStringify } from '../../core/json.js';
-import { computeKey } from '../../core/identity.js';
+import { computeKey, keyDescription } from '../../core/identity.js';
+import { sha256 } from '../../core/hash.js';
 import { parseSourceText } from '../../core/source.js';
 
 test('canonical JSON sorts keys at every depth and ignores how numbers were written', () => {
@@ -45,6 +46,16 @@ test('keys are stable: same description, same key; any ingredient changed, anoth
   assert.notEqual(computeKey({ ...base, ruleVersion: 2 }), key);
   assert.notEqual(computeKey({ ...base, upstream: { dataset: { id: 'prepare/x', key: 'k' } } }), key);
   assert.notEqual(computeKey({ ...base, model: { name: 'Llama-3.2-1B-Instruct' } }), key);
+});
+
+test('a key is the sha256 of the canonical key description, whatever the roles and their order', () => {
+  const input = (hash: string) => ({ path: `${hash}.json`, sha256: hash, size: 1 });
+  const identities: Array<Parameters<typeof computeKey>[0]> = [
+    { rule: 'torchtune', ruleVersion: 1, params: { b: [1, { d: 'x', c: null }], a: -0 }, inputs: {}, upstream: {} },
+    { rule: 'inspect', ruleVersion: 3, params: { task: 't\n"q"' }, model: { name: 'm', z: 1, a: 2 }, inputs: { script: input('aa'), dataset: input('bb') }, upstream: { checkpoint: { id: 'finetune/x', key: 'k1' } } },
+    { rule: 'r\u00e9"', ruleVersion: 2, params: {}, inputs: { 10: input('cc'), 2: input('dd'), 'b"\\': input('ee'), A: input('ff') }, upstream: { z: { id: 'a', key: 'k2' }, a: { id: 'b', key: 'k3' } } },
+  ];
+  for (const identity of identities) assert.equal(computeKey(identity), sha256(canonicalJson(keyDescription(identity))), identity.rule);
 });
 
 test('canonical JSON remembers each key order it sorted, and still sorts every order it meets, past its bound too', () => {

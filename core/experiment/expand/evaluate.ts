@@ -86,13 +86,17 @@ export class EvaluationScope {
   }
 }
 
-/** A list run's own datasets for its evaluation cells: its evaluation dataset, else its training dataset. */
+/**
+ * A list run's own datasets for its evaluation cells: its evaluation dataset, else its training
+ * dataset; only those it names (a cell takes the first named), so a run that names none gets none.
+ */
 export function ownDatasets(trial: Trial): DatasetChoice[] {
-  if (!trial.path) return [];
-  return [
-    { ref: trial.evalDataset, path: [...trial.path, 'eval_dataset'] },
-    { ref: trial.dataset, path: [...trial.path, 'dataset'] },
-  ];
+  const path = trial.path;
+  if (!path) return [];
+  const own: DatasetChoice[] = [];
+  if (trial.evalDataset !== undefined) own.push({ ref: trial.evalDataset, path: [...path, 'eval_dataset'] });
+  if (trial.dataset !== undefined) own.push({ ref: trial.dataset, path: [...path, 'dataset'] });
+  return own;
 }
 
 /** The settings an evaluation takes from what its model was trained with. */

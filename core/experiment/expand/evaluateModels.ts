@@ -54,7 +54,8 @@ function finetunedCells(scope: EvaluationScope, { task, taskPath, origins, share
   for (const result of scope.finals) {
     const upstream = ctx.resolved.get(result.id)?.params;
     if (!upstream) continue;
-    const dataset = result.trial.path ? scope.cellDataset(task, taskPath, ownDatasets(result.trial)) : shared.dataset;
+    const own = ownDatasets(result.trial);
+    const dataset = own.length > 0 ? scope.cellDataset(task, taskPath, own) : shared.dataset;
     if (dataset.missing) scope.reportMissingDataset(task, taskPath);
     const params = sameEvaluation(result.config, ctx.config) ? shared.params : scope.params(task, result.config);
     const runPrompt = runPromptOrigin(result.trial);
