@@ -11,7 +11,7 @@ import { diagnosticAt, type SourceFile } from '../source.js';
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
-/** The options the schema is compiled with, at build time (scripts/compile-validator.mjs) and at run time alike. */
+/** The options the schema is compiled with, at build time (scripts/precompile.mjs) and at run time alike. */
 export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: false } as const;
 
 export function schemaSha256(schema: JsonObject): string {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type JobStatusFile, parseStatusText, readStatusFile } from '../../core/executors/statusFile.js';
-import { renderJobScript, sbatchDirectives, UnsafeDirectiveError } from '../../core/jobScript.js';
+import { compileTemplate, renderJobScript, sbatchDirectives, TEMPLATE_OPTIONS, UnsafeDirectiveError, usesPrecompiledTemplate } from '../../core/jobScript.js';
+import { shellQuote } from '../../core/shell.js';
 import type { RenderedRun } from '../../core/rule.js';
 import { projectRoot } from '../helpers/paths.js';
 
@@ -117,4 +118,21 @@ test('the job template interpolates nothing unquoted', () => {
   assert.deepEqual([...new Set(raw)].sort(), ['command', 'idComment', 'lossLog', 'this'].sort());
   const plain = [...template.matchAll(/(?<!\{)\{\{(?!\{)\s*([^}#/]+?)\s*\}\}/g)].map((m) => m[1]!.trim());
   for (const expression of plain) assert.ok(/^(q |else$|key$|this\.command$|this\.install$)/.test(expression), `unquoted interpolation {{${expression}}}`);
+});
+
+test('the build’s compiled job template is this template’s, and renders exactly what Handlebars compiles from it now', async () => {
+  const source = readFileSync(join(projectRoot, 'templates', 'job.sh.hbs'), 'utf8');
+  assert.ok(usesPrecompiledTemplate(source), 'npm test builds it (scripts/precompile.mjs)');
+  assert.equal(usesPrecompiledTemplate(`${source}# edited\n`), false, 'an edited template is compiled at run time');
+  const { default: Handlebars } = await import('handlebars');
+  const handlebars = Handlebars.create();
+  handlebars.registerHelper('q', (value: unknown) => (value === undefined || value === null ? "''" : shellQuote(String(value))));
+  const now = handlebars.compile(source, TEMPLATE_OPTIONS);
+  const contexts = [
+    { idComment: 'finetune/x', key: 'ab'.repeat(32), directives: ['--job-name=ck-x', '--mem=8G'], runDir: '/r d', outputsDir: "/r d/it's", projectDir: '/p', id: 'finetune/x', earlyStopLoss: '0.5', setup: ['module load cuda', 'export A="$B"'], command: 'echo "$CK_OUTPUTS" && tune run', lossLog: 'outputs/logs/*.txt', outputs: ['outputs/a b', 'outputs/$x'], requires: [{ command: 'tune', install: 'pip install torchtune', message: 'tune is not installed' }] },
+    { idComment: 'evaluate/t/base', key: 'cd'.repeat(32), directives: [], runDir: '/r', outputsDir: '/r/outputs', projectDir: '/p', id: 'evaluate/t/base', earlyStopLoss: '', setup: [], command: 'inspect eval', lossLog: undefined, outputs: [], requires: [] },
+  ];
+  for (const context of contexts) assert.equal(compileTemplate(source)(context), now(context), context.id);
+  // An edited template takes effect without a rebuild.
+  assert.match(compileTemplate(`${source}# edited {{q id}}\n`)(contexts[1]), /# edited evaluate\/t\/base\n$/);
 });

@@ -68,7 +68,7 @@ test('the build’s compiled validator is this schema’s, and reports exactly w
   const { ruleRegistry } = await import('../../rules/index.js');
   const { parseSourceText } = await import('../../core/source.js');
   const schema = ruleRegistry.schema();
-  assert.ok(usesPrecompiledValidator(schema), 'npm test builds it (scripts/compile-validator.mjs)');
+  assert.ok(usesPrecompiledValidator(schema), 'npm test builds it (scripts/precompile.mjs)');
   assert.equal(usesPrecompiledValidator({ ...schema, title: 'another schema' }), false, 'another schema is compiled at run time');
   const runtime = new Ajv(AJV_OPTIONS).compile(schema);
   const { createRequire } = await import('node:module');
