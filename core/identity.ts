@@ -11,7 +11,7 @@
  */
 import type { ExpandedRun, ResolvedParams, Rule } from './rule.js';
 import { type Diagnostic } from './diagnostics.js';
-import { canonicalJson, type JsonObject } from './json.js';
+import { canonicalJson, type JsonObject, sortedKeys } from './json.js';
 import { resolveProjectPath } from './experiment/load.js';
 import type { InputHasher } from './hash.js';
 import { readableName } from './names.js';
@@ -68,10 +68,9 @@ export function computeKey(identity: Omit<RunIdentity, 'key' | 'name' | 'id' | '
   return sha256(text);
 }
 
-/** `{role: value}` in canonical JSON: roles sorted as canonicalJson sorts keys. */
+/** `{role: value}` in canonical JSON: roles sorted as canonicalJson sorts keys (and as often: once per order met). */
 function rolesJson<T>(roles: Record<string, T>, value: (entry: T) => string): string {
-  const names = Object.keys(roles);
-  if (names.length > 1) names.sort();
+  const names = sortedKeys(roles as JsonObject);
   let text = '{';
   for (let i = 0; i < names.length; i++) text += `${i > 0 ? ',' : ''}${canonicalJson(names[i]!)}:${canonicalJson(value(roles[names[i]!]!))}`;
   return text + '}';

@@ -60,7 +60,7 @@ function canonicalScalar(value: Json): string | undefined {
 /**
  * An object's keys in sorted order, remembered by the order they come in: the runs of a sweep
  * build their parameters alike, so one sort serves them all (a trie of the key sequences seen,
- * bounded: past the bound, objects are sorted each time).
+ * bounded: past the bound, objects are sorted each time). The list returned is shared: never change it.
  */
 interface KeyOrderNode {
   next: Map<string, KeyOrderNode>;
@@ -70,7 +70,7 @@ const keyOrders: KeyOrderNode = { next: new Map() };
 let keyOrderNodes = 0;
 const KEY_ORDER_NODES = 50_000;
 
-function sortedKeys(object: JsonObject): string[] {
+export function sortedKeys(object: JsonObject): string[] {
   const keys = Object.keys(object);
   let node = keyOrders;
   for (const key of keys) {

@@ -226,7 +226,11 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
     description: definition.description,
     resolve(run, context) {
       const resolved = definition.resolve(run, context);
-      return { ...resolved, params: toJson(resolved.params) };
+      // Member by member, not spread: this runs once per run of a plan.
+      const json: ResolvedParams = { params: toJson(resolved.params), diagnostics: resolved.diagnostics };
+      if (resolved.model !== undefined) json.model = resolved.model;
+      if (resolved.inputs !== undefined) json.inputs = resolved.inputs;
+      return json;
     },
     render: (context) => definition.render({ ...context, params: fromJson(context.params) }),
   };

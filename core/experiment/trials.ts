@@ -303,8 +303,10 @@ class ListTrial implements Trial {
   }
 
   get origins(): Record<string, FieldPath> {
-    const origins: Record<string, FieldPath> = { self: this.path, id: [...this.path, 'name'] };
-    for (const key of Object.keys(this.overrides)) origins[key] = [...this.path, key];
+    // Literal paths, not spreads of `path`: asked once per trial expanded.
+    const index = this.index;
+    const origins: Record<string, FieldPath> = { self: ['protocol', 'runs', index], id: ['protocol', 'runs', index, 'name'] };
+    for (const key of Object.keys(this.overrides)) origins[key] = ['protocol', 'runs', index, key];
     return origins;
   }
 
