@@ -10,20 +10,23 @@
  *
  * `--json` prints one object per scenario:
  *   {"scenario", "runs", "ckbuild_s", "ninja_s", "make_s", "ratio_ninja", "peak_rss_mb", "spread_s"}
+ *
+ * `--against <rev>` compares this tree with another commit instead, run for run (bench/compare.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputHasher } from '../core/hash.js';
 import { packageRoot } from '../core/paths.js';
-import { editTrial, lrOf, pointId, seedFinished, sweepProject } from './workload.js';
+import { compareAgainst } from './compare.js';
+import { timeCommand } from './timing.js';
+import { cleanLocal, editTrial, LOCAL_BUILD, localProject, lrOf, pointId, seedFinished, sweepProject } from './workload.js';
 
 const cli = join(packageRoot, 'dist', 'bundle', 'main.js');
 const json = process.argv.includes('--json');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const TRIALS = 10_000;
 
 interface Sample {
@@ -54,24 +57,12 @@ const log = (line: string): void => {
 function measure(command: string, args: string[], cwd: string, repeat = 3, before?: () => void): Sample {
   const seconds: number[] = [];
   let peak: number | null = null;
-  const rssFile = join(tmpdir(), `ckbench-rss-${process.pid}`);
   for (let i = 0; i < repeat; i++) {
     before?.();
-    // Dirty pages flushed first, outside the timing: the setup writes tens of thousands of files
-    // (a seeded sweep, ninja's and make's outputs), and their writeback otherwise lands on
-    // whichever tool is timed next (a 200-run local build measured 6 ms a run or 16 with it).
-    spawnSync('sync');
-    const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, args];
-    const started = process.hrtime.bigint();
-    const result = spawnSync(file, argv, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 30 });
-    seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
-    if (result.status !== 0 && result.status !== 1) throw new Error(`${command} ${args.join(' ')}: exit ${result.status}\n${result.stderr.slice(-2000)}`);
-    if (GNU_TIME) {
-      const kb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
-      if (Number.isFinite(kb)) peak = Math.max(peak ?? 0, kb / 1024);
-    }
+    const timed = timeCommand(command, args, cwd);
+    seconds.push(timed.seconds);
+    if (timed.peakRssMb !== null) peak = Math.max(peak ?? 0, timed.peakRssMb);
   }
-  rmSync(rssFile, { force: true });
   seconds.sort((a, b) => a - b);
   return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds.at(-1)!, peakRssMb: peak === null ? null : Math.round(peak) };
 }
@@ -222,18 +213,9 @@ function scaling(): void {
 
 /** A 200-run local build: the per-run overhead of generating, starting and recording a run. */
 function localBuild(): void {
-  const dir = mkdtempSync(join(tmpdir(), 'ckbench-local-'));
-  mkdirSync(join(dir, '.git'));
-  const steps = Array.from({ length: 200 }, (_, i) => `  s${i}:\n    command: 'echo ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
-  mkdirSync(join(dir, 'experiments'));
-  writeFileSync(join(dir, 'experiments', 'local.yaml'), `version: "1.0"\nexperiment_name: local\nprepare:\n${steps}`);
+  const dir = localProject(200);
   const reference = referenceProjects(100);
-  const clean = (): void => {
-    rmSync(join(dir, 'runs'), { recursive: true, force: true });
-    rmSync(join(dir, '.ckbuild'), { recursive: true, force: true });
-    rmSync(join(dir, 'experiments', 'local.manifest.json'), { force: true });
-  };
-  const full = ckbuild(['experiments/local.yaml', '--no-commit', '-j', '2', '--executor', 'local'], dir, 3, clean);
+  const full = ckbuild(LOCAL_BUILD, dir, 3, () => cleanLocal(dir));
   const ninja = measure('ninja', ['-j2'], reference.ninja, 3, () => {
     rmSync(join(reference.ninja, 'runs'), { recursive: true, force: true });
     rmSync(join(reference.ninja, '.ninja_log'), { force: true });
@@ -312,9 +294,24 @@ function slurmSubmission(): void {
 }
 
 async function main(): Promise<void> {
+  const againstAt = process.argv.indexOf('--against');
+  if (againstAt > 0) {
+    const pairsAt = process.argv.indexOf('--pairs');
+    const pairs = pairsAt > 0 ? Number(process.argv[pairsAt + 1]) : 10;
+    const rev = process.argv[againstAt + 1];
+    if (!rev || !Number.isInteger(pairs) || pairs < 2) throw new Error('usage: npm run bench -- --against <git revision> [--pairs N ≥ 2] [--only sweep|local] [--json]');
+    await compareAgainst(rev, { pairs, json, only, trials: TRIALS });
+    return;
+  }
   log(`ckbuild benchmark — node ${process.version}, ${cpus().length} CPUs; ${TRIALS.toLocaleString('en')}-trial sweep = ${(TRIALS * 2).toLocaleString('en')} runs; median [min–max] peak RSS\n`);
   const scenarios: Record<string, () => void | Promise<void>> = { sweep: sweepScenarios, scaling, local: localBuild, hash: hashing, slurm: slurmSubmission };
   for (const [name, scenario] of Object.entries(scenarios)) if (!only || only === name) await scenario();
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // A usage mistake or a failed command: its message, not a stack trace.
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

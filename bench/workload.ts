@@ -4,7 +4,7 @@
  * edited alone. Shared by the benchmark and test/core/keys.test.ts, which pins the keys of a small
  * one: a faster planner must plan the benchmark's sweep with the same keys.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foreignFormats } from '../core/formats/index.js';
@@ -54,4 +54,23 @@ export async function seedFinished(dir: string): Promise<Plan> {
   }
   writeManifest(plan.manifestPath, plan.manifest);
   return plan;
+}
+
+/** The local-executor workload: `steps` command steps with one output each, as `experiments/local.yaml`. */
+export function localProject(steps: number, dir = mkdtempSync(join(tmpdir(), 'ckbench-local-'))): string {
+  mkdirSync(join(dir, '.git'), { recursive: true });
+  mkdirSync(join(dir, 'experiments'), { recursive: true });
+  const lines = Array.from({ length: steps }, (_, i) => `  s${i}:\n    command: 'echo ${i} > "$CK_OUTPUTS/x"'\n    outputs: [x]\n`).join('');
+  writeFileSync(join(dir, 'experiments', 'local.yaml'), `version: "1.0"\nexperiment_name: local\nprepare:\n${lines}`);
+  return dir;
+}
+
+/** `ckbuild`'s arguments for a full local build of the local workload. */
+export const LOCAL_BUILD = ['experiments/local.yaml', '--no-commit', '-j', '2', '--executor', 'local'];
+
+/** The local workload as before its first build: no run directories, no manifest, no caches. */
+export function cleanLocal(dir: string): void {
+  rmSync(join(dir, 'runs'), { recursive: true, force: true });
+  rmSync(join(dir, '.ckbuild'), { recursive: true, force: true });
+  rmSync(join(dir, 'experiments', 'local.manifest.json'), { force: true });
 }
