@@ -39,11 +39,16 @@ test('every run key of the examples and fixtures is unchanged', async () => {
     'experiments/tutorial.yaml': await keysOf(join(examples, 'experiments', 'tutorial.yaml')),
   };
   for (const fixture of ['base_vs_instruct', 'rank_lr_sweep']) {
-    // Eval-only checkpoints are named by absolute path (a parameter of their cells): a fixed folder.
-    const dir = join(tmpdir(), `ckbuild-keys-${fixture}`);
+    // Eval-only checkpoints are named by absolute path (a parameter of their cells): a fixed
+    // folder, whatever TMPDIR says (the test runner points it at a folder of its own per run).
+    const dir = join('/tmp', `ckbuild-keys-${fixture}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
-    actual[`cruijff/${fixture}`] = await keysOf(place(fixture, (text) => text, dir).file);
+    try {
+      actual[`cruijff/${fixture}`] = await keysOf(place(fixture, (text) => text, dir).file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   // The benchmark's sweep, small: what `npm run bench` measures is planned with the same keys.
   const sweep = sweepProject(25, join(tmpdir(), 'ckbuild-keys-bench-sweep'));
