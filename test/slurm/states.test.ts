@@ -5,11 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { mapState, type SlurmRow } from '../../core/executors/slurm.js';
-import { neverStarts, parseExitCode } from '../../core/executors/slurm/states.js';
+import { mayBeMemoryKill, neverStarts, parseExitCode } from '../../core/executors/slurm/states.js';
 import type { JobStatusFile } from '../../core/executors/statusFile.js';
 
 const row = (state: string, reason = 'None', extra: Partial<SlurmRow> = {}): SlurmRow => ({ jobId: '42', state, reason, node: 'vm', ...extra });
 const file = (status: JobStatusFile['status'], detail = ''): JobStatusFile => ({ status, exit_code: status === 'succeeded' ? 0 : 1, started_at: '2026-01-01T00:00:00Z', finished_at: '2026-01-01T00:01:00Z', host: 'vm', pid: 1, job_id: '42', detail });
+
+/** What the job's wrapper records when the framework dies of SIGKILL. */
+const killed = (): JobStatusFile => ({ ...file('failed', 'the framework exited with status 137'), exit_code: 137 });
 
 // [what SLURM says, what the job's status file says, expected status, expected detail (a pattern)]
 const table: Array<[string, SlurmRow | undefined, JobStatusFile | undefined, string, RegExp | undefined]> = [
@@ -47,6 +50,11 @@ const table: Array<[string, SlurmRow | undefined, JobStatusFile | undefined, str
   ['FAILED, the job says why', row('FAILED', 'NonZeroExitCode', { exitCode: 1 }), file('failed', 'tune exited with 1'), 'failed', /tune exited with 1/],
   ['FAILED "0:9" (SIGKILL, nothing in the log)', row('FAILED', 'JobLaunchFailure', { ...parseExitCode('0:9') }), file('running'), 'failed', /killed by signal 9 \(SIGKILL\), JobLaunchFailure/],
   ['FAILED "0:9" with slurmstepd memory kill (OverMemoryKill)', row('FAILED', 'JobLaunchFailure', { ...parseExitCode('0:9') }), file('running'), 'oom', /exceeding its memory limit/],
+  ['FAILED exit 137 with slurmstepd memory kill (its over-memory kill: no signal, the wrapper saw 137)', row('FAILED', 'NonZeroExitCode', { exitCode: 137 }), killed(), 'oom', /exceeding its memory limit/],
+  ['FAILED exit 137 (SIGKILL, nothing in the log)', row('FAILED', 'NonZeroExitCode', { exitCode: 137 }), killed(), 'failed', /exited with status 137/],
+  ['CANCELLED by slurmstepd memory kill (its over-memory kill cancels the job)', row('CANCELLED', 'None', { start: '2026-01-01T00:00:00' }), killed(), 'oom', /exceeding its memory limit/],
+  ['unknown to SLURM, the wrapper saw 137 and the log a memory kill', undefined, killed(), 'oom', /exceeding its memory limit/],
+  ['unknown to SLURM, the wrapper saw 137, nothing in the log', undefined, killed(), 'failed', /exited with status 137/],
   ['OUT_OF_MEMORY', row('OUT_OF_MEMORY', 'OutOfMemory', { ...parseExitCode('0:125') }), undefined, 'oom', /raise resources.<step>.mem/],
   ['CANCELLED (squeue, running)', row('CANCELLED', 'None', { start: '2026-01-01T00:00:00' }), file('cancelled', 'received SIGTERM'), 'cancelled', /cancelled while running \(scancel/],
   ['CANCELLED (squeue, never started)', row('CANCELLED', 'None'), undefined, 'cancelled', /^cancelled \(scancel, or an administrator\)$/],
@@ -75,6 +83,16 @@ describe('mapState: every SLURM job state', () => {
       assert.doesNotMatch(String(state.detail ?? ''), /SLURM: None|\n/);
     });
   }
+
+  test('the output is read for a memory kill only where one can have happened', () => {
+    assert.equal(mayBeMemoryKill(row('FAILED', 'NonZeroExitCode', { exitCode: 137 }), killed()), true);
+    assert.equal(mayBeMemoryKill(row('CANCELLED'), undefined), true);
+    assert.equal(mayBeMemoryKill(row('COMPLETED', 'None', { ...parseExitCode('0:9') }), undefined), true);
+    assert.equal(mayBeMemoryKill(undefined, killed()), true);
+    assert.equal(mayBeMemoryKill(row('RUNNING'), file('running')), false);
+    assert.equal(mayBeMemoryKill(row('COMPLETED', 'None', { exitCode: 0 }), file('succeeded')), false);
+    assert.equal(mayBeMemoryKill(undefined, file('failed', 'tune exited with 1')), false);
+  });
 
   test('unknown to SLURM and no verdict: no state (the executor decides it is lost)', () => {
     assert.equal(mapState(undefined, undefined), undefined);

@@ -37,7 +37,7 @@ import {
   writeMarker,
 } from './ownership.js';
 import { Accounting, squeueActive, squeueByName, squeueJobs } from './queue.js';
-import { ACTIVE_SLURM, mapState, neverStarts, type SlurmRow } from './states.js';
+import { ACTIVE_SLURM, mapState, mayBeMemoryKill, neverStarts, type SlurmRow } from './states.js';
 
 export interface SlurmExecutorOptions {
   local: LocalConfig;
@@ -357,10 +357,10 @@ export class SlurmExecutor implements Executor {
       }
       let state: JobState | undefined;
       if (row) {
-        state = mapState(row, file, row.signal ? this.logTail(run, row) : undefined);
+        state = mapState(row, file, mayBeMemoryKill(row, file) ? this.logTail(run, row) : undefined);
         if (row.state === 'PENDING' && neverStarts(row.reason)) hopeless.push(id);
       } else {
-        const own = file && file.status !== 'running' && (file.job_id === id || id.includes('_')) ? mapState(undefined, file) : undefined;
+        const own = file && file.status !== 'running' && (file.job_id === id || id.includes('_')) ? mapState(undefined, file, mayBeMemoryKill(undefined, file) ? readTail(slurmLogPath(run.runDir, id), 64 * 1024) : undefined) : undefined;
         state =
           own ??
           (stranger

@@ -66,10 +66,23 @@ function upstreamOf(row: SlurmRow): string {
   return match ? ` (job ${match[1]!.replace(/_\*$/, '')})` : '';
 }
 
+/** Exit status of a command killed by SIGKILL, as bash (the job's wrapper) reports it. */
+export const SIGKILL_EXIT = 137;
+
+/**
+ * Whether the job's output tail is worth reading for a memory kill: slurmstepd names one there,
+ * whichever way it went. Its own over-memory kill leaves the job CANCELLED or FAILED without a
+ * signal (the wrapper saw the framework die with 137); a cgroup kill leaves FAILED "0:9" or
+ * OUT_OF_MEMORY; and a job SLURM no longer lists has only its wrapper's 137.
+ */
+export function mayBeMemoryKill(row: SlurmRow | undefined, file: JobStatusFile | undefined): boolean {
+  return row?.signal === 9 || row?.state === 'FAILED' || row?.state === 'CANCELLED' || file?.exit_code === SIGKILL_EXIT;
+}
+
 /**
  * SLURM's view and the job's own status file, combined. One table-like function (tested state by
  * state in test/slurm/states.test.ts): splitting it would scatter the precedence of the sources. `log` is the tail of the job's output,
- * consulted only for jobs killed by a signal (slurmstepd names a memory kill there).
+ * read where mayBeMemoryKill says (slurmstepd names a memory kill there).
  */
 export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefined, log?: string): JobState | undefined {
   const verdict = file && file.status !== 'running' ? file : undefined;
@@ -77,7 +90,12 @@ export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefi
     verdict
       ? { status: verdict.status, detail: verdict.detail || undefined, exitCode: verdict.exit_code, startedAt: verdict.started_at, finishedAt: verdict.finished_at, node: verdict.host, elapsedS: elapsedSeconds(verdict.started_at, verdict.finished_at) }
       : undefined;
-  if (!row) return fromFile();
+  const memoryKilled = log !== undefined && MEMORY_KILL.test(log);
+  const killedForMemory = `killed for exceeding its memory limit: ${OOM_ADVICE}`;
+  if (!row) {
+    const own = fromFile();
+    return own && memoryKilled && verdict?.exit_code === SIGKILL_EXIT ? { ...own, status: 'oom', detail: killedForMemory } : own;
+  }
   const base: JobState = {
     status: 'queued',
     node: row.node && row.node !== '(null)' ? row.node : undefined,
@@ -123,7 +141,7 @@ export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefi
       return { ...base, ...(fromFile() ?? {}), status: fromFile()?.status ?? 'succeeded' };
     case 'FAILED':
     case 'SPECIAL_EXIT': {
-      if (row.signal === 9 && log !== undefined && MEMORY_KILL.test(log)) return terminal('oom', `killed for exceeding its memory limit: ${OOM_ADVICE}`);
+      if (memoryKilled && (row.signal === 9 || verdict?.exit_code === SIGKILL_EXIT)) return terminal('oom', killedForMemory);
       const why = reason && !/^(NonZeroExitCode|None)$/.test(reason) ? `, ${reason}` : '';
       return terminal('failed', `SLURM: ${row.state === 'SPECIAL_EXIT' ? 'SPECIAL_EXIT (held after a special exit code)' : 'FAILED'} (${ended(row)}${why})`);
     }
@@ -131,6 +149,8 @@ export function mapState(row: SlurmRow | undefined, file: JobStatusFile | undefi
       if (reason.includes('DependencyNeverSatisfied')) return state('cancelled', `an upstream job did not succeed${upstreamOf(row)}, so SLURM cancelled this one`);
       if (reason === 'Dependency') return state('cancelled', 'cancelled while waiting for its upstream jobs');
       const by = /CANCELLED by (\d+)/.exec(row.reason);
+      // slurmstepd's own over-memory kill cancels the job; a person's scancel says who.
+      if (memoryKilled && !by && (row.start || verdict)) return terminal('oom', killedForMemory);
       if (by) return state('cancelled', `cancelled by uid ${by[1]} (scancel)`);
       if (reason && reason !== 'CANCELLED') return state('cancelled', `cancelled while pending (${reason})`);
       return state('cancelled', row.start ? 'cancelled while running (scancel, or an administrator)' : 'cancelled (scancel, or an administrator)');
