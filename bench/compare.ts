@@ -18,7 +18,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../core/paths.js';
-import { timeCommand } from './timing.js';
+import { median, round, timeCommand } from './timing.js';
 import { cleanLocal, editTrial, LOCAL_BUILD, localProject, seedFinished, sweepProject } from './workload.js';
 
 export interface CompareOptions {
@@ -87,9 +87,6 @@ function pair(pairing: Pairing, base: Side, head: Side, pairs: number): { base: 
   return { base: times.get(base)!, head: times.get(head)! };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const round = (seconds: number): number => Number(seconds.toFixed(4));
-
 function report(pairing: Pairing, base: Side, times: { base: number[]; head: number[] }, options: CompareOptions): void {
   const diffs = times.head.map((head, i) => head - times.base[i]!);
   const mean = diffs.reduce((sum, d) => sum + d, 0) / diffs.length;
@@ -137,12 +134,12 @@ async function sweep(base: Side, head: Side, options: CompareOptions): Promise<v
     const build = ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'];
     if ([base, head].every((side) => upToDate(side, dirs.get(side)!))) {
       for (const side of [base, head]) timeCommand(process.execPath, [side.cli, ...build], dirs.get(side)!); // writes the up-to-date stamp
+      let bump = 0;
       const pairings: Pairing[] = [
         { scenario: 'no-op with a valid stamp', runs, args: build, dirs },
         { scenario: 'no-op, stamp not holding (a comment edited)', runs, args: build, dirs, before: (dir) => appendFileSync(join(dir, 'experiments', 'sweep.yaml'), '# edit\n') },
+        { scenario: 'one trial changed → plan + regenerate its 2 runs', runs, args: ['build', 'experiments/sweep.yaml', '--dry-run'], dirs, before: (dir) => editTrial(dir, 0, ++bump) },
       ];
-      let bump = 0;
-      pairings.push({ scenario: 'one trial changed → plan + regenerate its 2 runs', runs, args: ['build', 'experiments/sweep.yaml', '--dry-run'], dirs, before: (dir) => editTrial(dir, 0, ++bump) });
       for (const pairing of pairings) report(pairing, base, pair(pairing, base, head, options.pairs), options);
     } else if (!options.json) {
       console.log(`no-op and one-trial edit: skipped, ${base.label} does not find this tree's recorded runs up to date (its keys differ)`);

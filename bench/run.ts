@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { InputHasher } from '../core/hash.js';
 import { packageRoot } from '../core/paths.js';
 import { compareAgainst } from './compare.js';
-import { timeCommand } from './timing.js';
+import { median, round, timeCommand } from './timing.js';
 import { cleanLocal, editTrial, LOCAL_BUILD, localProject, lrOf, pointId, seedFinished, sweepProject } from './workload.js';
 
 const cli = join(packageRoot, 'dist', 'bundle', 'main.js');
@@ -63,8 +63,7 @@ function measure(command: string, args: string[], cwd: string, repeat = 3, befor
     seconds.push(timed.seconds);
     if (timed.peakRssMb !== null) peak = Math.max(peak ?? 0, timed.peakRssMb);
   }
-  seconds.sort((a, b) => a - b);
-  return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds.at(-1)!, peakRssMb: peak === null ? null : Math.round(peak) };
+  return { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), peakRssMb: peak === null ? null : Math.round(peak) };
 }
 
 const ckbuild = (args: string[], cwd: string, repeat = 3, before?: () => void): Sample => measure(process.execPath, [cli, ...args], cwd, repeat, before);
@@ -91,7 +90,6 @@ function report(scenario: string, runs: number, ck: Sample | null, ninja: Sample
   console.log(`${scenario.padEnd(52)} ${ckText.padEnd(34)} ${others}${note ? `  (${note})` : ''}`);
 }
 
-const round = (seconds: number): number => Number(seconds.toFixed(4));
 
 // ── the workload, three ways (ckbuild's in workload.ts) ─────────────────────────────────────
 
@@ -197,8 +195,7 @@ async function watchIteration(dir: string, repeat: number): Promise<Sample> {
   }
   child.kill('SIGINT');
   await new Promise((resolve) => child.once('exit', resolve));
-  seconds.sort((a, b) => a - b);
-  return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds.at(-1)!, peakRssMb: null };
+  return { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), peakRssMb: null };
 }
 
 /** Plan time per run as the sweep grows: where it stops being flat. */

@@ -32,3 +32,9 @@ export function timeCommand(command: string, args: string[], cwd: string): Timed
   }
   return { seconds, peakRssMb };
 }
+
+/** The middle of a set of timings (the upper one of an even count). */
+export const median = (seconds: readonly number[]): number => [...seconds].sort((a, b) => a - b)[Math.floor(seconds.length / 2)]!;
+
+/** Seconds as the benchmark's JSON gives them: to a tenth of a millisecond. */
+export const round = (seconds: number): number => Number(seconds.toFixed(4));
