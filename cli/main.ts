@@ -7,6 +7,7 @@
 import { type ParsedArgs, parseCommandLine, UsageError } from './args.js';
 import { configureOutput, debug, err, green, out, red } from './output.js';
 import { COMMANDS, commandHelp, overviewHelp } from './spec.js';
+import type { Preread } from '../core/experiment/preread.js';
 
 async function main(argv: string[]): Promise<number> {
   const { command, args } = parseCommandLine(argv);
@@ -99,15 +100,23 @@ function watchParent(): void {
 async function build(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
   const plain = !['--dry-run', '--only', '--until', '--force'].some((name) => args.flags.has(name));
+  // What the check reads of an edited experiment, the planner does not read again.
+  let preread: Preread | undefined;
   if (file && rest.length === 0 && plain) {
     const { checkUpToDateStamp } = await import('../core/upToDate.js');
-    const runs = await checkUpToDateStamp(file);
+    const runs = await checkUpToDateStamp(file, async (path) => {
+      const { prereadExperiment } = await import('../core/experiment/preread.js');
+      preread = prereadExperiment(path);
+      return preread.loaded;
+    });
     if (runs !== undefined) {
+      // Only comments changed: the saved plan's reading moves to this text, as the stamp did.
+      if (preread) (await import('../core/experiment/preread.js')).keepPrereading(preread);
       out(`${green('up to date')}: ${runs} runs, nothing to do`);
       return 0;
     }
   }
-  return (await import('./commands/build.js')).buildCommand(args);
+  return (await import('./commands/build.js')).buildCommand(args, preread);
 }
 
 main(process.argv.slice(2)).then(

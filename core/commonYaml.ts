@@ -27,6 +27,24 @@ interface Line {
   /** Index of the first non-space character. */
   indent: number;
   text: string;
+  /** Where the line starts in the whole text. */
+  start: number;
+}
+
+/**
+ * Where each item of one block sequence of a document starts in its text (the start of the
+ * item's first line) and where the sequence ends (the start of the next line holding data, or the
+ * end of the text): what core/editedYaml.ts needs to read only the items an edit touched.
+ */
+export interface ItemSpans {
+  /** The sequence's place in the document: mapping keys from the top. */
+  path: readonly string[];
+  /** The column of its items' `- `. */
+  column: number;
+  /** The reader's nesting depth at the sequence (MAX_DEPTH counts from the top). */
+  depth: number;
+  starts: number[];
+  end: number;
 }
 
 // The library's YAML 1.2 core schema, in its order (yaml/dist/schema/core).
@@ -51,9 +69,52 @@ const DOUBLE_QUOTED_ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/
 
 /** The data of a YAML text in the common subset; undefined when the text is anything else. */
 export function readCommonYaml(text: string): Json | undefined {
+  return readCommonYamlWithSpans(text)?.data;
+}
+
+/**
+ * The data of a YAML text in the common subset and, when the block sequence at `spansAt` (mapping
+ * keys from the top) is in it, where its items are; undefined when the text is anything else.
+ */
+export function readCommonYamlWithSpans(text: string, spansAt?: readonly string[]): { data: Json; spans?: ItemSpans } | undefined {
   if (OUTSIDE_THE_SUBSET.test(text)) return undefined;
+  return common(() => {
+    const reader = new Reader(significantLines(text), text.length, spansAt);
+    const data = reader.document();
+    return reader.spans ? { data, spans: reader.spans } : { data };
+  });
+}
+
+/**
+ * The items of a block sequence cut out of a document (whole lines, its items' `- ` at `column`),
+ * read exactly as they read in place at nesting depth `depth`, with where each starts; undefined
+ * when the text is not only such items in the common subset.
+ */
+export function readCommonSequence(text: string, column: number, depth: number): { items: Json[]; starts: number[] } | undefined {
+  if (OUTSIDE_THE_SUBSET.test(text)) return undefined;
+  return common(() => {
+    const lines = significantLines(text);
+    if (lines.length === 0) return { items: [], starts: [] };
+    const reader = new Reader(lines, text.length, []);
+    const items = reader.sequence(column, depth);
+    return { items, starts: reader.spans!.starts };
+  });
+}
+
+/** Whether no line of `text` holds data (each is blank or a comment), in the subset's characters. */
+export function holdsNoData(text: string): boolean {
+  if (OUTSIDE_THE_SUBSET.test(text)) return false;
+  for (const line of text.split('\n')) {
+    let at = 0;
+    while (line.charCodeAt(at) === 32) at++;
+    if (at < line.length && line[at] !== '#') return false;
+  }
+  return true;
+}
+
+function common<T>(read: () => T): T | undefined {
   try {
-    return new Reader(significantLines(text)).document();
+    return read();
   } catch (error) {
     if (error instanceof NotCommon) return undefined;
     throw error;
@@ -63,13 +124,16 @@ export function readCommonYaml(text: string): Json | undefined {
 /** The lines that hold data: blank and comment-only lines are dropped (no block scalar can hold them here). */
 function significantLines(text: string): Line[] {
   const lines: Line[] = [];
+  let start = 0;
   for (const raw of text.split('\n')) {
+    const lineStart = start;
+    start += raw.length + 1;
     let indent = 0;
     while (raw.charCodeAt(indent) === 32) indent++;
     if (indent === raw.length || raw[indent] === '#') continue;
     // Directives and document markers (several documents, %YAML) are the library's.
     if (indent === 0 && (raw[0] === '%' || raw.startsWith('---') || raw.startsWith('...'))) notCommon();
-    lines.push({ indent, text: trimSpaces(raw) });
+    lines.push({ indent, text: trimSpaces(raw), start: lineStart });
   }
   return lines;
 }
@@ -78,11 +142,32 @@ function isSeqItem(text: string, at: number): boolean {
   return text[at] === '-' && (at + 1 === text.length || text[at + 1] === ' ');
 }
 
+/** A place in the document below a sequence item: never a path of `spansAt`. */
+const IN_ITEM = -1;
+
 class Reader {
   private next = 0;
   private depth = 0;
+  /** The mapping keys (IN_ITEM below a sequence item) down to the node being read. */
+  private readonly path: Array<string | typeof IN_ITEM> = [];
+  /** The items of the sequence at `spansAt`, once read. */
+  spans?: ItemSpans;
 
-  constructor(private readonly lines: Line[]) {}
+  constructor(
+    private readonly lines: Line[],
+    private readonly textLength: number,
+    private readonly spansAt?: readonly string[],
+  ) {}
+
+  /** The items of a block sequence at `column` that are all there is, read at nesting depth `depth`. */
+  sequence(column: number, depth: number): Json[] {
+    const first = this.lines[0]!;
+    if (first.indent !== column || !isSeqItem(first.text, column)) notCommon();
+    this.depth = depth;
+    const items = this.blockSequence(column);
+    if (this.next !== this.lines.length) notCommon();
+    return items;
+  }
 
   document(): Json {
     if (this.lines.length === 0) notCommon();
@@ -108,27 +193,42 @@ class Reader {
 
   private blockSequence(column: number): Json[] {
     const items: Json[] = [];
+    const starts: number[] | undefined = this.spans === undefined && this.isSpansPath() ? [] : undefined;
+    const depth = this.depth;
     let first = true;
     while (this.next < this.lines.length) {
       const line = this.lines[this.next]!;
       // The first item may sit after a `- ` on a less indented line (`- - x`).
       if ((!first && line.indent !== column) || !isSeqItem(line.text, column)) break;
       first = false;
+      starts?.push(line.start);
       let at = column + 1;
       while (line.text[at] === ' ') at++;
       if (at >= line.text.length || line.text[at] === '#') {
         this.next++;
+        this.path.push(IN_ITEM);
         items.push(this.valueBelow(column, false));
+        this.path.pop();
       } else if (isSeqItem(line.text, at) || this.keyEnd(line.text, at) !== undefined) {
         // `- key: value` / `- - x`: a collection whose later lines align with its first entry.
+        this.path.push(IN_ITEM);
         items.push(this.blockNode(at));
+        this.path.pop();
       } else {
         items.push(this.inlineValue(line.text, at));
         this.next++;
       }
     }
     if (this.next < this.lines.length && this.lines[this.next]!.indent > column) notCommon();
+    if (starts) this.spans = { path: this.spansAt!, column, depth, starts, end: this.next < this.lines.length ? this.lines[this.next]!.start : this.textLength };
     return items;
+  }
+
+  private isSpansPath(): boolean {
+    const wanted = this.spansAt;
+    if (wanted === undefined || wanted.length !== this.path.length) return false;
+    for (let i = 0; i < wanted.length; i++) if (wanted[i] !== this.path[i]) return false;
+    return true;
   }
 
   private blockMapping(column: number): JsonObject {
@@ -147,7 +247,9 @@ class Reader {
       while (line.text[at] === ' ') at++;
       if (at >= line.text.length || line.text[at] === '#') {
         this.next++;
+        this.path.push(key);
         map[key] = this.valueBelow(column, true);
+        this.path.pop();
       } else {
         map[key] = this.inlineValue(line.text, at);
         this.next++;

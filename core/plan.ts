@@ -11,7 +11,9 @@ import type { ExpandedRun, Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
 import type { Trial } from './experiment/trials.js';
 import { loadPlanBase } from './planBase.js';
-import { type IdentifiedRuns, replanChangedTrials, type RunTraits, spliceBaseOf } from './replan.js';
+import { readSavedPlan } from './savedPlan.js';
+import type { Preread } from './experiment/preread.js';
+import { type IdentifiedRuns, readingOf, replanChangedTrials, type RunTraits, spliceBaseOf } from './replan.js';
 import { unenforceableBudget } from './budget.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { type ForeignFormat, loadExperiment } from './experiment/load.js';
@@ -103,6 +105,8 @@ export interface PlanOptions {
   previous?: Plan;
   /** Without a previous plan: splice into the one an earlier process saved (core/planBase.ts), when it can vouch for it. */
   savedBase?: boolean;
+  /** What the no-op check read (core/experiment/preread.ts): its saved plan stands for savedBase's, its reading is taken while the file holds that text. */
+  preread?: Preread;
 }
 
 type FileStat = { size: number; mtimeMs: number; ino: number };
@@ -146,7 +150,11 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   // Before anything is read: an edit made while planning must not be vouched for later.
   const experimentStat = statOf(resolve(file));
   const localConfigStat = statOf(join(findProjectDir(resolve(file)), LOCAL_CONFIG_FILE));
-  const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? []);
+  // A plan this process or an earlier one made: an edit inside the trials is read (and later
+  // expanded) for the trials it touched only.
+  const saved = options.previous || !options.savedBase ? undefined : options.preread ? options.preread.saved : readSavedPlan(findProjectDir(resolve(file)), resolve(file));
+  const earlier = options.previous ? readingOf(options.previous, resolve(file)) : saved?.reading;
+  const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? [], { earlier, already: options.preread?.loaded });
   // A schema-valid file with, say, a missing dataset is still expanded: the rules find the rest of
   // its problems (an unknown model) in the same pass.
   if (!loaded.experiment) return { diagnostics: finalDiagnostics(loaded.diagnostics) };
@@ -176,7 +184,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   // against the previous plan of this process (watch), or one an earlier process saved (whose
   // runs' identities come from this manifest's records).
   const clean = diagnostics.length === 0 && read.diagnostics.length === 0;
-  const base = !clean ? undefined : previous ? spliceBaseOf(previous) : options.savedBase ? loadPlanBase(experiment, local.config, manifest) : undefined;
+  const base = !clean ? undefined : previous ? spliceBaseOf(previous) : saved ? loadPlanBase(experiment, local.config, manifest, saved) : undefined;
   const spliced = base ? await replanChangedTrials(base, experiment, local.config, options.rules, statCache) : undefined;
   const identified = spliced ?? (await expandAndIdentify(experiment, options.rules, statCache, diagnostics));
   // A damaged manifest is reported after the experiment's own problems, which are all found too.

@@ -15,16 +15,17 @@
  * the 36 MB manifest of a 20,000-run sweep is parsed in full. Only a run the manifest has no
  * record of when the plan is saved (never built, or edited and dry-run) carries them here.
  * ckbuild's own code is part of it (a new version may expand or resolve differently); the local
- * config only as a digest, since its setup lines may hold secrets. */
+ * config only as a digest, since its setup lines may hold secrets.
+ * It also keeps the experiment file's text as planned, with its data and where its trials are
+ * (a SavedReading): the next process reads an edit inside the trials by reading those trials only
+ * (core/editedYaml.ts), which needs no more than the header to match this code and file. */
 import { join } from 'node:path';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomicFile.js';
-import { readText } from './textFile.js';
 import { isIndexColumn, isStrings, joinedKeys, KEY_LENGTH, keyAt, ValueTable } from './columns.js';
 import { graphFrom } from './graph.js';
 import { readFingerprint } from './experiment/expand/context.js';
 import type { RecordedInput } from './identity.js';
-import { ensureIgnoredDir, projectCachePath } from './ignoredDir.js';
+import { ensureIgnoredDir } from './ignoredDir.js';
 import type { Json, JsonObject } from './json.js';
 import { Manifest, type RunRecord } from './manifest.js';
 import type { Plan } from './plan.js';
@@ -34,8 +35,8 @@ import { type BaseRun, localConfigDigest, outlineDigest, type RunShape, type Spl
 import type { Experiment } from './experiment/model.js';
 import type { LocalConfig } from './localConfig.js';
 import { codeDigest } from './upToDate.js';
-
-const BASE_VERSION = 4;
+import { BASE_VERSION, basePath, type SavedHeader, type SavedPlan, type SavedReading } from './savedPlan.js';
+import { sha256 } from './hash.js';
 
 /** What a record says that the base does not keep, in the record's own field names. */
 type SavedParams = Pick<RunRecord, 'params' | 'model'>;
@@ -77,32 +78,12 @@ interface SavedRuns {
   own: Array<[number, SavedParams]>;
 }
 
-/**
- * The file is two lines of JSON: this header, compared before the rest is read (a base that does
- * not apply costs a few milliseconds, not a 9 MB parse), then the body.
- */
-interface SavedHeader {
-  version: number;
-  code: string;
-  experiment: string;
-  local: string;
-  /** outlineDigest of the experiment's data. */
-  outline: string;
-  /** Plan.reads: checked, like the rest of the header, before the body is read. */
-  reads: Array<[string, string]>;
-}
-
 interface SavedBody {
-  document: Json;
   /** Each trial's label. */
   labels: string[];
   /** The distinct input tables (role → path, hash, size) the runs use. */
   inputs: Array<Record<string, RecordedInput>>;
   runs: SavedRuns;
-}
-
-function basePath(projectDir: string, experimentFile: string): string {
-  return projectCachePath(projectDir, 'plans', experimentFile);
 }
 
 /**
@@ -156,9 +137,11 @@ export function savePlanBase(plan: Plan): boolean {
   } catch {
     return false; // ckbuild's own files being replaced (an install in progress): save nothing
   }
-  const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document), reads: [...plan.reads] };
+  const { source, document } = plan.experiment;
+  const reading: SavedReading = source.items ? { document: document as unknown as Json, text: source.text, spans: source.items } : { document: document as unknown as Json };
+  const readingLine = JSON.stringify(reading);
+  const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document), reads: [...plan.reads], reading: sha256(readingLine) };
   const body: SavedBody = {
-    document: plan.experiment.document as unknown as Json,
     labels: plan.trials.map((trial) => trial.label),
     inputs: inputs.items,
     runs,
@@ -166,7 +149,7 @@ export function savePlanBase(plan: Plan): boolean {
   const path = basePath(plan.experiment.projectDir, plan.experiment.file);
   try {
     ensureIgnoredDir(join(plan.experiment.projectDir, '.ckbuild'), plan.experiment.projectDir);
-    writeFileAtomic(path, `${JSON.stringify(header)}\n${JSON.stringify(body)}`);
+    writeFileAtomic(path, `${JSON.stringify(header)}\n${readingLine}\n${JSON.stringify(body)}`);
     return true;
   } catch {
     return false; // a read-only checkout plans in full next time
@@ -174,37 +157,24 @@ export function savePlanBase(plan: Plan): boolean {
 }
 
 /**
- * The base an earlier process saved for this experiment, if its header fits the experiment and
- * local config as they are now; its runs' identities are read from `manifest`. Undefined when
- * there is none it can trust.
+ * The base an earlier process saved for this experiment (`saved`, read by readSavedPlan), if its
+ * header fits the experiment and local config as they are now; its runs' identities are read from
+ * `manifest`. Undefined when there is none it can trust.
  */
-export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifest: Manifest): SpliceBase | undefined {
-  const path = basePath(experiment.projectDir, experiment.file);
-  let header: unknown;
-  try {
-    header = JSON.parse(firstLine(path));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(header) || header.version !== BASE_VERSION || header.experiment !== experiment.file || header.local !== localConfigDigest(local) || header.outline !== outlineDigest(experiment.document)) return undefined;
-  if (!Array.isArray(header.reads) || !header.reads.every((read): read is [string, string] => Array.isArray(read) && read.length === 2 && typeof read[0] === 'string' && typeof read[1] === 'string')) return undefined;
-  try {
-    if (header.code !== codeDigest()) return undefined;
-  } catch {
-    return undefined;
-  }
+export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifest: Manifest, saved: SavedPlan): SpliceBase | undefined {
+  const { header } = saved;
+  if (header.local !== localConfigDigest(local) || header.outline !== outlineDigest(experiment.document)) return undefined;
   const reads = new Map(header.reads);
   for (const [read, fingerprint] of reads) if (readFingerprint(read) !== fingerprint) return undefined;
-  let saved: unknown;
+  let parsed: unknown;
   try {
-    const text = readText(path);
-    saved = JSON.parse(text.slice(text.indexOf('\n') + 1));
+    parsed = JSON.parse(saved.body);
   } catch {
     return undefined;
   }
-  const columns = isSavedBody(saved) ? checkedRuns(saved.runs, saved.inputs.length) : undefined;
+  const columns = isSavedBody(parsed) ? checkedRuns(parsed.runs, parsed.inputs.length) : undefined;
   if (!columns) return undefined;
-  const body = saved as SavedBody;
+  const body = parsed as SavedBody;
   const runs = body.runs;
   const ids = runs.ids;
   const index = new Map<string, number>();
@@ -239,8 +209,8 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
   };
   return {
     experimentFile: experiment.file,
-    document: body.document,
-    local: header.local as string,
+    document: saved.document,
+    local: header.local,
     trialCount: body.labels.length,
     trialLabel: (trialId) => body.labels[trialId - 1],
     graph: graphFrom(ids, upstreamOf, downstreamOf),
@@ -250,20 +220,6 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
   };
 }
 
-/** The header line, read without the body behind it. */
-function firstLine(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(64 * 1024);
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const end = buffer.subarray(0, length).indexOf(10);
-    if (end < 0) throw new Error('no header line');
-    return buffer.subarray(0, end).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isRecordedInput = (value: unknown): value is RecordedInput => isObject(value) && typeof value.path === 'string' && typeof value.sha256 === 'string' && typeof value.size === 'number';
@@ -271,7 +227,7 @@ const isRecordedInput = (value: unknown): value is RecordedInput => isObject(val
 /** The body has the shape this module writes: anything else (damaged, hand-edited) is no base. */
 function isSavedBody(value: unknown): value is SavedBody {
   if (!isObject(value)) return false;
-  if (!isObject(value.document) || !isStrings(value.labels) || !isObject(value.runs)) return false;
+  if (!isStrings(value.labels) || !isObject(value.runs)) return false;
   const { inputs } = value;
   return Array.isArray(inputs) && inputs.every((table) => isObject(table) && Object.values(table).every(isRecordedInput));
 }

@@ -33,6 +33,7 @@ import { computeIdentities, type RunIdentity } from './identity.js';
 import { canonicalJson, type Json, type JsonObject, sameData } from './json.js';
 import type { LocalConfig } from './localConfig.js';
 import type { Plan } from './plan.js';
+import type { ItemsReading } from './editedYaml.js';
 
 /** What planning keeps of a run's expansion besides its identity (rendered, never hashed). */
 export type RunTraits = Pick<ExpandedRun, 'labels' | 'resources' | 'earlyStopLoss' | 'site'>;
@@ -116,6 +117,17 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
     shape: (id) => plan.byId.get(id),
     run: (id) => plan.byId.get(id),
   };
+}
+
+/**
+ * The previous plan's reading of its experiment file, to read an edit of its trials from (core/
+ * editedYaml.ts); none when it had diagnostics (its document may then not be valid) or is not of
+ * this file.
+ */
+export function readingOf(plan: Plan, file: string): ItemsReading | undefined {
+  const { source, document } = plan.experiment;
+  if (plan.diagnostics.length > 0 || plan.experiment.format !== 'native' || plan.experiment.file !== file || !source.items) return undefined;
+  return { text: source.text, data: document as unknown as Json, spans: source.items };
 }
 
 export async function replanChangedTrials(base: SpliceBase, experiment: Experiment, local: LocalConfig, rules: RuleRegistry, statCache: string): Promise<IdentifiedRuns | undefined> {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { type Diagnostic, type FieldPath, formatFieldPath, type DiagnosticCode } from './diagnostics.js';
 import type { Json } from './json.js';
-import { readCommonYaml } from './commonYaml.js';
+import { type ItemSpans, readCommonYamlWithSpans } from './commonYaml.js';
+import { type ItemsReading, rereadEdited } from './editedYaml.js';
 
 export interface SourcePosition {
   line: number;
@@ -17,6 +18,8 @@ export interface SourceFile {
   file: string;
   text: string;
   data: Json | undefined;
+  /** Where the items of the sequence ReadOptions.itemsAt asked for are in `text`, when it is in the common subset. */
+  items?: ItemSpans;
   /** Position of the value at `path`, or of its nearest existing ancestor. */
   locate(path: FieldPath, which?: 'value' | 'key'): SourcePosition;
 }
@@ -24,9 +27,20 @@ export interface SourceFile {
 export interface LoadedSource {
   source?: SourceFile;
   diagnostics: Diagnostic[];
+  /** Set when the text was read from an earlier reading: the items read again (the rest is the earlier data's). */
+  reread?: { from: number; to: number };
 }
 
-export function loadSourceFile(file: string): LoadedSource {
+export interface ReadOptions {
+  /** A block sequence (mapping keys from the top) whose items' places to keep, to read them again alone after an edit. */
+  itemsAt?: readonly string[];
+  /** A reading of this file as it was, with its items at `itemsAt`: an edit inside them is read by reading those items only. */
+  earlier?: ItemsReading;
+  /** This file read before, with these options: taken as it is when the file still holds the text it read. */
+  already?: LoadedSource;
+}
+
+export function loadSourceFile(file: string, options: ReadOptions = {}): LoadedSource {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -34,17 +48,22 @@ export function loadSourceFile(file: string): LoadedSource {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String((error as Error).message);
     return { diagnostics: [{ severity: 'error', code: 'unreadable', file, line: 0, column: 0, field: '', message: `cannot read the file: ${reason}` }] };
   }
-  return parseSourceText(file, text);
+  if (options.already?.source?.text === text && options.already.source.file === file) return options.already;
+  return parseSourceText(file, text, options);
 }
 
-export function parseSourceText(file: string, text: string): LoadedSource {
+export function parseSourceText(file: string, text: string, options: ReadOptions = {}): LoadedSource {
   // Most files are in the subset commonYaml reads fast; the library is then asked for positions
   // only if a diagnostic needs one (most plans report none).
-  const common = readCommonYaml(text);
+  let located: Locate | undefined;
+  const locate: Locate = (path, which) => (located ??= parseWithLibrary(file, text).locate)(path, which);
+  const reread = options.earlier && sameItems(options.earlier.spans.path, options.itemsAt) ? rereadEdited(options.earlier, text) : undefined;
+  if (reread) return { source: { file, text, data: reread.data, items: reread.spans, locate }, diagnostics: [], reread: reread.changed };
+  const common = readCommonYamlWithSpans(text, options.itemsAt);
   if (common !== undefined) {
-    let located: Locate | undefined;
-    const locate: Locate = (path, which) => (located ??= parseWithLibrary(file, text).locate)(path, which);
-    return { source: { file, text, data: common, locate }, diagnostics: [] };
+    const source: SourceFile = { file, text, data: common.data, locate };
+    if (common.spans) source.items = common.spans;
+    return { source, diagnostics: [] };
   }
   const parsed = parseWithLibrary(file, text);
   if (parsed.diagnostics.some((d) => d.severity === 'error')) return { diagnostics: parsed.diagnostics };
@@ -52,6 +71,8 @@ export function parseSourceText(file: string, text: string): LoadedSource {
 }
 
 type Locate = SourceFile['locate'];
+
+const sameItems = (a: readonly string[], b: readonly string[] | undefined): boolean => b !== undefined && a.length === b.length && a.every((key, i) => key === b[i]);
 
 /** The yaml library's reading: the data (unless there are errors), its problems, and positions. */
 function parseWithLibrary(file: string, text: string): { data?: Json; diagnostics: Diagnostic[]; locate: Locate } {

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { packageRoot } from './paths.js';
 import { findProjectDir } from './projectDir.js';
 import type { Json } from './json.js';
+import type { LoadedSource } from './source.js';
 
 const STAMP_VERSION = 2;
 /** Dependencies up to this size are hashed when the stamp is written, if no hash is known yet. */
@@ -159,7 +160,12 @@ export function dataHash(data: Json | undefined): string {
  * The number of runs when the experiment is provably up to date; undefined when unsure. A stamp
  * is only an accelerator: one that is damaged, of another shape or unreadable means "unsure".
  */
-export async function checkUpToDateStamp(experimentFile: string): Promise<number | undefined> {
+/** Reads the experiment file when its text changed, to compare its data (core/experiment/preread.ts reads it from the saved plan). */
+export type ExperimentReader = (path: string) => Promise<LoadedSource>;
+
+const readWhole: ExperimentReader = async (path) => (await import('./source.js')).loadSourceFile(path);
+
+export async function checkUpToDateStamp(experimentFile: string, readExperiment: ExperimentReader = readWhole): Promise<number | undefined> {
   const path = stampPath(experimentFile);
   let stamp: Stamp;
   try {
@@ -168,7 +174,7 @@ export async function checkUpToDateStamp(experimentFile: string): Promise<number
     return undefined;
   }
   try {
-    const checked = await checkStamp(stamp);
+    const checked = await checkStamp(stamp, readExperiment);
     if (checked?.refreshed) writeFileAtomic(path, JSON.stringify({ ...stamp, files: checked.files, written_at: Date.now() }));
     return checked?.runs;
   } catch {
@@ -176,7 +182,7 @@ export async function checkUpToDateStamp(experimentFile: string): Promise<number
   }
 }
 
-async function checkStamp(stamp: Stamp): Promise<{ runs: number; files: FileSignature[]; refreshed: boolean } | undefined> {
+async function checkStamp(stamp: Stamp, readExperiment: ExperimentReader): Promise<{ runs: number; files: FileSignature[]; refreshed: boolean } | undefined> {
   if (stamp === null || typeof stamp !== 'object' || stamp.version !== STAMP_VERSION || !Array.isArray(stamp.files) || !Array.isArray(stamp.outputs) || typeof stamp.runs !== 'number') return undefined;
   const files: FileSignature[] = [];
   let refreshed = false;
@@ -194,7 +200,7 @@ async function checkStamp(stamp: Stamp): Promise<{ runs: number; files: FileSign
       continue;
     }
     // The stats cannot vouch for it: its content (or, for the experiment, its data) must.
-    if (!(await sameContent(recorded, stamp))) return undefined;
+    if (!(await sameContent(recorded, stamp, readExperiment))) return undefined;
     const hash = recorded[4];
     files.push(moved ? (hash === undefined ? [now[0], now[1] as number, now[2] as number, now[3] as number] : [now[0], now[1] as number, now[2] as number, now[3] as number, hash]) : recorded);
     refreshed ||= moved;
@@ -203,15 +209,14 @@ async function checkStamp(stamp: Stamp): Promise<{ runs: number; files: FileSign
   return { runs: stamp.runs, files, refreshed };
 }
 
-async function sameContent(recorded: FileSignature, stamp: Stamp): Promise<boolean> {
+async function sameContent(recorded: FileSignature, stamp: Stamp, readExperiment: ExperimentReader): Promise<boolean> {
   const path = recorded[0];
   if (recorded[1] === 'absent') return false;
   const hash = contentHash(path);
   if (recorded[4] !== undefined && hash === recorded[4]) return true;
   if (stamp.experiment?.file !== path || hash === undefined) return false;
   // The experiment file's text changed: the plan only sees its data.
-  const { loadSourceFile } = await import('./source.js');
-  const loaded = loadSourceFile(path);
+  const loaded = await readExperiment(path);
   if (!loaded.source || loaded.diagnostics.length > 0) return false;
   if (dataHash(loaded.source.data) !== stamp.experiment.data_sha256) return false;
   recorded[4] = hash; // the new text, for the refreshed stamp

@@ -15,7 +15,8 @@ import { commitPaths } from '../../core/git.js';
 import { LOCAL_CONFIG_FILE } from '../../core/localConfig.js';
 import { acquireLock, lockPathFor } from '../../core/lock.js';
 import type { RunStatus } from '../../core/manifest.js';
-import type { Plan, PlannedRun } from '../../core/plan.js';
+import type { Plan, PlannedRun, PlanOptions } from '../../core/plan.js';
+import type { Preread } from '../../core/experiment/preread.js';
 import { savePlanBase } from '../../core/planBase.js';
 import { type Executors, type Finding, reconcile } from '../../core/reconcile.js';
 import { Recorder } from '../../core/recorder.js';
@@ -25,10 +26,11 @@ import { ruleRegistry } from '../../rules/index.js';
 import { type ParsedArgs, flag, intValue, UsageError, value, values } from '../args.js';
 import { planFile, requestedExecutor } from '../load.js';
 import { logTail } from '../logTail.js';
-import { bold, cyan, dim, displayPath, err, formatDuration, green, info, isQuiet, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
+import { bold, cyan, debug, dim, displayPath, err, formatDuration, green, info, isQuiet, isTty, out, red, renderDiagnostics, yellow } from '../output.js';
 import { matches, selector } from '../select.js';
 
-export async function buildCommand(args: ParsedArgs): Promise<number> {
+/** `preread`: what the no-op check read of the experiment (cli/main.ts), for the planner not to read it again. */
+export async function buildCommand(args: ParsedArgs, preread?: Preread): Promise<number> {
   const [file, ...rest] = args.positionals;
   if (!file || rest.length > 0) throw new UsageError('usage: ckbuild [build] <experiment.yaml> [--dry-run] [--only RUN]… [--until STEP] [--force] [--keep-going] [-j N] [--executor local|slurm] [--wait] [--no-commit]');
   const only = values(args, '--only');
@@ -61,12 +63,15 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const forced = flag(args, '--force') ? (run: PlannedRun) => only.length === 0 || only.some((pattern) => matches(run, pattern)) : undefined;
-    const planned = await planFile(file, forced ? { force: forced } : {});
+    const extra: Partial<PlanOptions> = preread ? { preread } : {};
+    if (forced) extra.force = forced;
+    const planned = await planFile(file, extra);
     if (!planned.plan) {
       renderDiagnostics(planned.diagnostics);
       return 2;
     }
     if (planned.diagnostics.length > 0) renderDiagnostics(planned.diagnostics);
+    debugReading(planned.plan, preread);
     // The base the next invocation splices a few edited trials into (core/planBase.ts); a spliced
     // plan leaves the one it was spliced into, which still vouches for every trial it has not seen edited.
     if (!planned.plan.spliced) savePlanBase(planned.plan);
@@ -133,6 +138,14 @@ export async function buildCommand(args: ParsedArgs): Promise<number> {
  * process with SIGKILL at the n-th occurrence of the point; CKBUILD_TEST_CRASH_TRACE=<file> lists
  * the points a build passes. A malformed switch is a usage error, never silently ignored.
  */
+/** --verbose: how the experiment was read and planned (what the one-trial-edit path took). */
+function debugReading(plan: Plan, preread: Preread | undefined): void {
+  const { reread, source } = plan.experiment;
+  if (preread?.loaded.source === source) debug('the experiment as the up-to-date check read it (not read again)');
+  if (reread) debug(reread.from === reread.to ? 'no trial read again: only comments changed, or trials were removed' : `trials read again alone: protocol.runs[${reread.from}${reread.to - reread.from > 1 ? `…${reread.to - 1}` : ''}]`);
+  debug(plan.spliced ? 'spliced into the saved plan: only the edited trials expanded' : 'planned in full');
+}
+
 function crashInjection(): CrashHook {
   if (!environment.crashAt && !environment.crashTrace) return () => {};
   const spec = environment.crashAt ? parseCrashSpec(environment.crashAt) : undefined;

@@ -7,11 +7,15 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findProjectDir, resolveProjectPath } from '../projectDir.js';
 import { type Diagnostic, type FieldPath, hasErrors } from '../diagnostics.js';
-import { isObject, type JsonObject } from '../json.js';
+import { isObject, type Json, type JsonObject } from '../json.js';
 import { promptProblem } from '../prompt.js';
-import { diagnosticAt, loadSourceFile, type SourceFile } from '../source.js';
-import { asMeant, locatedAsWritten, validateAgainstSchema } from './validate.js';
+import { diagnosticAt, type LoadedSource, loadSourceFile, type ReadOptions, type SourceFile } from '../source.js';
+import { asMeant, itemsValidateAlone, locatedAsWritten, validateAgainstSchema } from './validate.js';
 import type { Experiment, ExperimentDocument, OriginMap } from './model.js';
+import { type ItemsReading, withItems } from '../editedYaml.js';
+
+/** Where a list protocol's trials are: the sequence a one-trial edit is read again in. */
+export const TRIAL_ITEMS = ['protocol', 'runs'] as const;
 
 export interface LoadResult {
   experiment?: Experiment;
@@ -33,9 +37,24 @@ function withSyntaxHint(d: Diagnostic): Diagnostic {
   return { ...d, message: `${d.message}. A \`: \` inside an unquoted value (a command, a prompt) starts a mapping: quote the value ("…" or '…') or write it as a block (\`command: |\` and the text indented on the next lines)` };
 }
 
-export function loadExperiment(file: string, schema: JsonObject, foreign: ForeignFormat[] = []): LoadResult {
+/** What an experiment may be read from besides its text. */
+export interface EarlierReadings {
+  /**
+   * A reading of this file as it was when it last planned without a diagnostic (the previous plan
+   * of watch mode, or a saved plan): an edit inside its trials then reads and validates only the
+   * trials it touched.
+   */
+  earlier?: ItemsReading | undefined;
+  /** This file read already (by the no-op check), taken while the file still holds its text. */
+  already?: LoadedSource | undefined;
+}
+
+export function loadExperiment(file: string, schema: JsonObject, foreign: ForeignFormat[] = [], readings: EarlierReadings = {}): LoadResult {
   const absolute = resolve(file);
-  const loaded = loadSourceFile(absolute);
+  const options: ReadOptions = { itemsAt: TRIAL_ITEMS };
+  if (readings.earlier) options.earlier = readings.earlier;
+  if (readings.already) options.already = readings.already;
+  const loaded = loadSourceFile(absolute, options);
   if (!loaded.source) return { diagnostics: loaded.diagnostics.map(withSyntaxHint) };
   let source = loaded.source;
   const diagnostics = loaded.diagnostics.map(withSyntaxHint);
@@ -54,7 +73,7 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
     origins = converted.origins;
     if (!document) return { diagnostics };
   } else {
-    const schemaProblems = validateAgainstSchema(source, source.data, schema);
+    const schemaProblems = validateEdited(source, loaded.reread, schema) ?? validateAgainstSchema(source, source.data, schema);
     diagnostics.push(...schemaProblems);
     // Unknown keys alone (typos) do not stop the pass: the file's other mistakes are found too,
     // on the document as meant; the unknown keys are still errors, so nothing is built.
@@ -66,7 +85,24 @@ export function loadExperiment(file: string, schema: JsonObject, foreign: Foreig
   diagnostics.push(...checkReferences(source, document, projectDir, reader !== undefined));
   const experiment: Experiment = { file: absolute, projectDir, source, document, format: reader ? reader.name : 'native' };
   if (origins) experiment.origins = origins;
+  if (loaded.reread) experiment.reread = loaded.reread;
   return { experiment, diagnostics };
+}
+
+/**
+ * No problems, when the document differs from a valid earlier one in the trials `reread` read
+ * again only, and those are valid (validated in a copy of the document that has only them);
+ * undefined when the whole document is to be validated (as it then is, for every problem at its
+ * place). The earlier document was valid against this schema: readings are only kept of plans
+ * without diagnostics, made by this code.
+ */
+function validateEdited(source: SourceFile, reread: { from: number; to: number } | undefined, schema: JsonObject): Diagnostic[] | undefined {
+  if (!reread || !itemsValidateAlone(schema, TRIAL_ITEMS)) return undefined;
+  // No trial read again (comments edited, trials removed): what is left was all valid.
+  if (reread.from === reread.to) return [];
+  const protocol = (source.data as { protocol: { runs: Json[] } }).protocol;
+  const changedOnly = withItems(source.data!, TRIAL_ITEMS, protocol.runs.slice(reread.from, reread.to));
+  return validateAgainstSchema(source, changedOnly, schema).length === 0 ? [] : undefined;
 }
 
 /** Checks that need the file system or cross-field knowledge. */

@@ -184,6 +184,12 @@ export interface Experiment {
    * document, never in it, so `ckbuild import` does not write it. Absent for a native file.
    */
   origins?: OriginMap;
+  /**
+   * Set when the file was read from an earlier reading (core/editedYaml.ts): the trials of
+   * `protocol.runs` read and validated again, from and up to but not including to; the rest of
+   * the document is the earlier one's.
+   */
+  reread?: { from: number; to: number };
 }
 
 /** Native field path → the path of the field it came from in the original file. */

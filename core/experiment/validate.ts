@@ -73,6 +73,26 @@ export function validateAgainstSchema(source: SourceFile, data: Json | undefined
   return diagnostics;
 }
 
+/** What a schema node on the way to a sequence may say, and the sequence itself, for its items to be validated alone. */
+const ON_THE_WAY = new Set(['$schema', '$id', '$comment', 'title', 'description', 'examples', 'type', 'additionalProperties', 'required', 'properties']);
+const OF_THE_SEQUENCE = new Set(['$comment', 'title', 'description', 'examples', 'type', 'items']);
+
+/**
+ * Whether the schema judges each item of the sequence at `path` (mapping keys from the top) on
+ * its own: nothing on the way there combines subschemas (allOf, if, oneOf …) and the sequence
+ * says nothing of itself as a whole (no minItems, uniqueItems, contains …). Then a document that
+ * differs from a valid one only in some of those items is valid when those items are, which is
+ * how a one-trial edit validates one trial (core/experiment/load.ts).
+ */
+export function itemsValidateAlone(schema: JsonObject, path: readonly string[]): boolean {
+  let node: Json | undefined = schema;
+  for (const key of path) {
+    if (!isObject(node) || !Object.keys(node).every((name) => ON_THE_WAY.has(name))) return false;
+    node = isObject(node.properties) ? node.properties[key] : undefined;
+  }
+  return isObject(node) && node.type === 'array' && isObject(node.items) && Object.keys(node).every((name) => OF_THE_SEQUENCE.has(name));
+}
+
 /**
  * The document as it was meant, when its only schema errors are unknown keys: a key with a near
  * spelling that is absent (`learning_rte`) is read as that key, any other unknown key is dropped.

@@ -3,8 +3,12 @@
  * whose jobs are small shell scripts executed by the local executor.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { editTrial, seedFinished, sweepProject } from '../../bench/workload.js';
+import { cliEntry } from '../helpers/paths.js';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
 
 // Run a sleeps for as many seconds as the file `slow` says. It reads the file once: tests remove it
@@ -370,4 +374,26 @@ prepare:
   assert.deepEqual(ranLines(project), ['ran'], 'the shared run executed once');
   const again = project.run(['plan', 'experiments/exp.yaml', '--json']);
   assert.ok((JSON.parse(again.stdout) as { runs: Array<{ state: string }> }).runs.every((r) => r.state === 'up-to-date'));
+});
+
+test('a one-trial edit of a finished sweep: the up-to-date check reads that trial alone, and the build plans from its reading and splices', async () => {
+  const dir = sweepProject(20);
+  await seedFinished(dir);
+  // No torchtune on this PATH: the two runs the edit makes stale are blocked at once, nothing trains.
+  const env = { ...process.env, NO_COLOR: '1', CKBUILD_EXECUTOR: 'local', PATH: `${dirname(process.execPath)}:/usr/bin:/bin` };
+  const build = (...extra: string[]) => spawnSync(process.execPath, [cliEntry, 'experiments/sweep.yaml', '--no-commit', ...extra], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(build().status, 0, 'the finished sweep builds nothing, and leaves its stamp and saved plan');
+  assert.match(build().stdout, /up to date: 40 runs, nothing to do/);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  writeFileSync(file, `${readFileSync(file, 'utf8')}# a comment\n`);
+  assert.match(build().stdout, /up to date: 40 runs, nothing to do/, 'a comment: the same data, read from the saved reading');
+  // The saved reading moved to the commented text: the trial edited next is that edit alone, not one reaching to the comment.
+  editTrial(dir, 3, 1);
+  const edited = build('--verbose');
+  assert.match(edited.stderr, /the experiment as the up-to-date check read it \(not read again\)/, edited.stderr);
+  assert.match(edited.stderr, /trials read again alone: protocol\.runs\[3\]\n/);
+  assert.match(edited.stderr, /spliced into the saved plan/);
+  const plan = JSON.parse(spawnSync(process.execPath, [cliEntry, 'plan', 'experiments/sweep.yaml', '--json'], { cwd: dir, env, encoding: 'utf8' }).stdout) as { runs: Array<{ id: string; status: string | null }> };
+  const notSucceeded = plan.runs.filter((run) => run.status !== 'succeeded').map((run) => run.id);
+  assert.deepEqual(notSucceeded.sort(), ['evaluate/t/r00003/epoch0', 'finetune/r00003'], 'the edited trial’s two runs were built (blocked here), no other');
 });

@@ -121,14 +121,15 @@ async function scratchOf(file: string): Promise<PlanResult> {
   return result;
 }
 
-type Edit = { name: string; edit: (text: string) => string; spliced?: boolean; also?: (file: string) => void };
+/** `inTrials`: the edit stays inside `protocol.runs` and leaves it readable alone (asserted to be read so). */
+type Edit = { name: string; edit: (text: string) => string; spliced?: boolean; inTrials?: boolean; also?: (file: string) => void };
 
 /**
  * Each edit on a fresh project: planned from scratch, spliced into the previous plan in memory
  * (watch) and into the plan a previous process saved (build); all three must agree.
  */
 async function check(base: string, edits: Edit[]): Promise<void> {
-  for (const { name, edit, spliced, also } of edits) {
+  for (const { name, edit, spliced, inTrials, also } of edits) {
     const file = project(base);
     const first = await planOf(file);
     assert.ok(first.plan && first.diagnostics.length === 0, `${name}: the base plans cleanly: ${first.diagnostics.map((d) => d.message).join('; ')}`);
@@ -147,6 +148,8 @@ async function check(base: string, edits: Edit[]): Promise<void> {
       assert.equal(replanned.plan?.spliced, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'}`);
       assert.equal(fromSaved.plan?.spliced, spliced, `${name}: ${spliced ? 'spliced' : 'planned in full'} from the saved plan`);
     }
+    // An edit inside the trials is read from the earlier reading, the edited trials alone (core/editedYaml.ts).
+    if (inTrials) for (const result of [replanned, fromSaved]) assert.ok(result.plan?.experiment.reread, `${name}: the edited trials alone read again`);
   }
 }
 
@@ -160,12 +163,12 @@ function replace(from: string | RegExp, to: string): (text: string) => string {
 
 test('a re-plan of a matrix experiment splices exactly the edited trials, and plans in full whenever it cannot vouch for a splice', async () => {
   await check(MATRIX, [
-    { name: 'one parameter', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), spliced: true },
+    { name: 'one parameter', edit: replace('lora_rank: 16 }', 'lora_rank: 32 }'), spliced: true, inTrials: true },
     { name: 'a run with its own dataset and prompt', edit: replace('prompt: "Word: {input}\\n"', 'prompt: "W: {input}\\n"'), spliced: true },
     { name: 'per-run epochs change its `all` cells', edit: replace('epochs: 4,', 'epochs: 2,'), spliced: false },
     { name: 'per-run resources (no key moves)', edit: replace('time: "02:00:00"', 'time: "03:00:00"'), spliced: true },
     { name: 'an evaluation dataset of one run', edit: replace('eval_dataset: { path: data/long.json }', 'eval_dataset: { path: data/other.json }'), spliced: true },
-    { name: 'two trials', edit: (t) => replace('lora_rank: 4,', 'lora_rank: 2,')(replace('lora_rank: 16 }', 'lora_rank: 64 }')(t)), spliced: true },
+    { name: 'two trials', edit: (t) => replace('lora_rank: 4,', 'lora_rank: 2,')(replace('lora_rank: 16 }', 'lora_rank: 64 }')(t)), spliced: true, inTrials: true },
     { name: 'a comment', edit: (t) => `${t}# note\n`, spliced: true },
     { name: 'a renamed run (its matrix entry now dangles)', edit: replace('name: rank16,', 'name: rank17,') },
     { name: 'a run made a twin of another', edit: replace('lora_rank: 16 }', 'lora_rank: 8 }') },
@@ -188,7 +191,7 @@ test('a re-plan of a matrix experiment splices exactly the edited trials, and pl
 test('a re-plan with prepare steps, base evaluations of every epoch and exports', async () => {
   const withoutOptimize = PIPELINE.replace(/optimize:\n(  .*\n)+/, '');
   await check(withoutOptimize, [
-    { name: 'a later trial', edit: replace('learning_rate: 3e-4', 'learning_rate: 4e-4'), spliced: true },
+    { name: 'a later trial', edit: replace('learning_rate: 3e-4', 'learning_rate: 4e-4'), spliced: true, inTrials: true },
     { name: 'the first trial renamed', edit: replace('name: a,', 'name: a2,'), spliced: false },
     { name: 'trials reordered', edit: replace(/( {4}- \{ name: a[^\n]*\n)( {4}- \{ name: b[^\n]*\n)/, '$2$1'), spliced: false },
     { name: 'a run with its own dataset file, another one', edit: replace('dataset: { path: data/other.json }', 'dataset: { path: data/long.json }'), spliced: true },
@@ -221,6 +224,7 @@ test('random edits of a sweep re-plan as from scratch', async () => {
   let previous = (await planOf(file)).plan!;
   assert.ok(savePlanBase(previous));
   let spliced = 0;
+  let reread = 0;
   let fromDisk = 0;
   for (let round = 0; round < 60; round++) {
     let text = readFileSync(file, 'utf8');
@@ -239,6 +243,7 @@ test('random edits of a sweep re-plan as from scratch', async () => {
     const scratch = await scratchOf(file);
     assert.deepEqual(comparable(replanned), comparable(scratch), `round ${round}`);
     if (replanned.plan?.spliced) spliced++;
+    if (replanned.plan?.experiment.reread) reread++;
     const fromSaved = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
     assert.deepEqual(comparable(fromSaved), comparable(scratch), `round ${round}: from the saved plan`);
     if (fromSaved.plan?.spliced) fromDisk++;
@@ -247,6 +252,8 @@ test('random edits of a sweep re-plan as from scratch', async () => {
     if (scratch.plan && round % 7 === 6) assert.ok(savePlanBase(scratch.plan));
   }
   assert.ok(spliced >= 20, `most rounds splice (${spliced} of 60)`);
+  // Every round edits trials only; a round after one with diagnostics has no reading to start from.
+  assert.ok(reread >= 40, `most rounds read the edited trials alone (${reread} of 60)`);
   // Between saves, the trials edited since the saved plan accumulate; a rename ends its use.
   assert.ok(fromDisk >= 1, `the saved plan is spliced into (${fromDisk} of 60)`);
 });
@@ -324,4 +331,19 @@ test('a task script edited while watching is read again: its @task check sees th
   writeFileSync(join(dir, 'task.py'), 'from inspect_ai import task\n\n@task\ndef renamed(config_path: str = ""):\n    pass\n');
   const again = await planOf(file, first.plan);
   assert.ok(again.diagnostics.some((d) => /has no function `t`/.test(d.message)), again.diagnostics.map((d) => d.message).join('; ') || 'no diagnostics');
+});
+
+test('a saved reading damaged on disk is never taken for the file’s data: the file is read whole', async () => {
+  const dir = sweepProject(5);
+  const file = join(dir, 'experiments', 'sweep.yaml');
+  assert.ok(savePlanBase((await planOf(file)).plan!));
+  const saved = join(dir, '.ckbuild', 'plans', 'experiments_sweep.yaml.json');
+  const [header, reading, body] = readFileSync(saved, 'utf8').split('\n') as [string, string, string];
+  const damaged = reading.replace('"learning_rate":0.00001,', '"learning_rate":0.00009,');
+  assert.notEqual(damaged, reading, 'the damage applies');
+  writeFileSync(saved, [header, damaged, body].join('\n'));
+  const again = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats, savedBase: true });
+  assert.equal(again.plan?.experiment.reread, undefined, 'read whole');
+  assert.equal(again.plan?.spliced, false, 'planned in full');
+  assert.deepEqual(comparable(again), comparable(await scratchOf(file)));
 });
