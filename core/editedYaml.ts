@@ -10,9 +10,8 @@
  * their data replaces the earlier items'. Block YAML is read line by line with a stack of columns,
  * so items that read as a sequence at their column on their own read the same in place. An edit
  * of comment lines only, anywhere, changes no data at all (the subset has no block scalars that
- * could hold them). Anything
- * else (the edit reaches outside the sequence, the items do not read alone, the text leaves
- * commonYaml's subset) answers undefined, and the caller reads the whole text.
+ * could hold them). Anything else (the edit reaches outside the sequence, the items do not read
+ * alone, the text leaves commonYaml's subset) answers undefined, and the caller reads it whole.
  */
 import { holdsNoData, type ItemSpans, readCommonSequence } from './commonYaml.js';
 import type { Json, JsonObject } from './json.js';
@@ -40,7 +39,7 @@ export function rereadEdited(earlier: ItemsReading, text: string): Reread | unde
   const prefix = commonPrefix(before, text);
   const changedEnd = before.length - commonSuffix(before, text, Math.min(before.length, text.length) - prefix);
   const shift = text.length - before.length;
-  const comments = commentsOnly(earlier, text, prefix, changedEnd);
+  const comments = commentsOnly(earlier, text, prefix, changedEnd, shift);
   if (comments) return comments;
   if (prefix < starts[0]! || changedEnd > end) return undefined;
   // An edit at the very start of an item (before its `- `) may be lines that continue the item before it.
@@ -67,9 +66,8 @@ export function rereadEdited(earlier: ItemsReading, text: string): Reread | unde
  * The earlier reading with its places moved, when the lines the edit touched (whole lines, before
  * and after) hold no data; undefined otherwise.
  */
-function commentsOnly(earlier: ItemsReading, text: string, prefix: number, changedEnd: number): Reread | undefined {
+function commentsOnly(earlier: ItemsReading, text: string, prefix: number, changedEnd: number, shift: number): Reread | undefined {
   const before = earlier.text;
-  const shift = text.length - before.length;
   const from = prefix === 0 ? 0 : before.lastIndexOf('\n', prefix - 1) + 1;
   // The touched lines end where the edit ends, if both texts have a line break (or nothing) there.
   const endsLine = (value: string, at: number): boolean => at === from || value.charCodeAt(at - 1) === 10;
