@@ -43,6 +43,12 @@ export interface ManifestIndex {
   experiment_file: string;
   summaries: Map<string, RecordSummary>;
   spans: Map<string, Span>;
+  /**
+   * Whether the bytes indexed are ones ckbuild wrote (core/manifest.ts writeManifest), not a file
+   * it read (a hand edit, a merge): each record's bytes are then exactly its stableStringify text,
+   * and a later write may copy them for a record that did not change.
+   */
+  written: boolean;
 }
 
 /** The stats an index is made for; `madeAt` is when those bytes were known to be the ones indexed. */
@@ -115,6 +121,7 @@ interface SavedHeader extends IndexedStat {
   /** The body's own sha256: a damaged or hand-edited index is never taken for the manifest's. */
   body: string;
   manifest: { version: number; experiment: string; experiment_file: string };
+  written?: boolean;
 }
 
 /** False when it could not be written (a read-only checkout): the next plan parses the manifest again. */
@@ -136,7 +143,7 @@ export function saveManifestIndex(path: string, projectDir: string, index: Manif
   if (joined === undefined) return false; // not ckbuild's keys: parse the manifest each time
   saved.keys = joined;
   const body = JSON.stringify(saved);
-  const header: SavedHeader = { version: INDEX_VERSION, body: sha256(body), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: stat.sha256, madeAt: stat.madeAt, manifest: { version: index.version, experiment: index.experiment, experiment_file: index.experiment_file } };
+  const header: SavedHeader = { version: INDEX_VERSION, body: sha256(body), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: stat.sha256, madeAt: stat.madeAt, manifest: { version: index.version, experiment: index.experiment, experiment_file: index.experiment_file }, written: index.written };
   try {
     ensureIgnoredDir(join(projectDir, '.ckbuild'), projectDir);
     writeFileAtomic(path, `${JSON.stringify(header)}\n${body}`);
@@ -205,7 +212,7 @@ function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIn
     spans.set(key, [bytes[2 * i]!, bytes[2 * i + 1]!]);
   }
   if (summaries.size !== count) return undefined;
-  return { ...header.manifest, summaries, spans };
+  return { ...header.manifest, summaries, spans, written: header.written === true };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { emptyManifest, type IndexPlace, keepManifestIndex, type Manifest, readManifest, type RunRecord, writeManifest } from '../../core/manifest.js';
 import { manifestIndexPath } from '../../core/manifestIndex.js';
+import { type Json, stableStringify } from '../../core/json.js';
 
 function record(i: number, extra: Partial<RunRecord> = {}): RunRecord {
   const key = i.toString(16).padStart(64, '0');
@@ -124,4 +125,49 @@ test('a manifest laid out by hand is parsed, not indexed; a damaged index is nev
   }
   writeFileSync(fresh.place.path, 'not json');
   assert.deepEqual(read(fresh.path, fresh.place).runs, new Map(MANY.slice(0, 20).map((r) => [r.key, r])));
+});
+
+/** The manifest's bytes as stableStringify lays out its records, in the file's order: what every write must produce. */
+function laidOut(records: Iterable<RunRecord>): string {
+  const runs = [...records].sort((a, b) => a.id.localeCompare(b.id) || a.recorded_at.localeCompare(b.recorded_at) || a.key.localeCompare(b.key));
+  return stableStringify({ version: 1, experiment: 'e', experiment_file: 'e.yaml', runs: runs as unknown as Json[] });
+}
+
+test('a write after a few records changed copies the others’ bytes as read, and writes exactly what serialising them all would', () => {
+  const { path, place } = project(MANY);
+  const manifest = read(path, place);
+  const runs = manifest.runs;
+  // The records as read stand for their bytes: changing one in place is refused, not lost.
+  assert.ok(Object.isFrozen(runs.get(MANY[7]!.key)), 'read from an index of bytes ckbuild wrote');
+  assert.throws(() => {
+    (runs.get(MANY[7]!.key) as { status: string }).status = 'failed';
+  }, TypeError);
+  runs.set(MANY[3]!.key, { ...runs.get(MANY[3]!.key)!, status: 'failed', detail: 'changed — ünïcode' });
+  runs.set(MANY[150]!.key, { ...runs.get(MANY[150]!.key)!, recorded_at: '2026-12-03T00:00:00.000Z' }); // moves in the order
+  const added = record(1000, { id: 'prepare/p0' });
+  runs.set(added.key, added);
+  assert.equal(writeManifest(path, manifest, place), true);
+  assert.equal(readFileSync(path, 'utf8'), laidOut(runs.values()), 'the bytes a full serialisation gives');
+  // Its index is of those bytes: the next read through it gives every record, and the next write copies again.
+  const again = read(path, place);
+  assert.ok(indexed(again, added.key));
+  assert.deepEqual(again.recordAsRead(MANY[3]!.key), runs.get(MANY[3]!.key));
+  again.runs.delete(MANY[10]!.key);
+  assert.equal(writeManifest(path, again, place), true);
+  assert.equal(readFileSync(path, 'utf8'), laidOut(again.runs.values()));
+});
+
+test('a manifest ckbuild did not write itself (reformatted by hand) is serialised in full, never copied', () => {
+  const { path, place } = project(MANY.slice(0, 20));
+  // Same data, other layout: keys unsorted inside a record, as a hand edit or a merge tool leaves them.
+  const text = readFileSync(path, 'utf8').replace(/"labels": \{\n\s+"i": (\d+)\n\s+\},/g, '"labels": {"i": $1},');
+  writeFileSync(path, text);
+  const first = readManifest(path, 'e', 'e.yaml', place);
+  assert.ok(keepManifestIndex(first.manifest), 'a full read makes an index');
+  const manifest = read(path, place);
+  assert.ok(indexed(manifest, MANY[0]!.key), 'read through the index the read made');
+  assert.ok(!Object.isFrozen(manifest.runs.get(MANY[0]!.key)), 'not bytes ckbuild laid out: nothing is copied');
+  manifest.runs.set(MANY[1]!.key, { ...manifest.runs.get(MANY[1]!.key)!, status: 'failed' });
+  assert.equal(writeManifest(path, manifest, place), true);
+  assert.equal(readFileSync(path, 'utf8'), laidOut(manifest.runs.values()), 'laid out afresh');
 });
