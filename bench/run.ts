@@ -16,7 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InputHasher } from '../core/hash.js';
 import { packageRoot } from '../core/paths.js';
 import { compareAgainst } from './compare.js';
@@ -53,20 +53,20 @@ const log = (line: string): void => {
   if (!json) console.log(line);
 };
 
-/** Runs `command args` `repeat` times in `cwd` (after `before` each time): wall time and peak RSS. */
-function measure(command: string, args: string[], cwd: string, repeat = 3, before?: () => void): Sample {
+/** Runs `command args` `repeat` times in `cwd` (after `before` each time, with `env`): wall time and peak RSS. */
+function measure(command: string, args: string[], cwd: string, repeat = 3, before?: () => void, env?: Record<string, string>): Sample {
   const seconds: number[] = [];
   let peak: number | null = null;
   for (let i = 0; i < repeat; i++) {
     before?.();
-    const timed = timeCommand(command, args, cwd);
+    const timed = timeCommand(command, args, cwd, env);
     seconds.push(timed.seconds);
     if (timed.peakRssMb !== null) peak = Math.max(peak ?? 0, timed.peakRssMb);
   }
   return { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), peakRssMb: peak === null ? null : Math.round(peak) };
 }
 
-const ckbuild = (args: string[], cwd: string, repeat = 3, before?: () => void): Sample => measure(process.execPath, [cli, ...args], cwd, repeat, before);
+const ckbuild = (args: string[], cwd: string, repeat = 3, before?: () => void, env?: Record<string, string>): Sample => measure(process.execPath, [cli, ...args], cwd, repeat, before, env);
 
 function report(scenario: string, runs: number, ck: Sample | null, ninja: Sample | null, make: Sample | null, note?: string): void {
   const row: Row = {
@@ -158,6 +158,12 @@ async function sweepScenarios(): Promise<void> {
 
   report('plan, every run recorded', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], dir, 3), null, null);
   report('watch iteration after a one-trial edit', runs, await watchIteration(dir, 3), null, null, 'edit → "[n] regenerated" printed');
+  // The same edit built as a user builds it: plan, run the 2 runs, record them in the 20,000-record
+  // manifest. torchtune is kept off PATH, so each run stops at its first check (blocked): what is
+  // timed is ckbuild, not training.
+  const withoutFrameworks = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` };
+  const rebuild = ckbuild(build, dir, 3, () => editTrial(dir, 0, ++bump), withoutFrameworks);
+  report('one trial changed → build: its 2 runs run and are recorded', runs, rebuild, ninjaOne, makeOne, 'the runs stop at once (no torchtune on PATH)');
   rmSync(dir, { recursive: true, force: true });
 
   // A fresh clone: no manifest, no stat cache, no run directories.

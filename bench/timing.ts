@@ -12,8 +12,8 @@ export interface Timed {
   peakRssMb: number | null;
 }
 
-/** Runs `command args` once in `cwd`: its wall time and peak RSS. Exit 0 and 1 (a plan with stale runs) are results; anything else throws. */
-export function timeCommand(command: string, args: string[], cwd: string): Timed {
+/** Runs `command args` once in `cwd` (with `env` over this process's): its wall time and peak RSS. Exit 0 and 1 (a plan with stale runs, a run that failed) are results; anything else throws. */
+export function timeCommand(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Timed {
   const rssFile = join(tmpdir(), `ckbench-rss-${process.pid}`);
   // Dirty pages flushed first, outside the timing: the setup writes tens of thousands of files
   // (a seeded sweep, ninja's and make's outputs), and their writeback otherwise lands on
@@ -21,7 +21,7 @@ export function timeCommand(command: string, args: string[], cwd: string): Timed
   spawnSync('sync');
   const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, args];
   const started = process.hrtime.bigint();
-  const result = spawnSync(file, argv, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 1 << 30 });
+  const result = spawnSync(file, argv, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 1 << 30 });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0 && result.status !== 1) throw new Error(`${command} ${args.join(' ')}: exit ${result.status}\n${result.stderr.slice(-2000)}`);
   let peakRssMb: number | null = null;
