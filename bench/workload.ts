@@ -48,7 +48,7 @@ export async function seedFinished(dir: string): Promise<Plan> {
     const record = baseRecord(run, plan, now);
     record.status = 'succeeded';
     record.outputs = [{ path: 'outputs/done', size: 0 }];
-    plan.manifest.runs.set(run.key, record);
+    plan.manifest.set(run.key, record);
     mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
     writeFileSync(join(run.runDir, 'outputs', 'done'), '');
   }

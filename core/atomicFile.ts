@@ -4,7 +4,7 @@
  * reader sees the old content or the new one, never half of either; a crash leaves at most a
  * `*.tmp-*` file (git-ignored), which the next write of the same file does not trip over.
  */
-import { closeSync, copyFileSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, type Stats, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, type Stats, writeFileSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 function temporaryBeside(path: string): string {
@@ -29,21 +29,37 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode?: n
 }
 
 /**
- * writeFileAtomic, returning the file's stats as written: taken from the file itself before it is
- * renamed into place (a rename keeps inode and mtime), so they cannot be another writer's.
+ * writeFileAtomic of `pieces` one after another, returning the file's stats as written: taken from
+ * the file itself before it is renamed into place (a rename keeps inode and mtime), so they cannot
+ * be another writer's. The pieces go to the file as they are, a batch per call (IOV_MAX is 1024),
+ * never copied into one buffer first.
  */
-export function writeFileAtomicStat(path: string, content: Buffer): Stats {
+export function writeFileAtomicStat(path: string, pieces: readonly Buffer[]): Stats {
   let stat: Stats | undefined;
   replaceWith(path, (temporary) => {
     const fd = openSync(temporary, 'w');
     try {
-      for (let done = 0; done < content.length; ) done += writeSync(fd, content, done, content.length - done);
+      for (let first = 0; first < pieces.length; first += WRITE_BATCH) writeAll(fd, pieces.slice(first, first + WRITE_BATCH));
       stat = fstatSync(fd);
     } finally {
       closeSync(fd);
     }
   });
   return stat!;
+}
+
+const WRITE_BATCH = 1024;
+
+/** Writes every byte of `batch`, however many a call writes. */
+function writeAll(fd: number, batch: Buffer[]): void {
+  let rest = batch;
+  while (rest.length > 0) {
+    let written = writevSync(fd, rest);
+    let i = 0;
+    while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (written > 0) rest[0] = rest[0]!.subarray(written);
+  }
 }
 
 export function copyFileAtomic(source: string, path: string): void {

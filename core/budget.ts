@@ -16,7 +16,8 @@ import type { Plan, PlannedRun } from './plan.js';
 import { diagnosticAt } from './source.js';
 
 export interface BudgetCheck {
-  estimatedGpuHours: number;
+  /** Absent when the experiment has no budget that applies: estimating reads every finished record beside it. */
+  estimatedGpuHours?: number;
   over: boolean;
   message?: string;
 }
@@ -66,12 +67,12 @@ export function repositoryHistory(plan: Plan): RepositoryHistory {
   const cached = histories.get(plan);
   if (cached) return cached;
   const sameRun = new Map<string, { at: string; hours: number }>();
-  for (const record of plan.manifest.runs.values()) {
+  const records: RunRecord[] = plan.manifest.records();
+  for (const record of records) {
     if (record.status !== 'succeeded' || record.gpu_hours === undefined) continue;
     const seen = sameRun.get(record.id);
     if (!seen || record.recorded_at > seen.at) sameRun.set(record.id, { at: record.recorded_at, hours: record.gpu_hours });
   }
-  const records: RunRecord[] = [...plan.manifest.runs.values()];
   const dir = dirname(plan.manifestPath);
   let names: string[] = [];
   try {
@@ -81,7 +82,7 @@ export function repositoryHistory(plan: Plan): RepositoryHistory {
   }
   for (const name of names.sort()) {
     const other = readManifest(join(dir, name), '', name);
-    if (other.diagnostics.length === 0) records.push(...other.manifest.runs.values());
+    if (other.diagnostics.length === 0) records.push(...other.manifest.records());
   }
   const byRule = new Map<string, FinishedRun[]>();
   for (const record of records.sort((a, b) => b.recorded_at.localeCompare(a.recorded_at))) {
@@ -97,17 +98,18 @@ export function repositoryHistory(plan: Plan): RepositoryHistory {
 
 export function checkBudget(plan: Plan, willRun: (run: PlannedRun) => boolean, rules: { get(name: string): Rule | undefined }): BudgetCheck {
   const protocol = plan.experiment.document.protocol;
+  const limit = protocol?.budget_gpu_hours;
+  const dollars = protocol?.budget_dollars;
+  const price = plan.local.gpu_hour_cost;
+  // Without a price, budget_dollars cannot be checked: the plan says so once, as a warning (unenforceableBudget).
+  if (limit === undefined && (dollars === undefined || price === undefined)) return { over: false };
   const runs = plan.runs.filter(willRun);
   const history = repositoryHistory(plan);
   const estimatedGpuHours = runs.reduce((sum, run) => sum + estimateRunGpuHours(run, plan, rules.get(run.rule)!, history), 0);
   const rounded = Number(estimatedGpuHours.toFixed(2));
-  const limit = protocol?.budget_gpu_hours;
   if (limit !== undefined && estimatedGpuHours > limit) {
     return { estimatedGpuHours: rounded, over: true, message: `the ${runs.length} run(s) to start need an estimated ${rounded} GPU-hours, over budget_gpu_hours ${limit} by ${Number((estimatedGpuHours - limit).toFixed(2))}` };
   }
-  const dollars = protocol?.budget_dollars;
-  const price = plan.local.gpu_hour_cost;
-  // Without a price, budget_dollars cannot be checked: the plan says so once, as a warning (budgetWarnings).
   if (dollars !== undefined && price !== undefined) {
     const cost = estimatedGpuHours * price;
     if (cost > dollars) return { estimatedGpuHours: rounded, over: true, message: `the ${runs.length} run(s) to start cost an estimated $${cost.toFixed(2)} (${rounded} GPU-hours at $${price}), over budget_dollars ${dollars} by $${(cost - dollars).toFixed(2)}` };

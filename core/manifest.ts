@@ -5,7 +5,8 @@
  * that a git diff shows exactly what changed.
  */
 import { isAscii } from 'node:buffer';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Curve, Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -97,16 +98,20 @@ export interface RunRecord {
 }
 
 /**
- * A manifest as read. `summaries` and `recordAsRead` say what the file held when it was read;
- * `runs` is what this process makes of it (the recorder's updates), created on first use. Read
- * through its index (core/manifestIndex.ts), nothing is parsed until a full record is asked for:
- * a few are read one by one from the file as it was opened, and past that it is parsed whole.
+ * A manifest as read, and what this process has recorded since. `summaries` and `recordAsRead` say
+ * what the file held when it was read; `get`, `set` and `delete` are the records as this process
+ * has them: the changes it made, over the file's records. Read through its index (core/
+ * manifestIndex.ts), nothing is parsed until a full record is asked for: a few are read one by one
+ * from the file as it was opened, and past that it is parsed whole. A build that records its 2
+ * stale runs of a 20,000-run sweep therefore never parses the other 19,998 records, and writes
+ * them again as the bytes they were read from (writeManifest).
  */
 export class Manifest {
   /** What planning reads of each record, as the file had it (a RunRecord where the file was parsed). */
   readonly summaries: ReadonlyMap<string, RecordSummary>;
   private asRead: Map<string, RunRecord> | undefined;
-  private current: Map<string, RunRecord> | undefined;
+  /** The records this process set since the file was read, by key; undefined for one it deleted. */
+  private readonly changes = new Map<string, RunRecord | undefined>();
   private readonly lazy: LazyRecords | undefined;
   /** The bytes the records as read were parsed from, and where each lies: written again as they are while a record is unchanged. */
   private readBytes: { bytes: Buffer; spans: ReadonlyMap<string, Span> } | undefined;
@@ -135,18 +140,56 @@ export class Manifest {
     return new Manifest(index.version, index.experiment, index.experiment_file, { index, file });
   }
 
-  /** Every record by key: the recorder's to update. */
-  get runs(): Map<string, RunRecord> {
-    this.current ??= new Map(this.allAsRead());
-    return this.current;
+  /** The record of `key` as this process has it: the last one set, else the file's. */
+  get(key: string): RunRecord | undefined {
+    return this.changes.has(key) ? this.changes.get(key) : this.recordAsRead(key);
   }
 
-  /** Whether there is a record of `key` (in `runs` once the recorder has it). */
+  /** Records `record` as the one of `key`. Records are replaced, never changed in place: one read from the file is frozen. */
+  set(key: string, record: RunRecord): void {
+    this.changes.set(key, record);
+  }
+
+  delete(key: string): void {
+    if (this.has(key)) this.changes.set(key, undefined);
+  }
+
+  /** Whether there is a record of `key`, as this process has the records. */
   has(key: string): boolean {
-    return this.current ? this.current.has(key) : this.summaries.has(key);
+    return this.changes.has(key) ? this.changes.get(key) !== undefined : this.summaries.has(key);
   }
 
-  /** The record of `key` as the file held it, whatever `runs` has become since. */
+  get size(): number {
+    let size = this.summaries.size;
+    for (const [key, record] of this.changes) size += (record ? 1 : 0) - (this.summaries.has(key) ? 1 : 0);
+    return size;
+  }
+
+  /** Every record as this process has them, the file's first, in its order: this parses the whole file. */
+  records(): RunRecord[] {
+    return this.entries().map((entry) => (this.changes.has(entry.key) ? (entry as RunRecord) : this.recordAsRead(entry.key)!));
+  }
+
+  /**
+   * Every record as this process has them, without parsing any: a record it set, or the summary of
+   * one the file holds and it did not change (what ordering and indexing a manifest need).
+   */
+  entries(): Array<RunRecord | RecordSummary> {
+    const entries: Array<RunRecord | RecordSummary> = [];
+    for (const [key, summary] of this.summaries) {
+      if (!this.changes.has(key)) entries.push(summary);
+      else if (this.changes.get(key)) entries.push(this.changes.get(key)!);
+    }
+    for (const [key, record] of this.changes) if (record && !this.summaries.has(key)) entries.push(record);
+    return entries;
+  }
+
+  /** Whether `key`'s record is one this process set (else it is the file's, unchanged). */
+  changed(key: string): boolean {
+    return this.changes.has(key);
+  }
+
+  /** The record of `key` as the file held it, whatever this process has recorded since. */
   recordAsRead(key: string): RunRecord | undefined {
     if (this.asRead) return this.asRead.get(key);
     if (!this.summaries.has(key)) return undefined;
@@ -167,15 +210,17 @@ export class Manifest {
   }
 
   /**
-   * The bytes `record` was read from, if it is the very record read (never changed since: the
-   * recorder replaces a record, it never edits one). Its text in a new manifest is then those
+   * The bytes the record of `key` was read from, while this process has not replaced it, when they
+   * are ckbuild's own layout (ManifestIndex.written): its text in a new manifest is then those
    * bytes, and serialising it again, which is most of a write of 20,000 records, is skipped.
+   * Read from the file as it was opened, without parsing it.
    */
-  bytesAsRead(record: RunRecord): Buffer | undefined {
+  bytesAsRead(key: string): Buffer | undefined {
+    if (this.changes.has(key)) return undefined;
+    if (!this.readBytes && this.lazy?.written && !this.asRead) this.readBytes = this.lazy.bytes();
     const read = this.readBytes;
-    if (!read || this.asRead?.get(record.key) !== record) return undefined;
-    const span = read.spans.get(record.key);
-    return span ? read.bytes.subarray(span[0], span[1]) : undefined;
+    const span = read?.spans.get(key);
+    return span ? read!.bytes.subarray(span[0], span[1]) : undefined;
   }
 }
 
@@ -183,6 +228,8 @@ export class Manifest {
 export class LazyRecords {
   private readonly read = new Map<string, RunRecord>();
   private fd: number | undefined;
+  /** The whole file, once something needed all of it. */
+  private whole: Buffer | undefined;
 
   constructor(
     fd: number,
@@ -190,7 +237,7 @@ export class LazyRecords {
     private readonly spans: ReadonlyMap<string, Span>,
     private readonly size: number,
     /** ManifestIndex.written: the bytes are ckbuild's own layout. */
-    private readonly written: boolean,
+    readonly written: boolean,
   ) {
     this.fd = fd;
     openFiles.register(this, fd, this);
@@ -199,24 +246,31 @@ export class LazyRecords {
   /** One record, or undefined once so many were read one by one that parsing the whole file is cheaper. */
   one(key: string): RunRecord | undefined {
     const known = this.read.get(key);
-    if (known || this.fd === undefined || this.read.size >= ONE_BY_ONE) return known;
+    if (known || (this.fd === undefined && !this.whole) || this.read.size >= ONE_BY_ONE) return known;
     const [start, end] = this.spans.get(key)!;
     let record: unknown;
     try {
-      record = JSON.parse(readRange(this.fd, start, end - start).toString('utf8'));
+      record = JSON.parse((this.whole ? this.whole.subarray(start, end) : readRange(this.fd!, start, end - start)).toString('utf8'));
     } catch {
       return undefined; // not a record where the index says: the whole file is parsed, and checked
     }
     if (recordProblem(record as Json) || (record as RunRecord).key !== key) return undefined;
+    // Its bytes stand for it while it is not replaced (Manifest.bytesAsRead): changed in place, it would be written as it was.
+    if (this.written) Object.freeze(record);
     this.read.set(key, record as RunRecord);
     return record as RunRecord;
   }
 
+  /** The file's bytes, read once, and where each record lies in them (nothing is parsed). */
+  bytes(): { bytes: Buffer; spans: ReadonlyMap<string, Span> } {
+    this.whole ??= readRange(this.fd!, 0, this.size);
+    this.close();
+    return { bytes: this.whole, spans: this.spans };
+  }
+
   /** Every record, the ones already read one by one kept as they are, with the bytes they were read from. */
   all(): { records: Map<string, RunRecord>; bytes: Buffer; spans: ReadonlyMap<string, Span>; written: boolean } {
-    const fd = this.fd!;
-    const bytes = readRange(fd, 0, this.size);
-    this.close();
+    const { bytes } = this.bytes();
     const parsed = parseManifest(bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), this.path, '', '');
     if (!('records' in parsed)) throw new Error(`${this.path} changed in place while ckbuild was reading it: ${parsed.problem}`);
     for (const [key, record] of this.read) if (parsed.records.has(key)) parsed.records.set(key, record);
@@ -354,43 +408,53 @@ function parseManifest(text: string, path: string, experiment: string, experimen
   return { records, experiment: String(parsed.experiment ?? experiment), experimentFile: String(parsed.experiment_file ?? basename(experimentFile)) };
 }
 
+/** A record, or the summary of one the file holds unchanged: all that ordering and indexing need. */
+type Entry = RunRecord | RecordSummary;
+
 /** The records in the file's order: by id, then when recorded, then key. */
-function orderedRecords(manifest: Manifest): RunRecord[] {
-  return [...manifest.runs.values()].sort((a, b) => a.id.localeCompare(b.id) || a.recorded_at.localeCompare(b.recorded_at) || a.key.localeCompare(b.key));
+function orderedEntries(manifest: Manifest): Entry[] {
+  // Nearly in order already (the file's records, then the few set since): the sort is a merge.
+  return manifest.entries().sort((a, b) => a.id.localeCompare(b.id) || a.recorded_at.localeCompare(b.recorded_at) || a.key.localeCompare(b.key));
 }
 
 export function serializeManifest(manifest: Manifest): string {
-  return serializedRecords(manifest, orderedRecords(manifest)).bytes.toString('utf8');
+  return Buffer.concat(laidOut(manifest, orderedEntries(manifest)).pieces).toString('utf8');
 }
 
 /**
- * The manifest's bytes, as stableStringify lays them out, and where each record lies in them. A
- * record read from the file and unchanged since is its bytes as read (a one-trial rebuild of a
- * 20,000-run sweep changes 2 records and took 0.6–1.1 s to serialise all of them); the others are
- * serialised as stableStringify does at that depth: test/core/manifest.test.ts holds both to the
- * same bytes.
+ * The manifest's bytes, as stableStringify lays them out, in pieces, and where each record lies in
+ * them. A record read from the file and unchanged since is its bytes as read (a one-trial rebuild
+ * of a 20,000-run sweep changes 2 records and took 0.6–1.1 s to serialise all of them); the others
+ * are serialised as stableStringify does at that depth: test/core/manifest.test.ts holds both to
+ * the same bytes. Pieces, not one buffer: they are written as they are (36 MB copied once less).
  */
-function serializedRecords(manifest: Manifest, runs: RunRecord[]): { bytes: Buffer; spans: Span[] } {
+function laidOut(manifest: Manifest, entries: readonly Entry[]): { pieces: Buffer[]; spans: Span[]; size: number } {
   const fields = { version: manifest.version, experiment: manifest.experiment, experiment_file: manifest.experiment_file };
-  if (runs.length === 0) return { bytes: Buffer.from(stableStringify({ ...fields, runs: [] })), spans: [] };
+  if (entries.length === 0) {
+    const empty = Buffer.from(stableStringify({ ...fields, runs: [] }));
+    return { pieces: [empty], spans: [], size: empty.length };
+  }
   // The layout around the records, from stableStringify itself: `"runs": [` … `  ],` and the rest.
   const [head, tail] = stableStringify({ ...fields, runs: [0] }).split(RECORDS_AT) as [string, string];
   const pieces: Buffer[] = [Buffer.from(`${head}\n${RECORD_INDENT}`)];
   const spans: Span[] = [];
   let at = pieces[0]!.length;
-  runs.forEach((run, i) => {
+  entries.forEach((entry, i) => {
     if (i > 0) {
       pieces.push(RECORD_SEPARATOR);
       at += RECORD_SEPARATOR.length;
     }
-    const bytes = manifest.bytesAsRead(run) ?? Buffer.from(JSON.stringify(sortKeysDeep(run as unknown as Json), null, 2).replaceAll('\n', `\n${RECORD_INDENT}`));
+    const bytes = manifest.bytesAsRead(entry.key) ?? recordBytes(manifest.get(entry.key)!);
     pieces.push(bytes);
     spans.push([at, at + bytes.length]);
     at += bytes.length;
   });
-  pieces.push(Buffer.from(`\n${tail}`));
-  return { bytes: Buffer.concat(pieces), spans };
+  const end = Buffer.from(`\n${tail}`);
+  pieces.push(end);
+  return { pieces, spans, size: at + end.length };
 }
+
+const recordBytes = (record: RunRecord): Buffer => Buffer.from(JSON.stringify(sortKeysDeep(record as unknown as Json), null, 2).replaceAll('\n', `\n${RECORD_INDENT}`));
 
 /** How stableStringify places the items of `runs`: on lines of their own, four spaces in. */
 const RECORD_INDENT = '    ';
@@ -402,14 +466,23 @@ const RECORD_SEPARATOR = Buffer.from(`,\n${RECORD_INDENT}`);
  * the bytes changed. With `index`, the index of the bytes written is saved too.
  */
 export function writeManifest(path: string, manifest: Manifest, index?: IndexPlace): boolean {
-  const runs = orderedRecords(manifest);
-  const { bytes, spans } = serializedRecords(manifest, runs);
-  if (existsSync(path) && sameBytes(path, bytes)) return false;
+  const entries = orderedEntries(manifest);
+  const { pieces, spans, size } = laidOut(manifest, entries);
+  if (sameBytes(path, pieces, size)) return false;
   const madeAt = Date.now();
-  const stat = writeFileAtomicStat(path, bytes);
+  const stat = writeFileAtomicStat(path, pieces);
   if (index) {
-    const records = new Map(runs.map((run) => [run.key, run]));
-    saveManifestIndex(index.path, index.projectDir, indexOf(manifest, records, spans, true), { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: sha256(bytes), madeAt });
+    const summaries = new Map<string, RecordSummary>();
+    const byKey = new Map<string, Span>();
+    entries.forEach((entry, i) => {
+      // A summary the index had stays as it is; a record set since is summarised.
+      summaries.set(entry.key, !manifest.changed(entry.key) && manifest.summaries.get(entry.key) === entry ? entry : summaryOf(entry as RunRecord));
+      byKey.set(entry.key, spans[i]!);
+    });
+    const hash = createHash('sha256');
+    for (const piece of pieces) hash.update(piece);
+    const made: ManifestIndex = { version: manifest.version, experiment: manifest.experiment, experiment_file: manifest.experiment_file, summaries, spans: byKey, written: true };
+    saveManifestIndex(index.path, index.projectDir, made, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: hash.digest('hex'), madeAt });
   }
   return true;
 }
@@ -417,9 +490,17 @@ export function writeManifest(path: string, manifest: Manifest, index?: IndexPla
 /** A manifest's text (latin1 when it is ASCII: core/textFile.ts). */
 export const readManifestText = readText;
 
-function sameBytes(path: string, bytes: Buffer): boolean {
+/** Whether the file holds exactly these bytes; its size, one stat, tells most writes apart without reading it. */
+function sameBytes(path: string, pieces: readonly Buffer[], size: number): boolean {
   try {
-    return readFileSync(path).equals(bytes);
+    if (statSync(path).size !== size) return false;
+    const old = readFileSync(path);
+    let at = 0;
+    for (const piece of pieces) {
+      if (piece.compare(old, at, at + piece.length) !== 0) return false;
+      at += piece.length;
+    }
+    return at === old.length;
   } catch {
     return false;
   }

@@ -114,8 +114,9 @@ export async function reconcile(plan: Plan, executors: Executors, recorder: Reco
   }
   // 2. Runs recorded in flight, polled by the executor that started them.
   for (const run of plan.runs) {
-    const record = run.record;
-    if (run.state === 'in-progress' && record?.job_id) inFlight.set(run.id, { run, handle: { executor: record.executor ?? executors.primary.name, jobId: record.job_id, host: record.host, pid: record.pid } });
+    // The state first: a record is read from the file only for a run recorded in flight.
+    const record = run.state === 'in-progress' ? run.record : undefined;
+    if (record?.job_id) inFlight.set(run.id, { run, handle: { executor: record.executor ?? executors.primary.name, jobId: record.job_id, host: record.host, pid: record.pid } });
   }
   // 3. Jobs the executor finds for runs the manifest does not know to be in flight.
   const candidates = plan.runs.filter((run) => run.state === 'stale' && !inFlight.has(run.id) && !touched.has(run.key));
@@ -171,8 +172,8 @@ export async function pollJobs(inFlight: Map<string, InFlightJob>, executors: Ex
 function withRecords(plan: Plan, touched: ReadonlySet<string>): Plan {
   if (touched.size === 0) return plan;
   const runs = plan.runs.map((run) => {
-    const record = plan.manifest.runs.get(run.key);
-    if (!touched.has(run.key) || !record) return run;
+    const record = touched.has(run.key) ? plan.manifest.get(run.key) : undefined;
+    if (!record) return run;
     const { found: _found, ...rest } = copyOfRun(run);
     return stateAfter(rest, record);
   });

@@ -42,14 +42,14 @@ export class Recorder {
 
   /** The run's current record: the manifest's, which this recorder keeps up to date. */
   recordOf(run: Pick<PlannedRun, 'key'>): RunRecord | undefined {
-    return this.plan.manifest.runs.get(run.key);
+    return this.plan.manifest.get(run.key);
   }
 
   /** Merges `patch` into the run's record (a field set to undefined is removed). */
   update(run: PlannedRun, patch: Partial<RunRecord>): RunRecord {
     const record = { ...baseRecord(run, this.plan, this.now()), ...patch };
     for (const [field, value] of Object.entries(patch)) if (value === undefined) delete (record as unknown as Record<string, unknown>)[field];
-    this.plan.manifest.runs.set(run.key, record);
+    this.plan.manifest.set(run.key, record);
     this.dirty = true;
     return record;
   }

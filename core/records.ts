@@ -32,7 +32,7 @@ export function identityFields(run: PlannedRun): Pick<RunRecord, 'key' | 'id' | 
 }
 
 export function baseRecord(run: PlannedRun, plan: Plan, now: string): RunRecord {
-  const existing = plan.manifest.runs.get(run.key);
+  const existing = plan.manifest.get(run.key);
   const runDir = relative(plan.experiment.projectDir, run.runDir);
   const record: RunRecord = {
     ...identityFields(run),

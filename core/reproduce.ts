@@ -544,9 +544,9 @@ export function recordReproduction(result: ReproductionResult, entry: JsonObject
   if (!existsSync(manifestPath)) return undefined;
   const { manifest, diagnostics } = readManifest(manifestPath, step.found.experiment, join(projectDir, step.found.experimentFile));
   if (diagnostics.length > 0) return undefined;
-  const record = manifest.runs.get(step.found.record.key) ?? step.found.record;
+  const record = manifest.get(step.found.record.key) ?? step.found.record;
   const reproductions = Array.isArray(record.reproductions) ? record.reproductions.filter(isObject) : [];
-  manifest.runs.set(record.key, { ...record, reproductions: [...reproductions, entry] });
+  manifest.set(record.key, { ...record, reproductions: [...reproductions, entry] });
   writeManifest(manifestPath, manifest);
   return manifestPath;
 }

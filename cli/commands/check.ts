@@ -189,9 +189,9 @@ function checkBudgetOf(plan: Plan): Diagnostic[] {
 
 /** Runs whose current key the manifest does not record: they would be stale wherever the results are. */
 function staleAgainstManifest(plan: Plan): StaleRun[] {
-  if (!existsSync(plan.manifestPath) || plan.manifest.runs.size === 0) return [];
+  if (!existsSync(plan.manifestPath) || plan.manifest.size === 0) return [];
   return plan.runs
-    .filter((run) => !plan.manifest.runs.has(run.key))
+    .filter((run) => !plan.manifest.has(run.key))
     .map((run) => ({ id: run.id, key: run.key, reasons: run.reasons.filter((r) => r.kind === 'changed' || r.kind === 'new').map(describeReason) }));
 }
 

@@ -130,7 +130,7 @@ export async function reproduceCommand(args: ParsedArgs): Promise<number> {
     const manifests = new Set<string>();
     let ok = !execution.cancelled;
     for (const step of reproduction.steps) {
-      const result = compareReproduction(step, plan.manifest.runs.get(step.run.key), tolerances);
+      const result = compareReproduction(step, plan.manifest.get(step.run.key), tolerances);
       printResult(result);
       const entry = reproductionEntry(result, project.dir, now, runEnvironment(project.dir));
       const written = recordReproduction(result, entry, project.dir);

@@ -15,11 +15,11 @@ test('a manifest reads back as written, ASCII or not, and an unchanged one is no
   for (const label of ['plain', 'café — naïve 日本語 😀']) {
     const path = join(dir, `${label.length}.manifest.json`);
     const manifest = emptyManifest('e', 'e.yaml');
-    manifest.runs.set('k1', record('k1', label));
+    manifest.set('k1', record('k1', label));
     assert.equal(writeManifest(path, manifest), true);
     const read = readManifest(path, 'e', 'e.yaml');
     assert.deepEqual(read.diagnostics, []);
-    assert.deepEqual(read.manifest.runs.get('k1'), record('k1', label));
+    assert.deepEqual(read.manifest.get('k1'), record('k1', label));
     assert.equal(writeManifest(path, read.manifest), false, 'same bytes: not rewritten');
     assert.ok(readFileSync(path, 'utf8').includes(label));
   }

@@ -41,7 +41,7 @@ function project(records: RunRecord[]): { dir: string; path: string; place: Inde
   mkdirSync(join(dir, 'experiments'));
   const path = join(dir, 'experiments', 'e.manifest.json');
   const manifest = emptyManifest('e', 'e.yaml');
-  for (const r of records) manifest.runs.set(r.key, r);
+  for (const r of records) manifest.set(r.key, r);
   const place = { path: manifestIndexPath(dir, path), projectDir: dir };
   assert.equal(writeManifest(path, manifest, place), true);
   return { dir, path, place };
@@ -71,11 +71,11 @@ test('read through its index, a manifest gives what parsing it gives: summaries,
       assert.deepEqual({ key: got.key, id: got.id, status: got.status, recorded_at: got.recorded_at, detail: got.detail, outputs: got.outputs }, { key: summary.key, id: summary.id, status: summary.status, recorded_at: summary.recorded_at, detail: summary.detail, outputs: summary.outputs?.map((o) => ({ path: o.path })) });
     }
     for (const r of keys) assert.deepEqual(viaIndex.recordAsRead(r.key), r, `record ${r.key} read alone`);
-    assert.deepEqual([...viaIndex.runs.values()], [...parsed.runs.values()]);
+    assert.deepEqual([...viaIndex.records()], [...parsed.records()]);
   }
-  // The recorder's updates go to `runs`; what was read stays as read.
+  // The recorder's updates go over the records read; what was read stays as read.
   const viaIndex = read(path, place);
-  viaIndex.runs.set(MANY[1]!.key, { ...MANY[1]!, status: 'succeeded' });
+  viaIndex.set(MANY[1]!.key, { ...MANY[1]!, status: 'succeeded' });
   assert.equal(viaIndex.recordAsRead(MANY[1]!.key)!.status, 'failed');
   assert.equal(viaIndex.has('nope'), false);
 });
@@ -124,7 +124,7 @@ test('a manifest laid out by hand is parsed, not indexed; a damaged index is nev
     assert.deepEqual(got.recordAsRead(MANY[0]!.key), MANY[0]);
   }
   writeFileSync(fresh.place.path, 'not json');
-  assert.deepEqual(read(fresh.path, fresh.place).runs, new Map(MANY.slice(0, 20).map((r) => [r.key, r])));
+  assert.deepEqual(new Map(read(fresh.path, fresh.place).records().map((r) => [r.key, r])), new Map(MANY.slice(0, 20).map((r) => [r.key, r])));
 });
 
 /** The manifest's bytes as stableStringify lays out its records, in the file's order: what every write must produce. */
@@ -136,25 +136,24 @@ function laidOut(records: Iterable<RunRecord>): string {
 test('a write after a few records changed copies the others’ bytes as read, and writes exactly what serialising them all would', () => {
   const { path, place } = project(MANY);
   const manifest = read(path, place);
-  const runs = manifest.runs;
   // The records as read stand for their bytes: changing one in place is refused, not lost.
-  assert.ok(Object.isFrozen(runs.get(MANY[7]!.key)), 'read from an index of bytes ckbuild wrote');
+  assert.ok(Object.isFrozen(manifest.get(MANY[7]!.key)), 'read from an index of bytes ckbuild wrote');
   assert.throws(() => {
-    (runs.get(MANY[7]!.key) as { status: string }).status = 'failed';
+    (manifest.get(MANY[7]!.key) as { status: string }).status = 'failed';
   }, TypeError);
-  runs.set(MANY[3]!.key, { ...runs.get(MANY[3]!.key)!, status: 'failed', detail: 'changed — ünïcode' });
-  runs.set(MANY[150]!.key, { ...runs.get(MANY[150]!.key)!, recorded_at: '2026-12-03T00:00:00.000Z' }); // moves in the order
+  manifest.set(MANY[3]!.key, { ...manifest.get(MANY[3]!.key)!, status: 'failed', detail: 'changed — ünïcode' });
+  manifest.set(MANY[150]!.key, { ...manifest.get(MANY[150]!.key)!, recorded_at: '2026-12-03T00:00:00.000Z' }); // moves in the order
   const added = record(1000, { id: 'prepare/p0' });
-  runs.set(added.key, added);
+  manifest.set(added.key, added);
   assert.equal(writeManifest(path, manifest, place), true);
-  assert.equal(readFileSync(path, 'utf8'), laidOut(runs.values()), 'the bytes a full serialisation gives');
+  assert.equal(readFileSync(path, 'utf8'), laidOut(manifest.records()), 'the bytes a full serialisation gives');
   // Its index is of those bytes: the next read through it gives every record, and the next write copies again.
   const again = read(path, place);
   assert.ok(indexed(again, added.key));
-  assert.deepEqual(again.recordAsRead(MANY[3]!.key), runs.get(MANY[3]!.key));
-  again.runs.delete(MANY[10]!.key);
+  assert.deepEqual(again.recordAsRead(MANY[3]!.key), manifest.get(MANY[3]!.key));
+  again.delete(MANY[10]!.key);
   assert.equal(writeManifest(path, again, place), true);
-  assert.equal(readFileSync(path, 'utf8'), laidOut(again.runs.values()));
+  assert.equal(readFileSync(path, 'utf8'), laidOut(again.records()));
 });
 
 test('a manifest ckbuild did not write itself (reformatted by hand) is serialised in full, never copied', () => {
@@ -166,8 +165,8 @@ test('a manifest ckbuild did not write itself (reformatted by hand) is serialise
   assert.ok(keepManifestIndex(first.manifest), 'a full read makes an index');
   const manifest = read(path, place);
   assert.ok(indexed(manifest, MANY[0]!.key), 'read through the index the read made');
-  assert.ok(!Object.isFrozen(manifest.runs.get(MANY[0]!.key)), 'not bytes ckbuild laid out: nothing is copied');
-  manifest.runs.set(MANY[1]!.key, { ...manifest.runs.get(MANY[1]!.key)!, status: 'failed' });
+  assert.ok(!Object.isFrozen(manifest.get(MANY[0]!.key)), 'not bytes ckbuild laid out: nothing is copied');
+  manifest.set(MANY[1]!.key, { ...manifest.get(MANY[1]!.key)!, status: 'failed' });
   assert.equal(writeManifest(path, manifest, place), true);
-  assert.equal(readFileSync(path, 'utf8'), laidOut(manifest.runs.values()), 'laid out afresh');
+  assert.equal(readFileSync(path, 'utf8'), laidOut(manifest.records()), 'laid out afresh');
 });

@@ -24,7 +24,7 @@ function record(plan: Plan, index: number): void {
   const run = plan.runs[index]!;
   const done = baseRecord(run, plan, new Date().toISOString());
   done.status = 'failed';
-  plan.manifest.runs.set(run.key, done);
+  plan.manifest.set(run.key, done);
   writeManifest(plan.manifestPath, plan.manifest);
 }
 

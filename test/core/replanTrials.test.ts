@@ -107,7 +107,7 @@ function recordAll(plan: Plan): void {
       mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
       writeFileSync(join(run.runDir, 'outputs', 'done'), '');
     }
-    plan.manifest.runs.set(run.key, record);
+    plan.manifest.set(run.key, record);
   });
   // Indexed, as a build writes it: the plans below read it through the index, scratchOf in full.
   writeManifest(plan.manifestPath, plan.manifest, plan.manifestIndex);

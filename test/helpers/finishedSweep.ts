@@ -98,7 +98,7 @@ export async function finishedSweep(): Promise<TempProject> {
     if (run.id === FAILED_RUN) record.detail = 'exit code 1: CUDA error: an illegal memory access was encountered';
     else Object.assign(record, metricFields(readMetricsSafely(rule, run.runDir, run.params)));
     for (const [field, value] of Object.entries(record)) if (value === undefined) delete (record as unknown as Record<string, unknown>)[field];
-    plan.manifest.runs.set(run.key, record);
+    plan.manifest.set(run.key, record);
   }
   writeManifest(plan.manifestPath, plan.manifest);
   project.git('add', '-A');
