@@ -225,48 +225,56 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
 }
 
 /**
- * A run as planExperiment makes it: data fields, and its parameters, model and record read only
- * when asked for (a kept run's come from its manifest record, through the index). A class, not a
- * literal with getters: those would be three closures made anew for each of 20,000 runs. A spread
- * copies only the data fields; copy with copyOfRun.
+ * A run as planExperiment makes it: its key, id, run directory and state as data fields, the rest
+ * read from its identity and traits when asked (a kept run's come from the saved plan's columns and
+ * its manifest record, through the index): a one-trial re-plan of a 20,000-run sweep makes 20,000 of
+ * these and reads the labels, upstream runs or inputs of few. A class, not a literal with getters:
+ * those would be closures made anew for each run. A spread copies only the data fields; copy with
+ * copyOfRun.
  */
 class PlanRun implements PlannedRun {
   readonly id: string;
   readonly key: string;
-  readonly name: string;
-  readonly step: PlannedRun['step'];
-  readonly rule: string;
-  readonly ruleVersion: number;
-  readonly inputs: PlannedRun['inputs'];
-  readonly upstream: PlannedRun['upstream'];
-  readonly labels: JsonObject;
-  readonly resources: Resources;
-  readonly earlyStopLoss: number | undefined;
-  readonly site: JsonObject | undefined;
   state: RunState = 'stale';
   reasons: StaleReason[] = [];
   declare found?: PlannedRun['found'];
   readonly #identity: RunIdentity;
+  readonly #traits: RunTraits;
   readonly #summary: RecordSummary | undefined;
   readonly #manifest: Manifest;
 
-  // Field by field: an identity may be the previous plan's PlannedRun or a saved one (core/replan.ts).
+  // An identity may be the previous plan's PlannedRun or a saved one (core/replan.ts).
   constructor(identity: RunIdentity, traits: RunTraits, readonly runDir: string, summary: RecordSummary | undefined, manifest: Manifest) {
     this.id = identity.id;
     this.key = identity.key;
-    this.name = identity.name;
-    this.step = identity.step;
-    this.rule = identity.rule;
-    this.ruleVersion = identity.ruleVersion;
-    this.inputs = identity.inputs;
-    this.upstream = identity.upstream;
-    this.labels = traits.labels;
-    this.resources = traits.resources;
-    this.earlyStopLoss = traits.earlyStopLoss;
-    this.site = traits.site;
     this.#identity = identity;
+    this.#traits = traits;
     this.#summary = summary;
     this.#manifest = manifest;
+  }
+
+  get name(): string {
+    return this.#identity.name;
+  }
+
+  get step(): PlannedRun['step'] {
+    return this.#identity.step;
+  }
+
+  get rule(): string {
+    return this.#identity.rule;
+  }
+
+  get ruleVersion(): number {
+    return this.#identity.ruleVersion;
+  }
+
+  get inputs(): PlannedRun['inputs'] {
+    return this.#identity.inputs;
+  }
+
+  get upstream(): PlannedRun['upstream'] {
+    return this.#identity.upstream;
   }
 
   get params(): JsonObject {
@@ -277,14 +285,47 @@ class PlanRun implements PlannedRun {
     return this.#identity.model;
   }
 
+  get labels(): JsonObject {
+    return this.#traits.labels;
+  }
+
+  get resources(): Resources {
+    return this.#traits.resources;
+  }
+
+  get earlyStopLoss(): number | undefined {
+    return this.#traits.earlyStopLoss;
+  }
+
+  get site(): JsonObject | undefined {
+    return this.#traits.site;
+  }
+
   get record(): RunRecord | undefined {
     return this.#summary && this.#manifest.recordAsRead(this.#summary.key);
   }
 }
 
-/** A plain copy of a run, its parameters, model and record read into it: what a spread of one would be. */
+/** A plain copy of a run, every field read into it: what a spread of one would be were they all data. */
 export function copyOfRun(run: PlannedRun): PlannedRun {
-  return { ...run, params: run.params, model: run.model, record: run.record };
+  const copy: PlannedRun = {
+    ...run,
+    name: run.name,
+    step: run.step,
+    rule: run.rule,
+    ruleVersion: run.ruleVersion,
+    inputs: run.inputs,
+    upstream: run.upstream,
+    params: run.params,
+    labels: run.labels,
+    resources: run.resources,
+    record: run.record,
+  };
+  // As planExperiment's runs have them: absent, not undefined, where there is none.
+  if (run.model !== undefined) copy.model = run.model;
+  if (run.earlyStopLoss !== undefined) copy.earlyStopLoss = run.earlyStopLoss;
+  if (run.site !== undefined) copy.site = run.site;
+  return copy;
 }
 
 /** Expansion, graph and identities of every run; undefined when `diagnostics` gained an error. */

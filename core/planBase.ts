@@ -207,6 +207,7 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     const from = own.get(i) ?? manifest;
     return from === manifest && !manifest.has(key) ? undefined : new SavedBaseRun(columns, i, key, body.inputs[runs.input[i]!]!, from);
   };
+  const finetune = runs.steps.indexOf('finetune');
   return {
     experimentFile: experiment.file,
     document: saved.document,
@@ -216,6 +217,12 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     graph: graphFrom(ids, upstreamOf, downstreamOf),
     reads,
     shape: shapeOf,
+    trialOf: (id) => {
+      const i = index.get(id);
+      if (i === undefined || runs.step[i] !== finetune) return undefined;
+      const trial = columns.label(i, 'trial_id');
+      return typeof trial === 'number' ? trial : undefined;
+    },
     run: runOf,
   };
 }
@@ -263,6 +270,12 @@ class SavedColumns {
       this.labelsMade[i] = labels;
     }
     return labels;
+  }
+
+  /** Run i's label `name`, without making its labels. */
+  label(i: number, name: string): Json | undefined {
+    const n = this.runs.labelKeys[this.runs.labelShape[i]!]!.indexOf(name);
+    return n < 0 ? undefined : this.runs.labelValues[this.labelStart[i]! + n];
   }
 
   /** Run i's upstream runs by role, each as `entry` of the upstream run's index gives it. */
@@ -353,7 +366,6 @@ class SavedShape implements RunShape {
  */
 class SavedBaseRun implements BaseRun {
   readonly id: string;
-  readonly name: string;
   private read: SavedParams | undefined;
   private upstreamRuns: Record<string, { id: string; key: string }> | undefined;
 
@@ -365,7 +377,10 @@ class SavedBaseRun implements BaseRun {
     private readonly from: SavedParams | Manifest,
   ) {
     this.id = columns.runs.ids[at]!;
-    this.name = readableName(key);
+  }
+
+  get name(): string {
+    return readableName(this.key);
   }
 
   get step(): BaseRun['step'] {

@@ -73,6 +73,8 @@ export interface SpliceBase {
   reads: ReadonlyMap<string, string>;
   /** What the base knows of each of its runs: key, step, labels, upstream runs by role. */
   shape(id: string): RunShape | undefined;
+  /** The trial (its trial_id) whose fine-tune this run of the base is; undefined for any other run. Asked of every run: cheaper than its shape. */
+  trialOf(id: string): number | undefined;
   /** A run kept as the base has it, in full; undefined when the base cannot vouch for it (the splice is then refused). */
   run(id: string): BaseRun | undefined;
 }
@@ -115,6 +117,7 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
     graph: plan.graph,
     reads: plan.reads,
     shape: (id) => plan.byId.get(id),
+    trialOf: (id) => trialOf(plan.byId.get(id)),
     run: (id) => plan.byId.get(id),
   };
 }
@@ -160,20 +163,25 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   const rekeyed = new Set<string>();
   for (const [id, identity] of fresh) if (identity.key !== base.shape(id)!.key) rekeyed.add(id);
 
-  // Every run outside the partial expansion keeps its identity: nothing it needs was re-keyed, and
-  // its input files still hash as recorded.
+  // Every run outside the partial expansion keeps its identity: nothing it needs was re-keyed
+  // (asked of the few re-keyed runs' dependents, not of every kept run's upstream), and its input
+  // files still hash as recorded.
+  for (const id of rekeyed) for (const down of base.graph.downstreamOf(id)) if (!fresh.has(down)) return undefined;
   const kept = new Map<string, BaseRun>();
   const files: string[] = [];
   const recorded = new Map<string, string>();
+  // Runs of a saved base share their input tables: each is looked through once.
+  const seenInputs = new Set<object>();
   for (const id of base.graph.order) {
     let identity: RunIdentity | undefined = fresh.get(id);
     if (!identity) {
       const run = base.run(id);
       if (!run) return undefined;
-      for (const up of Object.values(run.upstream)) if (rekeyed.has(up.id)) return undefined;
       kept.set(id, run);
       identity = run;
     }
+    if (seenInputs.has(identity.inputs)) continue;
+    seenInputs.add(identity.inputs);
     for (const input of Object.values(identity.inputs)) {
       if (recorded.has(input.path)) continue;
       recorded.set(input.path, input.sha256);
@@ -248,7 +256,7 @@ const trialOf = (run: { step: string; labels: Record<string, unknown> } | undefi
  * prepare step, a base-model evaluation) was no trial's run before.
  */
 function fitsBase(base: SpliceBase, runs: ReadonlyMap<string, ExpandedRun>, graph: RunGraph, changedTrials: ReadonlySet<number>): boolean {
-  const before = runsOfTrials(base.graph, (id) => changedTrials.has(trialOf(base.shape(id)) ?? 0));
+  const before = runsOfTrials(base.graph, (id) => changedTrials.has(base.trialOf(id) ?? 0));
   const now = runsOfTrials(graph, (id) => trialOf(runs.get(id)) !== undefined);
   if (before.size !== now.size) return false;
   for (const id of before) if (!now.has(id)) return false;
@@ -258,7 +266,7 @@ function fitsBase(base: SpliceBase, runs: ReadonlyMap<string, ExpandedRun>, grap
     const roles = Object.keys(run.needs);
     if (roles.length !== Object.keys(was.upstream).length) return false;
     for (const role of roles) if (was.upstream[role]?.id !== run.needs[role]) return false;
-    if (!now.has(id)) for (const up of base.graph.closureUpstream([id])) if (trialOf(base.shape(up)) !== undefined) return false;
+    if (!now.has(id)) for (const up of base.graph.closureUpstream([id])) if (base.trialOf(up) !== undefined) return false;
   }
   return true;
 }

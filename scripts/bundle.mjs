@@ -31,9 +31,11 @@ await build({
   banner: { js: "import { createRequire as __ckbuildCreateRequire } from 'node:module'; const require = __ckbuildCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-// Beside the chunk that loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts).
+// Beside the chunk that loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts, rules/torchtune/template.ts).
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs'), join(outdir, 'experimentValidator.cjs'));
+copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs.v8cache'), join(outdir, 'experimentValidator.cjs.v8cache'));
 copyFileSync(join(root, 'dist', 'core', 'jobTemplate.cjs'), join(outdir, 'jobTemplate.cjs'));
+copyFileSync(join(root, 'dist', 'rules', 'torchtune', 'finetuneTemplate.json'), join(outdir, 'finetuneTemplate.json'));
 // npm links the project's own bin (what `npx ckbuild` runs in a fresh clone) before `prepare`
 // builds it, and esbuild writes it without the execute bit: without this, the README's quick
 // start fails with "ckbuild: Permission denied".

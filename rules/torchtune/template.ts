@@ -10,6 +10,7 @@ import { parseDocument } from 'yaml';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { isObject, type Json, type JsonObject } from '../../core/json.js';
 import { templatesDir } from '../../core/paths.js';
+import { sha256 } from '../../core/hash.js';
 
 export const TEMPLATE_PATH = join(templatesDir, 'torchtune', 'finetune.yaml');
 
@@ -43,11 +44,43 @@ function clone(value: JsonObject): JsonObject {
 
 export function builtInTemplate(): JsonObject {
   if (!builtIn) {
-    const parsed = parseYaml(readFileSync(TEMPLATE_PATH, 'utf8'), TEMPLATE_PATH);
+    const text = readFileSync(TEMPLATE_PATH, 'utf8');
+    const parsed = precompiledTemplate(text) ?? parseYaml(text, TEMPLATE_PATH);
     if (!parsed.value) throw new Error(`ckbuild's torchtune template is broken: ${parsed.diagnostic?.message ?? TEMPLATE_PATH}`);
     builtIn = parsed.value;
   }
   return clone(builtIn);
+}
+
+/** The build's reading of the template (scripts/precompile.mjs): the template's sha256 and its data. */
+interface PrecompiledTemplate {
+  sourceSha256: string;
+  value: JsonObject;
+}
+
+/**
+ * The template as the build read it (finetuneTemplate.json beside this module), when it was read
+ * from this very text: reading it with the YAML library took ~15 ms of each generating command.
+ */
+function precompiledTemplate(text: string): { value: JsonObject; diagnostic?: undefined } | undefined {
+  try {
+    const built = JSON.parse(readFileSync(new URL('./finetuneTemplate.json', import.meta.url), 'utf8')) as PrecompiledTemplate;
+    return built.sourceSha256 === sha256(text) && isObject(built.value) ? { value: built.value } : undefined;
+  } catch {
+    return undefined; // not built (a checkout compiled by tsc alone): read the YAML
+  }
+}
+
+/** Whether the template holding `text` is read from the build's precompiled reading (for the tests). */
+export function usesPrecompiledTorchtuneTemplate(text: string): boolean {
+  return precompiledTemplate(text) !== undefined;
+}
+
+/** The template's data as the build keeps it (scripts/precompile.mjs), read as at run time. */
+export function readTemplateForBuild(text: string): JsonObject {
+  const parsed = parseYaml(text, TEMPLATE_PATH);
+  if (!parsed.value) throw new Error(`ckbuild's torchtune template is broken: ${parsed.diagnostic?.message ?? TEMPLATE_PATH}`);
+  return parsed.value;
 }
 
 /** Keys that carry credentials: never written into a generated config (the earlier toolkit wrote `hf_token`). */

@@ -16,7 +16,7 @@ import { ASSUMED_SAMPLES_PER_EPOCH } from '../../rules/torchtune/metrics.js';
 import { findModel, MODELS, modelComponents, type Method } from '../../rules/torchtune/models.js';
 import { LR_SCHEDULERS, paramsSchema } from '../../rules/torchtune/params.js';
 import { configData, serializeConfig } from '../../rules/torchtune/render.js';
-import { TEMPLATE_PATH } from '../../rules/torchtune/template.js';
+import { builtInTemplate, readTemplateForBuild, TEMPLATE_PATH, usesPrecompiledTorchtuneTemplate } from '../../rules/torchtune/template.js';
 import { readTextOrNothing } from './ruleSupport.js';
 import type { ExpandedRun, RenderContext, RenderedRun, ResolvedParams, Resources, UpstreamView } from '../../core/rule.js';
 import { goldenDir, projectRoot, updateGolden } from '../helpers/paths.js';
@@ -761,4 +761,11 @@ test('calibration reads the history once per base model and method, however many
   assert.equal(reads, afterOne, 'pricing 500 more runs read no history again');
   // Another method is its own calibration (none of these runs used it).
   assert.equal(calibratedSpeed(readResolved({ base_model: 'Llama-3.2-1B-Instruct', method: 'full' }), history), undefined);
+});
+
+test('the build’s reading of the torchtune template is this template’s, and the data the YAML 1.1 reading gives', () => {
+  const text = readFileSync(TEMPLATE_PATH, 'utf8');
+  assert.ok(usesPrecompiledTorchtuneTemplate(text), 'npm test builds it (scripts/precompile.mjs)');
+  assert.equal(usesPrecompiledTorchtuneTemplate(`${text}# edited\n`), false, 'an edited template is read as YAML at run time');
+  assert.deepEqual(builtInTemplate(), readTemplateForBuild(text));
 });
