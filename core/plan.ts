@@ -27,7 +27,7 @@ import { findProjectDir } from './projectDir.js';
 import { runDirName, within } from './runDir.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type IndexPlace, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
 import { manifestIndexPath, type RecordSummary } from './manifestIndex.js';
-import { checkExistence } from './existence.js';
+import { checkExistence, startExistenceWorker } from './existence.js';
 import { readableName } from './names.js';
 
 export type Change =
@@ -111,6 +111,9 @@ export interface PlanOptions {
 
 type FileStat = { size: number; mtimeMs: number; ino: number };
 
+/** A manifest of about as many records as a check takes to a worker (core/existence.ts): records are 1–2 KB. */
+const MANY_OUTPUTS_MANIFEST_BYTES = 4 << 20;
+
 /** The same problem found by several runs (a config error shared by every trial) is reported once. */
 function finalDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
   return mergeRepeated(diagnostics);
@@ -149,6 +152,8 @@ function statOf(path: string): FileStat | undefined {
 export async function planExperiment(file: string, options: PlanOptions): Promise<PlanResult> {
   // Before anything is read: an edit made while planning must not be vouched for later.
   const experimentStat = statOf(resolve(file));
+  // A manifest this large lists thousands of outputs to check (recordedOutputs): the worker that checks them starts now.
+  if ((statOf(manifestPathFor(resolve(file)))?.size ?? 0) >= MANY_OUTPUTS_MANIFEST_BYTES) startExistenceWorker();
   const localConfigStat = statOf(join(findProjectDir(resolve(file)), LOCAL_CONFIG_FILE));
   // A plan this process or an earlier one made: an edit inside the trials is read (and later
   // expanded) for the trials it touched only.

@@ -31,7 +31,8 @@ import { Manifest, type RunRecord } from './manifest.js';
 import type { Plan } from './plan.js';
 import { readableName } from './names.js';
 import type { Resources } from './rule.js';
-import { type BaseRun, localConfigDigest, outlineDigest, type RunShape, type SpliceBase } from './replan.js';
+import { type BaseRun, listingOf, localConfigDigest, outlineDigest, type RunShape, type SpliceBase } from './replan.js';
+import type { EarlierListing } from './experiment/trials.js';
 import type { Experiment } from './experiment/model.js';
 import type { LocalConfig } from './localConfig.js';
 import { codeDigest } from './upToDate.js';
@@ -81,6 +82,8 @@ interface SavedRuns {
 interface SavedBody {
   /** Each trial's label. */
   labels: string[];
+  /** A list protocol's training identity of each item (Trial.training), when every trial has one. */
+  trainings?: string[];
   /** The distinct input tables (role → path, hash, size) the runs use. */
   inputs: Array<Record<string, RecordedInput>>;
   runs: SavedRuns;
@@ -141,8 +144,10 @@ export function savePlanBase(plan: Plan): boolean {
   const reading: SavedReading = source.items ? { document: document as unknown as Json, text: source.text, spans: source.items } : { document: document as unknown as Json };
   const readingLine = JSON.stringify(reading);
   const header: SavedHeader = { version: BASE_VERSION, code, experiment: plan.experiment.file, local: localConfigDigest(plan.local), outline: outlineDigest(plan.experiment.document), reads: [...plan.reads], reading: sha256(readingLine) };
+  const listing = listingOf(plan.experiment.document, plan.trials);
   const body: SavedBody = {
     labels: plan.trials.map((trial) => trial.label),
+    ...(listing ? { trainings: [...listing.trainings] } : {}),
     inputs: inputs.items,
     runs,
   };
@@ -214,6 +219,7 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     local: header.local,
     trialCount: body.labels.length,
     trialLabel: (trialId) => body.labels[trialId - 1],
+    listing: savedListing(saved.document, body),
     graph: graphFrom(ids, upstreamOf, downstreamOf),
     reads,
     shape: shapeOf,
@@ -225,6 +231,13 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     },
     run: runOf,
   };
+}
+
+/** The saved listing of the list protocol's items, when there is one for every item of the document planned. */
+function savedListing(document: Json, body: SavedBody): EarlierListing | undefined {
+  const items = (document as { protocol?: { runs?: unknown } }).protocol?.runs;
+  const { trainings } = body;
+  return Array.isArray(items) && isStrings(trainings) && trainings.length === items.length ? { items, trainings } : undefined;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -25,7 +25,7 @@ import type { ExpandedRun } from './rule.js';
 import { expandExperiment, type RuleRegistry } from './experiment/expand.js';
 import { readFingerprint } from './experiment/expand/context.js';
 import type { Experiment } from './experiment/model.js';
-import type { Trial } from './experiment/trials.js';
+import type { EarlierListing, Trial } from './experiment/trials.js';
 import { resolveProjectPath } from './experiment/load.js';
 import { buildGraph, type RunGraph } from './graph.js';
 import { InputHasher, sha256 } from './hash.js';
@@ -68,6 +68,8 @@ export interface SpliceBase {
   trialCount: number;
   /** The label of the base's trial with this id (1-based). */
   trialLabel(trialId: number): string | undefined;
+  /** A list protocol's listing, when the base knows each item's training identity: unchanged items are not worked out again. */
+  listing?: EarlierListing;
   graph: RunGraph;
   /** What the base's resolution read, with fingerprints: all must read the same now. */
   reads: ReadonlyMap<string, string>;
@@ -114,12 +116,24 @@ export function spliceBaseOf(plan: Plan): SpliceBase | undefined {
     local: localConfigDigest(plan.local),
     trialCount: plan.trials.length,
     trialLabel: (trialId) => plan.trials[trialId - 1]?.label,
+    listing: listingOf(plan.experiment.document, plan.trials),
     graph: plan.graph,
     reads: plan.reads,
     shape: (id) => plan.byId.get(id),
     trialOf: (id) => trialOf(plan.byId.get(id)),
     run: (id) => plan.byId.get(id),
   };
+}
+
+/**
+ * A list protocol's listing as a plan without diagnostics made it: each item's training identity,
+ * by its place (every item is a trial then). None for another protocol.
+ */
+export function listingOf(document: unknown, trials: readonly Trial[]): EarlierListing | undefined {
+  const items = (document as { protocol?: { runs?: unknown } }).protocol?.runs;
+  if (!Array.isArray(items) || items.length !== trials.length) return undefined;
+  const trainings = trials.map((trial) => trial.training);
+  return trainings.every((training): training is string => training !== undefined) ? { items, trainings } : undefined;
 }
 
 /**
@@ -142,6 +156,7 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   const changedTrials = new Set<number>();
   let renamed = false;
   const expansion = expandExperiment(experiment, rules, {
+    earlierListing: base.listing,
     onlyTrials: (trial) => {
       const changed = trialChanged(base.document, experiment.document, trial);
       if (changed) changedTrials.add(trial.trialId);

@@ -201,9 +201,9 @@ async function checkStamp(stamp: Stamp, readExperiment: ExperimentReader): Promi
     if (moved || racy) unsure.push({ at: files.length, recorded, now, moved });
     files.push(recorded);
   }
-  for (const output of stamp.outputs) if (!existsSync(output)) return undefined;
-  // The smallest first: when the experiment's data changed, the 36 MB manifest of a 20,000-run sweep
-  // a build just rewrote is not hashed only to be told apart again.
+  // The smallest first: when the experiment's data changed (its text is read for the plan anyway),
+  // the 36 MB manifest a build of a 20,000-run sweep just rewrote is not hashed, nor 20,000
+  // outputs looked up, only to plan after all.
   unsure.sort((a, b) => (a.now[1] as number) - (b.now[1] as number));
   let refreshed = false;
   for (const { at, recorded, now, moved } of unsure) {
@@ -213,6 +213,7 @@ async function checkStamp(stamp: Stamp, readExperiment: ExperimentReader): Promi
     files[at] = hash === undefined ? [now[0], now[1] as number, now[2] as number, now[3] as number] : [now[0], now[1] as number, now[2] as number, now[3] as number, hash];
     refreshed = true;
   }
+  for (const output of stamp.outputs) if (!existsSync(output)) return undefined;
   return { runs: stamp.runs, files, refreshed };
 }
 

@@ -25,6 +25,19 @@ export interface Trial {
   dataset?: DatasetRef;
   evalDataset?: DatasetRef;
   resources?: Resources;
+  /** list protocol: what makes two of its runs one (their overrides and dataset), as a string. */
+  training?: string;
+}
+
+/**
+ * What an earlier listing of a list protocol said of its items (a re-plan's base, core/replan.ts),
+ * from a plan without diagnostics: an item that is the very object listed then (the edit did not
+ * touch it) trains what it trained then, and that listing found no two items alike.
+ */
+export interface EarlierListing {
+  items: readonly unknown[];
+  /** Trial.training of each item, by its place in `items`. */
+  trainings: readonly string[];
 }
 
 
@@ -50,7 +63,7 @@ function trialCount(protocol: NonNullable<ExperimentDocument['protocol']>): numb
   }
 }
 
-export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): Trial[] {
+export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[], earlier?: EarlierListing): Trial[] {
   const protocol = doc.protocol ?? { type: 'standard' as const };
   const limit = typeof protocol.max_trials === 'number' ? protocol.max_trials : DEFAULT_MAX_TRIALS;
   const count = trialCount(protocol);
@@ -72,7 +85,7 @@ export function expandTrials(doc: ExperimentDocument, source: SourceFile, diagno
       base = ensemble(doc, source, diagnostics);
       break;
     case 'list':
-      return list(doc, source, diagnostics);
+      return list(doc, source, diagnostics, earlier);
     case 'standard':
     default:
       base = standard(doc, source, diagnostics);
@@ -229,9 +242,11 @@ function displayable(overrides: JsonObject): JsonObject {
 
 /**
  * list: the runs as written, each its own trial named by the user. Nothing is deduplicated: two
- * runs that would train the same thing are reported, since both names were meant.
+ * runs that would train the same thing are reported, since both names were meant. An item the
+ * earlier listing holds as the same object takes its training identity from there, and its
+ * overrides are made only when asked for: a re-plan of a one-trial edit lists 10,000 items.
  */
-function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[]): ListTrial[] {
+function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnostic[], earlier?: EarlierListing): ListTrial[] {
   const runs = doc.protocol?.runs ?? [];
   if (doc.protocol?.seeds !== undefined) {
     diagnostics.push(diagnosticAt(source, ['protocol', 'seeds'], '`seeds` does not apply to a list protocol: give each run its own `seed`', { code: 'ignored-key', severity: 'warning' }));
@@ -245,22 +260,33 @@ function list(doc: ExperimentDocument, source: SourceFile, diagnostics: Diagnost
       return;
     }
     seenNames.set(run.name, index);
-    const overrides: JsonObject = {};
-    for (const key of Object.keys(run)) {
-      const value = run[key as keyof typeof run];
-      if (LIST_RUN_KEYS.includes(key) || value === undefined) continue;
-      overrides[key] = value as Json;
-    }
-    const identity = trainingIdentity(overrides, run.dataset);
+    const known = earlier && earlier.items[index] === run ? earlier.trainings[index] : undefined;
+    const overrides = known === undefined ? overridesOf(run) : undefined;
+    const identity = known ?? trainingIdentity(overrides!, run.dataset);
     const twin = seenConfigs.get(identity);
     if (twin !== undefined) {
       diagnostics.push(diagnosticAt(source, ['protocol', 'runs', index, 'name'], `run \`${run.name}\` trains exactly what \`${twin}\` trains (same overrides and dataset): they would be one run`, { code: 'duplicate-run' }));
       return;
     }
     seenConfigs.set(identity, run.name);
-    trials.push(new ListTrial(trials.length + 1, index, run.name, overrides, run.dataset, run.eval_dataset, run.resources));
+    trials.push(new ListTrial(trials.length + 1, index, run, identity, overrides));
   });
   return trials;
+}
+
+type ListRun = NonNullable<NonNullable<ExperimentDocument['protocol']>['runs']>[number];
+
+const LIST_KEYS = new Set(LIST_RUN_KEYS);
+
+/** What a list run overrides: every key but its name, datasets and resources. */
+function overridesOf(run: ListRun): JsonObject {
+  const overrides: JsonObject = {};
+  for (const key of Object.keys(run)) {
+    const value = run[key as keyof typeof run];
+    if (LIST_KEYS.has(key) || value === undefined) continue;
+    overrides[key] = value as Json;
+  }
+  return overrides;
 }
 
 /**
@@ -283,20 +309,43 @@ function trainingIdentity(overrides: JsonObject, dataset: unknown): string {
 }
 
 /**
- * A list protocol's trial. Its origins and labels are worked out when asked: a re-plan lists all
- * 10,000 trials of a sweep (names, duplicates) but expands only the one an edit changed.
+ * A list protocol's trial. Its overrides, origins and labels are worked out when asked: a re-plan
+ * lists all 10,000 trials of a sweep (names, duplicates) but expands only the one an edit changed.
  */
 class ListTrial implements Trial {
+  private made: JsonObject | undefined;
+
   constructor(
     readonly trialId: number,
     /** Its position in protocol.runs (a duplicate left out keeps the numbering of the file). */
     private readonly index: number,
-    readonly label: string,
-    readonly overrides: JsonObject,
-    readonly dataset: DatasetRef | undefined,
-    readonly evalDataset: DatasetRef | undefined,
-    readonly resources: Resources | undefined,
-  ) {}
+    private readonly run: ListRun,
+    readonly training: string,
+    overrides: JsonObject | undefined,
+  ) {
+    this.made = overrides;
+  }
+
+  get label(): string {
+    return this.run.name;
+  }
+
+  get overrides(): JsonObject {
+    this.made ??= overridesOf(this.run);
+    return this.made;
+  }
+
+  get dataset(): DatasetRef | undefined {
+    return this.run.dataset;
+  }
+
+  get evalDataset(): DatasetRef | undefined {
+    return this.run.eval_dataset;
+  }
+
+  get resources(): Resources | undefined {
+    return this.run.resources;
+  }
 
   get path(): FieldPath {
     return ['protocol', 'runs', this.index];

@@ -90,7 +90,8 @@ function comparable(result: PlanResult): unknown {
     runs: plan.runs.map(copyOfRun),
     byId: [...plan.byId.keys()],
     edges: plan.graph.order.map((id) => [id, plan.graph.upstreamOf(id), plan.graph.downstreamOf(id)]),
-    trials: plan.trials,
+    // What each trial says, field by field (a list trial works its overrides out when asked).
+    trials: plan.trials.map((trial) => ({ trialId: trial.trialId, label: trial.label, overrides: trial.overrides, origins: trial.origins, labels: trial.labels, path: trial.path, dataset: trial.dataset, evalDataset: trial.evalDataset, resources: trial.resources, training: trial.training })),
     files: [...plan.files].sort(),
     fileStats: [...plan.fileStats.keys()].sort(),
   };

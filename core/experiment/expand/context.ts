@@ -11,7 +11,7 @@ import { type Diagnostic, type DiagnosticCode, type FieldPath, formatFieldPath }
 import { compact, type Json, type JsonObject } from '../../json.js';
 import { diagnosticAt, type SourceFile } from '../../source.js';
 import type { DatasetRef, Experiment, ExperimentDocument, OriginMap } from '../model.js';
-import type { Trial } from '../trials.js';
+import type { EarlierListing, Trial } from '../trials.js';
 
 /** A dataset as a run sees it: an input file (hashed) or a prepare step's output, and its parameters. */
 export interface DatasetBinding {
@@ -108,6 +108,8 @@ export class ExpandContext {
     readonly rules: RuleRegistry,
     /** The trials whose fine-tunes are expanded (all when absent): see ExpandOptions. */
     readonly onlyTrials?: (trial: Trial) => boolean,
+    /** See ExpandOptions.earlierListing. */
+    readonly earlierListing?: EarlierListing,
   ) {
     this.doc = experiment.document;
     this.source = experiment.source;

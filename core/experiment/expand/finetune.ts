@@ -23,7 +23,7 @@ export function expandFinetunes(ctx: ExpandContext): Finetunes {
   const { doc } = ctx;
   const translating = translatingSource(ctx.source, ctx.translate);
   const trialDiagnostics: Diagnostic[] = [];
-  const trials = doc.config ? expandTrials(doc, translating.source, trialDiagnostics) : [];
+  const trials = doc.config ? expandTrials(doc, translating.source, trialDiagnostics, ctx.earlierListing) : [];
   ctx.diagnostics.push(...trialDiagnostics.map(translating.fix));
   const configOrigins: Record<string, FieldPath> = { self: ['config'], rule: ['config', 'framework'] };
   for (const key of Object.keys(ctx.config)) configOrigins[key] = ['config', key];

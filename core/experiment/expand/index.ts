@@ -18,7 +18,7 @@ import { checkTrialPrompts, expandFinetunes } from './finetune.js';
 import { expandMerge } from './merge.js';
 import { expandOptimize } from './optimize.js';
 import { expandPrepare } from './prepare.js';
-import type { Trial } from '../trials.js';
+import type { EarlierListing, Trial } from '../trials.js';
 
 export type { RuleRegistry };
 
@@ -39,10 +39,12 @@ export interface ExpandOptions {
    * that the result fits the previous plan's other runs.
    */
   onlyTrials?: (trial: Trial) => boolean;
+  /** A re-plan's base listing of a list protocol: its unchanged items are not worked out again (core/experiment/trials.ts). */
+  earlierListing?: EarlierListing;
 }
 
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry, options: ExpandOptions = {}): Expansion {
-  const ctx = new ExpandContext(experiment, rules, options.onlyTrials);
+  const ctx = new ExpandContext(experiment, rules, options.onlyTrials, options.earlierListing);
   let trials: Trial[] = [];
   const result = (): Expansion => ({ runs: ctx.runs, resolved: ctx.resolved, trials, reads: ctx.reads, diagnostics: ctx.diagnostics });
   // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
