@@ -238,8 +238,11 @@ export class LazyRecords {
     private readonly size: number,
     /** ManifestIndex.written: the bytes are ckbuild's own layout. */
     readonly written: boolean,
+    /** The whole file, when opening it read it already (to check its hash against the index's). */
+    whole?: Buffer,
   ) {
     this.fd = fd;
+    this.whole = whole;
     openFiles.register(this, fd, this);
   }
 
@@ -345,7 +348,7 @@ export function readManifest(path: string, experiment: string, experimentFile: s
     const content = (): Buffer => (bytes ??= readRange(fd, 0, stat.size));
     const indexed = index && loadManifestIndex(index.path, stat, content);
     if (indexed && index) {
-      const manifest = Manifest.indexed(indexed.index, new LazyRecords(fd, path, indexed.index.spans, stat.size, indexed.index.written));
+      const manifest = Manifest.indexed(indexed.index, new LazyRecords(fd, path, indexed.index.spans, stat.size, indexed.index.written, bytes));
       keepOpen = true;
       // Vouched for by its hash: saved again, the next read can trust the stats alone.
       if (!indexed.trusted && openedAt - stat.mtimeMs > RACY_WINDOW_MS) {
