@@ -5,13 +5,14 @@
  */
 import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
-import { simpleGit } from 'simple-git';
 
 export type CommitResult =
   | { committed: true; commit: string; message: string }
   | { committed: false; reason: 'not-a-repository' | 'unchanged' | 'failed'; detail?: string };
 
 export async function commitPaths(cwd: string, paths: string[], message: string): Promise<CommitResult> {
+  // Loaded here, not with the module: a dry run or a build with nothing to commit never needs it (10–15 ms to load).
+  const { simpleGit } = await import('simple-git');
   const git = simpleGit({ baseDir: cwd });
   let root: string;
   try {
