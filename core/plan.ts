@@ -197,7 +197,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   if (!identified || hasErrors(diagnostics)) return { diagnostics: finalDiagnostics(diagnostics) };
   const { graph, hasher } = identified;
 
-  const latestById = indexLatestById(manifest);
+  const latestOf = latestRecordOf(manifest);
 
   const hasRunDir = runDirLookup(runsRoot);
   const runs: PlannedRun[] = [];
@@ -209,7 +209,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     // A recorded run's directory was worked out already, to check its outputs.
     const runDir = (summary && outputs.runDirOf(summary)) ?? within(runsRoot, runDirName(identity.key, identity.name));
     const planned = new PlanRun(identity, traits, runDir, summary, manifest);
-    classify(planned, summary, latestById.get(id), manifest, outputs);
+    classify(planned, summary, latestOf, manifest, outputs);
     if (options.force?.(planned)) {
       planned.state = 'stale';
       planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
@@ -396,16 +396,30 @@ function listDir(dir: string): Set<string> {
 /** Per manifest read: a watch iteration that reuses the manifest reuses its index too. */
 const latestByIdOf = new WeakMap<Manifest, Map<string, RecordSummary>>();
 
-function indexLatestById(manifest: Manifest): Map<string, RecordSummary> {
-  const known = latestByIdOf.get(manifest);
-  if (known) return known;
-  const latest = new Map<string, RecordSummary>();
-  for (const record of manifest.summaries.values()) {
-    const current = latest.get(record.id);
-    if (!current || record.recorded_at > current.recorded_at) latest.set(record.id, record);
-  }
-  latestByIdOf.set(manifest, latest);
-  return latest;
+/** Runs asked about one by one before the manifest's records are indexed by id. */
+const LATEST_ONE_BY_ONE = 8;
+
+/**
+ * The newest record of a run id, asked only of runs without a record of their key: a one-trial
+ * edit of a 20,000-run sweep asks for 2, found by a pass over the records each, instead of
+ * indexing all 20,000 by id; past a few, they are indexed.
+ */
+function latestRecordOf(manifest: Manifest): (id: string) => RecordSummary | undefined {
+  let asked = 0;
+  const newer = (current: RecordSummary | undefined, record: RecordSummary): boolean => !current || record.recorded_at > current.recorded_at;
+  return (id) => {
+    const indexed = latestByIdOf.get(manifest);
+    if (indexed) return indexed.get(id);
+    if (++asked <= LATEST_ONE_BY_ONE) {
+      let latest: RecordSummary | undefined;
+      for (const record of manifest.summaries.values()) if (record.id === id && newer(latest, record)) latest = record;
+      return latest;
+    }
+    const latest = new Map<string, RecordSummary>();
+    for (const record of manifest.summaries.values()) if (newer(latest.get(record.id), record)) latest.set(record.id, record);
+    latestByIdOf.set(manifest, latest);
+    return latest.get(id);
+  };
 }
 
 /** Whether each output a succeeded record lists is there, checked at once (core/existence.ts). */
@@ -443,7 +457,7 @@ function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs 
   };
 }
 
-function classify(run: PlannedRun, record: RecordSummary | undefined, latest: RecordSummary | undefined, manifest: Manifest, outputs: RecordedOutputs): void {
+function classify(run: PlannedRun, record: RecordSummary | undefined, latestOf: (id: string) => RecordSummary | undefined, manifest: Manifest, outputs: RecordedOutputs): void {
   if (record) {
     if (record.status === 'succeeded') {
       const missing = outputs.missing(record);
@@ -467,6 +481,7 @@ function classify(run: PlannedRun, record: RecordSummary | undefined, latest: Re
     run.reasons.push({ kind: 'new' });
     return;
   }
+  const latest = latestOf(run.id);
   if (latest && latest.key !== run.key) {
     run.reasons.push({ kind: 'changed', previousKey: latest.key, changes: diffIdentity(manifest.recordAsRead(latest.key)!, run) });
     return;
