@@ -14,7 +14,7 @@ import { isObject, type JsonObject, sortKeysDeep, stableStringify, type Json } f
 import type { RecordedInput } from './identity.js';
 import { writeFileAtomicStat } from './atomicFile.js';
 import { RACY_WINDOW_MS, sha256 } from './hash.js';
-import { loadManifestIndex, type ManifestIndex, type RecordSummary, recordSpans, saveManifestIndex, type Span, summaryOf } from './manifestIndex.js';
+import { loadManifestIndex, type ManifestIndex, type RecordSummary, recordSpans, saveManifestIndex, type Span, type Spans, summaryOf } from './manifestIndex.js';
 import { readText } from './textFile.js';
 
 export const MANIFEST_VERSION = 1;
@@ -114,7 +114,7 @@ export class Manifest {
   private readonly changes = new Map<string, RunRecord | undefined>();
   private readonly lazy: LazyRecords | undefined;
   /** The bytes the records as read were parsed from, and where each lies: written again as they are while a record is unchanged. */
-  private readBytes: { bytes: Buffer; spans: ReadonlyMap<string, Span> } | undefined;
+  private readBytes: { bytes: Buffer; spans: Spans } | undefined;
 
   private constructor(
     readonly version: number,
@@ -234,7 +234,7 @@ export class LazyRecords {
   constructor(
     fd: number,
     private readonly path: string,
-    private readonly spans: ReadonlyMap<string, Span>,
+    private readonly spans: Spans,
     private readonly size: number,
     /** ManifestIndex.written: the bytes are ckbuild's own layout. */
     readonly written: boolean,
@@ -265,14 +265,14 @@ export class LazyRecords {
   }
 
   /** The file's bytes, read once, and where each record lies in them (nothing is parsed). */
-  bytes(): { bytes: Buffer; spans: ReadonlyMap<string, Span> } {
+  bytes(): { bytes: Buffer; spans: Spans } {
     this.whole ??= readRange(this.fd!, 0, this.size);
     this.close();
     return { bytes: this.whole, spans: this.spans };
   }
 
   /** Every record, the ones already read one by one kept as they are, with the bytes they were read from. */
-  all(): { records: Map<string, RunRecord>; bytes: Buffer; spans: ReadonlyMap<string, Span>; written: boolean } {
+  all(): { records: Map<string, RunRecord>; bytes: Buffer; spans: Spans; written: boolean } {
     const { bytes } = this.bytes();
     const parsed = parseManifest(bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), this.path, '', '');
     if (!('records' in parsed)) throw new Error(`${this.path} changed in place while ckbuild was reading it: ${parsed.problem}`);

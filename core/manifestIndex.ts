@@ -36,13 +36,18 @@ export interface RecordSummary {
 /** Where one record's JSON lies in the manifest's bytes: [start, end). */
 export type Span = readonly [number, number];
 
+/** Where each record lies, by key. */
+export interface Spans {
+  get(key: string): Span | undefined;
+}
+
 export interface ManifestIndex {
   /** The manifest file's fields besides its runs. */
   version: number;
   experiment: string;
   experiment_file: string;
   summaries: Map<string, RecordSummary>;
-  spans: Map<string, Span>;
+  spans: Spans;
   /**
    * Whether the bytes indexed are ones ckbuild wrote (core/manifest.ts writeManifest), not a file
    * it read (a hand edit, a merge): each record's bytes are then exactly its stableStringify text,
@@ -199,20 +204,31 @@ function indexFrom(header: SavedHeader, body: unknown, size: number): ManifestIn
   // Shared by every record that has the same: read-only, as RecordSummary says.
   const outputLists = saved.outputLists.map((paths) => Object.freeze(paths.map((path) => Object.freeze({ path }))));
   const details = new Map(saved.details);
-  const summaries = new Map<string, RecordSummary>();
-  const spans = new Map<string, Span>();
+  const summaries = new Map<string, PlacedSummary>();
   for (let i = 0; i < count; i++) {
     const key = keyAt(saved.keys, i);
-    const summary: RecordSummary = { key, id: ids[i]!, status: saved.statuses[saved.status[i]!] as RunStatus, recorded_at: saved.recordedAt[i]! };
+    const summary: PlacedSummary = { key, id: ids[i]!, status: saved.statuses[saved.status[i]!] as RunStatus, recorded_at: saved.recordedAt[i]!, start: bytes[2 * i]!, end: bytes[2 * i + 1]! };
     const detail = details.get(i);
     if (detail !== undefined) summary.detail = detail;
     const outputs = saved.outputs[i]!;
     if (outputs >= 0) summary.outputs = outputLists[outputs]!;
     summaries.set(key, summary);
-    spans.set(key, [bytes[2 * i]!, bytes[2 * i + 1]!]);
   }
   if (summaries.size !== count) return undefined;
+  // Each summary says where its record lies: 20,000 spans are not a map of their own.
+  const spans: Spans = {
+    get(key) {
+      const summary = summaries.get(key);
+      return summary && [summary.start, summary.end];
+    },
+  };
   return { ...header.manifest, summaries, spans, written: header.written === true };
+}
+
+/** A summary as an index reads it, with where its record lies in the manifest. */
+interface PlacedSummary extends RecordSummary {
+  start: number;
+  end: number;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
