@@ -184,6 +184,10 @@ export async function checkUpToDateStamp(experimentFile: string, readExperiment:
 
 async function checkStamp(stamp: Stamp, readExperiment: ExperimentReader): Promise<{ runs: number; files: FileSignature[]; refreshed: boolean } | undefined> {
   if (stamp === null || typeof stamp !== 'object' || stamp.version !== STAMP_VERSION || !Array.isArray(stamp.files) || !Array.isArray(stamp.outputs) || typeof stamp.runs !== 'number') return undefined;
+  // The stamp vouches for the code that wrote it: another install of ckbuild (an upgrade
+  // elsewhere on PATH, npx's copy) finds its own files missing from the list, and plans.
+  const listed = new Set(stamp.files.map((file) => file[0]));
+  if (!codeFiles().every((file) => listed.has(file))) return undefined;
   const files: FileSignature[] = [];
   /** Files whose stats cannot vouch for them, by their place in `files`: their content (or, for the experiment, its data) must. */
   const unsure: Array<{ at: number; recorded: FileSignature; now: FileSignature; moved: boolean }> = [];

@@ -1,6 +1,6 @@
 /** The no-op fast path may only say "nothing to do" when nothing it depends on moved. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -40,6 +40,19 @@ test('a stamp holds while nothing moves, and falls for an edit, a deleted output
   writeUpToDateStamp(p.experiment, [p.experiment, p.input, join(p.dir, 'ckbuild.local.yaml')], [p.output], 7);
   writeFileSync(join(p.dir, 'ckbuild.local.yaml'), 'runs_root: elsewhere\n');
   assert.equal(await checkUpToDateStamp(p.experiment), undefined, 'a local config appeared');
+});
+
+test('a stamp written by another install of ckbuild (its own code files listed, not these) does not hold', async () => {
+  const p = project();
+  writeUpToDateStamp(p.experiment, [p.experiment, p.input], [p.output], 7);
+  assert.equal(await checkUpToDateStamp(p.experiment), 7);
+  const stamps = join(p.dir, '.ckbuild', 'stamps');
+  const file = join(stamps, readdirSync(stamps)[0]!);
+  const stamp = JSON.parse(readFileSync(file, 'utf8')) as { files: Array<[string, ...unknown[]]> };
+  // The other install's code is elsewhere: none of this one's files is in its list.
+  stamp.files = stamp.files.filter(([path]) => path === p.experiment || path === p.input);
+  writeFileSync(file, JSON.stringify(stamp));
+  assert.equal(await checkUpToDateStamp(p.experiment), undefined);
 });
 
 test('a racy file (modified just before the stamp) is vouched for by its content, not its mtime', async () => {
