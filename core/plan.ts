@@ -24,7 +24,7 @@ import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './iden
 import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
 import { findProjectDir } from './projectDir.js';
-import { runDirName, within } from './runDir.js';
+import { isPlainRelative, runDirName, within } from './runDir.js';
 import { ACTIVE_STATUSES, FAILED_STATUSES, type IndexPlace, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
 import { manifestIndexPath, type RecordSummary } from './manifestIndex.js';
 import { checkExistence, startExistenceWorker } from './existence.js';
@@ -241,7 +241,8 @@ class PlanRun implements PlannedRun {
   readonly id: string;
   readonly key: string;
   state: RunState = 'stale';
-  reasons: StaleReason[] = [];
+  // Replaced, never pushed to (classify): the up-to-date runs of a plan, nearly all, share one.
+  reasons: StaleReason[] = NO_REASONS;
   declare found?: PlannedRun['found'];
   readonly #identity: RunIdentity;
   readonly #traits: RunTraits;
@@ -310,6 +311,9 @@ class PlanRun implements PlannedRun {
     return this.#summary && this.#manifest.recordAsRead(this.#summary.key);
   }
 }
+
+/** The reasons of a run that has none: frozen, so a reason pushed onto it throws instead of going to every such run. */
+const NO_REASONS = Object.freeze([]) as unknown as StaleReason[];
 
 /** A plain copy of a run, every field read into it: what a spread of one would be were they all data. */
 export function copyOfRun(run: PlannedRun): PlannedRun {
@@ -435,25 +439,44 @@ const NOTHING_MISSING: readonly string[] = Object.freeze([]);
 function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs {
   const paths: string[] = [];
   const checked = new Map<RecordSummary, { first: number; runDir: string }>();
+  // Records share their lists of outputs (the index keeps each distinct list once): whether a
+  // list's paths join as they are is asked once per list, not of 20,000 records.
+  const plainLists = new Map<ReadonlyArray<{ path: string }>, boolean>();
+  const plain = (outputs: ReadonlyArray<{ path: string }>): boolean => {
+    let known = plainLists.get(outputs);
+    if (known === undefined) plainLists.set(outputs, (known = outputs.every((output) => isPlainRelative(output.path))));
+    return known;
+  };
   for (const record of manifest.summaries.values()) {
     if (record.status !== 'succeeded' || !record.outputs || record.outputs.length === 0) continue;
     const runDir = within(runsRoot, runDirName(record.key, readableName(record.key)));
     checked.set(record, { first: paths.length, runDir });
-    for (const output of record.outputs) paths.push(within(runDir, output.path));
+    if (plain(record.outputs)) for (const output of record.outputs) paths.push(`${runDir}/${output.path}`);
+    else for (const output of record.outputs) paths.push(within(runDir, output.path));
   }
   const check = checkExistence(paths);
+  // The plan asks for a record's run directory, then for its missing outputs: one lookup serves both.
+  let last: RecordSummary | undefined;
+  let lastEntry: { first: number; runDir: string } | undefined;
+  const entryOf = (record: RecordSummary): { first: number; runDir: string } | undefined => {
+    if (record !== last) {
+      last = record;
+      lastEntry = checked.get(record);
+    }
+    return lastEntry;
+  };
   return {
     missing(record) {
       // Asked of every recorded run of every plan: no list is made unless something is missing.
       const outputs = record.outputs ?? [];
-      const at = checked.get(record)?.first ?? 0;
+      const at = entryOf(record)?.first ?? 0;
       let missing: string[] | undefined;
       outputs.forEach((output, i) => {
         if (!check.exists(at + i)) (missing ??= []).push(output.path);
       });
       return missing ?? NOTHING_MISSING;
     },
-    runDirOf: (record) => checked.get(record)?.runDir,
+    runDirOf: (record) => entryOf(record)?.runDir,
   };
 }
 
@@ -466,7 +489,7 @@ function classify(run: PlannedRun, record: RecordSummary | undefined, latestOf: 
         run.state = 'up-to-date';
         return;
       }
-      run.reasons.push({ kind: 'outputs-missing', runDir: run.runDir, paths: missing.length > 0 ? [...missing] : ['.'] });
+      run.reasons = [{ kind: 'outputs-missing', runDir: run.runDir, paths: missing.length > 0 ? [...missing] : ['.'] }];
       return;
     }
     if (ACTIVE_STATUSES.has(record.status)) {
@@ -474,19 +497,19 @@ function classify(run: PlannedRun, record: RecordSummary | undefined, latestOf: 
       return;
     }
     if (FAILED_STATUSES.has(record.status)) {
-      run.reasons.push({ kind: 'failed', status: record.status, detail: record.detail });
+      run.reasons = [{ kind: 'failed', status: record.status, detail: record.detail }];
       return;
     }
     // planned / skipped: recorded but never ran.
-    run.reasons.push({ kind: 'new' });
+    run.reasons = [{ kind: 'new' }];
     return;
   }
   const latest = latestOf(run.id);
   if (latest && latest.key !== run.key) {
-    run.reasons.push({ kind: 'changed', previousKey: latest.key, changes: diffIdentity(manifest.recordAsRead(latest.key)!, run) });
+    run.reasons = [{ kind: 'changed', previousKey: latest.key, changes: diffIdentity(manifest.recordAsRead(latest.key)!, run) }];
     return;
   }
-  run.reasons.push({ kind: 'new' });
+  run.reasons = [{ kind: 'new' }];
 }
 
 /** Which ingredients of the key differ between a recorded run and the planned one. */

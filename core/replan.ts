@@ -208,8 +208,9 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
 
   return {
     graph: base.graph,
-    identityOf: (id) => fresh.get(id) ?? kept.get(id)!,
-    traitsOf: (id) => runs.get(id) ?? kept.get(id)!,
+    // Kept runs first: all but a few are.
+    identityOf: (id) => kept.get(id) ?? fresh.get(id)!,
+    traitsOf: (id) => kept.get(id) ?? runs.get(id)!,
     trials: expansion.trials,
     files,
     reads: new Map([...base.reads, ...expansion.reads]),

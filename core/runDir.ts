@@ -24,8 +24,11 @@ const NEEDS_NORMALISING = /^$|^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
  * 40 ms of a 20,000-run plan.
  */
 export function within(dir: string, relative: string): string {
-  return dir !== '/' && !NEEDS_NORMALISING.test(relative) ? `${dir}/${relative}` : join(dir, relative);
+  return dir !== '/' && isPlainRelative(relative) ? `${dir}/${relative}` : join(dir, relative);
 }
+
+/** Whether `${dir}/${relative}` is already what `join` makes of them, for a normalised absolute `dir` other than `/`. */
+export const isPlainRelative = (relative: string): boolean => !NEEDS_NORMALISING.test(relative);
 
 export const runSpecPath = (runDir: string): string => join(runDir, 'config', 'run.json');
 export const jobScriptPath = (runDir: string): string => join(runDir, 'config', 'job.sh');
