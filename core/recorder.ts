@@ -17,7 +17,13 @@ export type Clock = () => Date;
 
 export class Recorder {
   private dirty = false;
-  private lastWrite = 0;
+  /**
+   * As if a write had just been made: the first one waits out the interval too, so a build whose
+   * runs finish at once (a one-trial edit's 2 runs) writes the manifest once, at the end, not once
+   * more as they start (≈ 0.1 s for a 20,000-run manifest). Nothing is lost in between, as
+   * between any two writes (see persist).
+   */
+  private lastWrite = Date.now();
   private writeInterval = 250;
   /** Whether a write changed the manifest's bytes (what decides a commit). */
   changed = false;
