@@ -12,8 +12,6 @@
 //  - The torchtune base template read as YAML 1.1 (dist/rules/torchtune/finetuneTemplate.json),
 //    ~15 ms per generating command otherwise; used only when made from the template as it is now.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Script } from 'node:vm';
 import { parse } from 'yaml';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,25 +21,23 @@ import Handlebars from 'handlebars';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { ruleRegistry } = await import(join(root, 'dist', 'rules', 'index.js'));
-const { AJV_OPTIONS, CODE_CACHE, commonJsWrapper, schemaSha256 } = await import(join(root, 'dist', 'core', 'experiment', 'validate.js'));
+const { AJV_OPTIONS, CODE_CACHE, runCommonJs, schemaSha256 } = await import(join(root, 'dist', 'core', 'experiment', 'validate.js'));
 
 /**
  * V8's code cache of the validator, made after it validated the project's example experiments, so
  * that the functions a validation compiles lazily are in it too.
  */
 function validatorCodeCache(source, path) {
-  const script = new Script(commonJsWrapper(source), { filename: path });
-  const module = { exports: {} };
-  script.runInThisContext()(module, module.exports, createRequire(path));
+  const { exports: validate, script } = runCommonJs(source, path);
   const examples = join(root, 'experiments');
   for (const name of readdirSync(examples).filter((file) => file.endsWith('.yaml'))) {
     try {
-      module.exports(parse(readFileSync(join(examples, name), 'utf8')));
+      validate(parse(readFileSync(join(examples, name), 'utf8')));
     } catch {
       // not YAML this parser reads: the cache is made of the others
     }
   }
-  module.exports({});
+  validate({});
   return script.createCachedData();
 }
 const schema = ruleRegistry.schema();

@@ -48,10 +48,7 @@ function loadValidator(path: string): ValidateFunction & { schemaSha256?: string
   } catch {
     // no cache: compiled from the source
   }
-  const script = new Script(commonJsWrapper(source), { filename: path, cachedData });
-  const module = { exports: {} as ValidateFunction & { schemaSha256?: string } };
-  (script.runInThisContext() as CommonJsModule)(module, module.exports, createRequire(path));
-  return module.exports;
+  return runCommonJs(source, path, cachedData).exports as ValidateFunction & { schemaSha256?: string };
 }
 
 /** The suffix of the validator's code cache beside it. */
@@ -59,9 +56,16 @@ export const CODE_CACHE = '.v8cache';
 
 type CommonJsModule = (module: { exports: unknown }, exports: unknown, require: NodeJS.Require) => void;
 
-/** A CommonJS module's source as the function Node would wrap it in (what the code cache is made of, at build and run time alike). */
-export function commonJsWrapper(source: string): string {
-  return `(function (module, exports, require) {${source}\n})`;
+/**
+ * A CommonJS module's source compiled (from `cachedData` where V8 takes it) and run, wrapped as
+ * Node wraps one: the same at build time, where the cache is made (script.createCachedData), and
+ * at run time.
+ */
+export function runCommonJs(source: string, path: string, cachedData?: Buffer): { exports: unknown; script: Script } {
+  const script = new Script(`(function (module, exports, require) {${source}\n})`, { filename: path, cachedData });
+  const module = { exports: {} as unknown };
+  (script.runInThisContext() as CommonJsModule)(module, module.exports, createRequire(path));
+  return { exports: module.exports, script };
 }
 
 function compile(schema: JsonObject): ValidateFunction {

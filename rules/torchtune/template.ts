@@ -45,9 +45,7 @@ function clone(value: JsonObject): JsonObject {
 export function builtInTemplate(): JsonObject {
   if (!builtIn) {
     const text = readFileSync(TEMPLATE_PATH, 'utf8');
-    const parsed = precompiledTemplate(text) ?? parseYaml(text, TEMPLATE_PATH);
-    if (!parsed.value) throw new Error(`ckbuild's torchtune template is broken: ${parsed.diagnostic?.message ?? TEMPLATE_PATH}`);
-    builtIn = parsed.value;
+    builtIn = precompiledTemplate(text) ?? readTemplateForBuild(text);
   }
   return clone(builtIn);
 }
@@ -62,10 +60,10 @@ interface PrecompiledTemplate {
  * The template as the build read it (finetuneTemplate.json beside this module), when it was read
  * from this very text: reading it with the YAML library took ~15 ms of each generating command.
  */
-function precompiledTemplate(text: string): { value: JsonObject; diagnostic?: undefined } | undefined {
+function precompiledTemplate(text: string): JsonObject | undefined {
   try {
     const built = JSON.parse(readFileSync(new URL('./finetuneTemplate.json', import.meta.url), 'utf8')) as PrecompiledTemplate;
-    return built.sourceSha256 === sha256(text) && isObject(built.value) ? { value: built.value } : undefined;
+    return built.sourceSha256 === sha256(text) && isObject(built.value) ? built.value : undefined;
   } catch {
     return undefined; // not built (a checkout compiled by tsc alone): read the YAML
   }
@@ -76,7 +74,7 @@ export function usesPrecompiledTorchtuneTemplate(text: string): boolean {
   return precompiledTemplate(text) !== undefined;
 }
 
-/** The template's data as the build keeps it (scripts/precompile.mjs), read as at run time. */
+/** The template's data read from its YAML: what the build keeps (scripts/precompile.mjs), and the reading without it. */
 export function readTemplateForBuild(text: string): JsonObject {
   const parsed = parseYaml(text, TEMPLATE_PATH);
   if (!parsed.value) throw new Error(`ckbuild's torchtune template is broken: ${parsed.diagnostic?.message ?? TEMPLATE_PATH}`);

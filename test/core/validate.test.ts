@@ -72,11 +72,10 @@ test('the build’s compiled validator is this schema’s, and reports exactly w
   assert.equal(usesPrecompiledValidator({ ...schema, title: 'another schema' }), false, 'another schema is compiled at run time');
   // V8 takes the build's code cache of it (made by this node, with these flags).
   const { readFileSync } = await import('node:fs');
-  const { Script } = await import('node:vm');
   const { fileURLToPath } = await import('node:url');
-  const { CODE_CACHE, commonJsWrapper } = await import('../../core/experiment/validate.js');
+  const { CODE_CACHE, runCommonJs } = await import('../../core/experiment/validate.js');
   const validatorPath = fileURLToPath(new URL('../../core/experiment/experimentValidator.cjs', import.meta.url));
-  const script = new Script(commonJsWrapper(readFileSync(validatorPath, 'utf8')), { filename: validatorPath, cachedData: readFileSync(`${validatorPath}${CODE_CACHE}`) });
+  const { script } = runCommonJs(readFileSync(validatorPath, 'utf8'), validatorPath, readFileSync(`${validatorPath}${CODE_CACHE}`));
   assert.equal(script.cachedDataRejected, false, 'the code cache fits the validator');
   const runtime = new Ajv(AJV_OPTIONS).compile(schema);
   const { createRequire } = await import('node:module');
