@@ -6,7 +6,7 @@
 import { writeFileAtomic } from './atomicFile.js';
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensureIgnoredDir } from './ignoredDir.js';
 
@@ -42,6 +42,7 @@ interface CacheFile {
 /** A file modified within this long of being read may still change without its mtime moving. */
 export const RACY_WINDOW_MS = 1000;
 const SMALL_FILE = 1 << 20;
+const MISSING_IS_UNDEFINED = { throwIfNoEntry: false } as const;
 
 /** Whether a cache entry's stats still vouch for its hash: the same file, hashed past the racy window of its mtime. */
 function vouchesFor(size: number, mtimeMs: number, ino: number, hashedAt: number, nowSize: number, nowMtimeMs: number, nowIno: number): boolean {
@@ -50,11 +51,29 @@ function vouchesFor(size: number, mtimeMs: number, ino: number, hashedAt: number
 
 /** The loaded cache: rows read from disk, looked up by path, and entries hashed since. */
 class StatCacheTable {
-  private readonly rows = new Map<string, number>();
+  /** Row by path, built only when a path is asked for out of turn (see rowOf). */
+  private rows: Map<string, number> | undefined;
+  /** The row after the last one found in turn. */
+  private next = 0;
   private readonly added = new Map<string, CacheEntry>();
 
-  constructor(private readonly loaded: CacheFile = { version: CACHE_VERSION, paths: [], stats: [], hashes: '' }) {
-    loaded.paths.forEach((path, row) => this.rows.set(path, row));
+  constructor(private readonly loaded: CacheFile = { version: CACHE_VERSION, paths: [], stats: [], hashes: '' }) {}
+
+  /**
+   * A plan asks for its inputs in the order it first hashed them, which is the order they were
+   * saved in: the next row is tried before a lookup, and the lookup table is built only when a
+   * path comes out of turn (10,000 inserts were a tenth of a re-check).
+   */
+  private rowOf(path: string): number | undefined {
+    const { paths } = this.loaded;
+    if (paths[this.next] === path) return this.next++;
+    if (this.rows === undefined) {
+      this.rows = new Map();
+      for (let row = paths.length - 1; row >= 0; row--) this.rows.set(paths[row]!, row);
+    }
+    const row = this.rows.get(path);
+    if (row !== undefined) this.next = row + 1;
+    return row;
   }
 
   static parse(text: string): StatCacheTable {
@@ -67,8 +86,11 @@ class StatCacheTable {
   get(path: string): CacheEntry | undefined {
     const added = this.added.get(path);
     if (added) return added;
-    const row = this.rows.get(path);
-    if (row === undefined) return undefined;
+    const row = this.rowOf(path);
+    return row === undefined ? undefined : this.entryAt(row);
+  }
+
+  private entryAt(row: number): CacheEntry {
     const { stats, hashes } = this.loaded;
     const at = row * STAT_COLUMNS;
     return { size: stats[at]!, mtimeMs: stats[at + 1]!, ino: stats[at + 2]!, hashedAt: stats[at + 3]!, hash: hashes.slice(row * HASH_LENGTH, (row + 1) * HASH_LENGTH) };
@@ -76,9 +98,10 @@ class StatCacheTable {
 
   /** The cached hash of a file whose stat still matches, without building its entry (the common case of a re-plan). */
   hashIfUnchanged(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
-    const added = this.added.get(path);
+    // Nothing added yet in the common re-check: skip a lookup per file.
+    const added = this.added.size === 0 ? undefined : this.added.get(path);
     if (added) return vouchesFor(added.size, added.mtimeMs, added.ino, added.hashedAt, size, mtimeMs, ino) ? added.hash : undefined;
-    const row = this.rows.get(path);
+    const row = this.rowOf(path);
     if (row === undefined) return undefined;
     const { stats, hashes } = this.loaded;
     const at = row * STAT_COLUMNS;
@@ -98,7 +121,12 @@ class StatCacheTable {
       stats.push(entry.size, entry.mtimeMs, entry.ino, entry.hashedAt);
       hashes.push(entry.hash);
     };
-    for (const path of this.rows.keys()) if (!this.added.has(path)) keep(path, this.get(path)!);
+    const seen = new Set<string>();
+    this.loaded.paths.forEach((path, row) => {
+      if (this.added.has(path) || seen.has(path)) return;
+      seen.add(path);
+      keep(path, this.entryAt(row));
+    });
     for (const [path, entry] of this.added) keep(path, entry);
     return JSON.stringify({ version: CACHE_VERSION, paths, stats, hashes: hashes.join('') });
   }
@@ -124,16 +152,49 @@ export class InputHasher {
 
   /** Hash of a file's content; undefined when it does not exist or is not a file. */
   async digest(path: string): Promise<FileDigest | undefined> {
-    let stat;
-    try {
-      stat = statSync(path);
-    } catch {
-      return undefined;
+    const stat = this.statFile(path);
+    if (stat === undefined) return undefined;
+    return this.cachedDigest(path, stat) ?? (await this.read(path, stat));
+  }
+
+  /**
+   * Hashes of many files: every one the stat cache vouches for is answered in the same turn, and
+   * only the rest are read, concurrently. A re-plan re-checks thousands of unchanged inputs, and an
+   * await per file cost a third again on top of their stat calls (45 ms against 30 ms for 10,000).
+   */
+  async digestAll(paths: Iterable<string>): Promise<Map<string, FileDigest | undefined>> {
+    const digests = new Map<string, FileDigest | undefined>();
+    const reads: Promise<void>[] = [];
+    for (const path of paths) {
+      if (digests.has(path)) continue;
+      const stat = this.statFile(path);
+      const cached = stat && this.cachedDigest(path, stat);
+      digests.set(path, cached);
+      if (stat !== undefined && cached === undefined) reads.push(this.read(path, stat).then((digest) => void digests.set(path, digest)));
     }
-    if (!stat.isFile()) return undefined;
-    this.seen.set(path, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino });
-    const cached = this.entries.hashIfUnchanged(path, stat.size, stat.mtimeMs, stat.ino);
-    if (cached !== undefined) return { hash: cached, size: stat.size };
+    await Promise.all(reads);
+    return digests;
+  }
+
+  /** The stat of a regular file, remembered for the up-to-date stamp; undefined for anything else. */
+  private statFile(path: string): Stats | undefined {
+    let stat: Stats | undefined;
+    try {
+      stat = statSync(path, MISSING_IS_UNDEFINED);
+    } catch {
+      return undefined; // unreadable (a directory on the way without permission): as good as missing
+    }
+    if (stat === undefined || !stat.isFile()) return undefined;
+    this.seen.set(path, stat); // kept whole: a copy of its three fields cost an object per file
+    return stat;
+  }
+
+  private cachedDigest(path: string, stat: Stats): FileDigest | undefined {
+    const hash = this.entries.hashIfUnchanged(path, stat.size, stat.mtimeMs, stat.ino);
+    return hash === undefined ? undefined : { hash, size: stat.size };
+  }
+
+  private async read(path: string, stat: Stats): Promise<FileDigest> {
     const hash = stat.size <= SMALL_FILE ? sha256(readFileSync(path)) : await hashStream(path);
     this.bytesRead += stat.size;
     this.filesRead += 1;

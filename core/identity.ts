@@ -97,21 +97,20 @@ export async function computeIdentities(options: {
     for (const role in run.inputs) paths.add(run.inputs[role]!);
     if (extra !== undefined) for (const role in extra) paths.add(extra[role]!);
   }
-  const digests = new Map<string, Awaited<ReturnType<InputHasher['digest']>>>();
   const reportMissing = (run: ExpandedRun, role: string, path: string): true => {
     diagnostics.push(diagnosticAt(options.source, run.origins[role] ?? run.origins[`input:${path}`] ?? run.origins.self ?? [], `input \`${path}\` of run \`${run.id}\` cannot be read`, { code: 'missing-file' }));
     return true;
   };
-  await Promise.all(
-    [...paths].map(async (path) => {
-      const absolute = resolveProjectPath(options.projectDir, path);
-      files.add(absolute);
-      digests.set(path, await options.hasher.digest(absolute));
-    }),
-  );
+  const absolutes = new Map<string, string>();
+  for (const path of paths) absolutes.set(path, resolveProjectPath(options.projectDir, path));
+  const digests = await options.hasher.digestAll(absolutes.values());
   // One recorded input per file, shared by every run that reads it (most runs read the same few).
   const recorded = new Map<string, RecordedInput>();
-  for (const [path, digest] of digests) if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
+  for (const [path, absolute] of absolutes) {
+    files.add(absolute);
+    const digest = digests.get(absolute);
+    if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
+  }
   for (const id of options.order) {
     const run = options.runs.get(id)!;
     const resolved = options.resolved.get(id)!;

@@ -203,8 +203,10 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
       files.push(resolveProjectPath(experiment.projectDir, input.path));
     }
   }
-  const digests = await Promise.all([...recorded].map(async ([path, sha]) => (await hasher.digest(resolveProjectPath(experiment.projectDir, path)))?.hash === sha));
-  if (digests.includes(false)) return undefined;
+  // `files` holds the absolute path of each recorded input, in the same order.
+  const digests = await hasher.digestAll(files);
+  let index = 0;
+  for (const sha of recorded.values()) if (digests.get(files[index++]!)?.hash !== sha) return undefined;
 
   return {
     graph: base.graph,

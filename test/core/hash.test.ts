@@ -78,3 +78,34 @@ test('the stat cache keeps the entries it loaded beside the ones hashed since, a
     assert.equal(fresh.filesRead, 1, `${damaged}: read again, not trusted`);
   }
 });
+
+test('digestAll answers from the cache in any order, reads only what it must, and leaves out what is missing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ck-hash-'));
+  const past = new Date(Date.now() - 60_000);
+  const files = Array.from({ length: 6 }, (_, i) => {
+    const file = join(dir, `f${i}.txt`);
+    writeFileSync(file, `content ${i}`);
+    utimesSync(file, past, past);
+    return file;
+  });
+  const cacheFile = join(dir, 'cache.json');
+  const first = new InputHasher(cacheFile);
+  await first.digestAll(files.slice(0, 4));
+  first.save();
+
+  // Saved order is f0..f3; ask out of turn, with a duplicate, a new file and a missing one.
+  const missing = join(dir, 'absent.txt');
+  const asked = [files[2]!, files[0]!, files[5]!, files[1]!, files[0]!, missing, files[3]!];
+  const second = new InputHasher(cacheFile);
+  const digests = await second.digestAll(asked);
+  assert.equal(second.filesRead, 1, 'only f5, which the cache has never seen, is read');
+  assert.deepEqual([...digests.keys()], [files[2], files[0], files[5], files[1], missing, files[3]], 'each path once, in the order asked');
+  for (const i of [0, 1, 2, 3, 5]) assert.equal(digests.get(files[i]!)?.hash, sha256(`content ${i}`), `f${i}`);
+  assert.equal(digests.get(missing), undefined);
+  assert.equal(second.digests().get(files[5]!), sha256('content 5'), 'what the stamp keeps includes the file just read');
+  second.save();
+
+  const third = new InputHasher(cacheFile);
+  await third.digestAll([...files].reverse());
+  assert.equal(third.filesRead, 1, 'the saved cache holds f0..f3 and f5; f4 is new');
+});
