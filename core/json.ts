@@ -108,19 +108,62 @@ export function stableStringify(value: Json, indent = 2): string {
 export function sortKeysDeep(value: Json): Json {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (!isObject(value)) return value;
-  const out: JsonObject = {};
+  const keys: string[] = [];
+  const values: Json[] = [];
   for (const key of Object.keys(value).sort()) {
     const item = value[key];
-    if (item !== undefined) out[key] = sortKeysDeep(item);
+    if (item === undefined) continue;
+    keys.push(key);
+    values.push(sortKeysDeep(item));
   }
+  return objectOf(keys, values);
+}
+
+/** The key sequences objectOf has seen, as a trie; each ends at a template of that shape. */
+interface Shape {
+  next: Map<string, Shape>;
+  template?: JsonObject;
+}
+const shapes: Shape = { next: new Map() };
+let shapesKnown = 0;
+/** Past this many trie nodes (shapes that never recur), objects are made without a template. */
+const MAX_SHAPES = 10_000;
+
+/**
+ * An object with these members, in this order, in V8's fast form. Built member by member with
+ * computed names (`out[key] = value`), an object of more than ~16 members becomes a hash table
+ * ("dictionary mode"): a fine-tune's ~30 parameters then cost twice as much to serialise (its key,
+ * the manifest, `plan --json`). Object.fromEntries keeps the fast form but is slower to build; a
+ * copy of a template of the same shape, then filled, is neither.
+ */
+export function objectOf(keys: readonly string[], values: readonly Json[]): JsonObject {
+  let shape = shapes;
+  for (const key of keys) {
+    let next = shape.next.get(key);
+    if (next === undefined) {
+      if (shapesKnown >= MAX_SHAPES) return Object.fromEntries(keys.map((name, i) => [name, values[i]!])) as JsonObject;
+      shape.next.set(key, (next = { next: new Map() }));
+      shapesKnown += 1;
+    }
+    shape = next;
+  }
+  shape.template ??= Object.fromEntries(keys.map((name) => [name, null])) as JsonObject;
+  const out: JsonObject = { ...shape.template };
+  for (let i = 0; i < keys.length; i++) out[keys[i]!] = values[i]!;
   return out;
 }
 
 /** Removes keys whose value is undefined, so optional fields can be spread into a JsonObject. */
 export function compact(record: Record<string, Json | undefined>): JsonObject {
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
-  return out;
+  const keys: string[] = [];
+  const values: Json[] = [];
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    if (value === undefined) continue;
+    keys.push(key);
+    values.push(value);
+  }
+  return objectOf(keys, values);
 }
 
 /**

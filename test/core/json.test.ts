@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, stableStringify } from '../../core/json.js';
+import { canonicalJson, compact, objectOf, stableStringify } from '../../core/json.js';
 import { computeKey, keyDescription } from '../../core/identity.js';
 import { sha256 } from '../../core/hash.js';
 import { parseSourceText } from '../../core/source.js';
@@ -74,4 +74,21 @@ test('canonical JSON remembers each key order it sorted, and still sorts every o
     const object = { [`z${i}`]: 1, [`a${i}`]: 2, m: i };
     assert.equal(canonicalJson(object), `{"a${i}":2,"m":${i},"z${i}":1}`);
   }
+});
+
+test('objectOf makes the object its members say, in their order, whatever the shapes seen before', () => {
+  const keys = Array.from({ length: 30 }, (_, i) => `param_${i}`);
+  for (let round = 0; round < 3; round++) {
+    const values = keys.map((_, i) => i * round);
+    const made = objectOf(keys, values);
+    assert.deepEqual(Object.entries(made), keys.map((key, i) => [key, i * round]), `round ${round}: from a template after the first`);
+  }
+  // A shorter and a reordered sequence are shapes of their own, not the template of another.
+  assert.deepEqual(Object.keys(objectOf(['b', 'a'], [1, 2])), ['b', 'a']);
+  assert.deepEqual(Object.keys(objectOf(['b'], [1])), ['b']);
+  assert.deepEqual(objectOf(['x', 'y', 'x'], [1, 2, 3]), { x: 3, y: 2 }, 'a repeated member: the last value, at its first place');
+  const withProto = objectOf(['__proto__', 'z'], [{ polluted: true }, 1]);
+  assert.equal(Object.getPrototypeOf(withProto), Object.prototype, '__proto__ is a member, never the prototype');
+  assert.deepEqual(Object.keys(withProto), ['__proto__', 'z']);
+  assert.deepEqual(compact({ a: 1, b: undefined, c: 'x' }), { a: 1, c: 'x' });
 });
