@@ -98,6 +98,26 @@ function checkEnvNames(field: string, prefix: string, names: string[], report: P
   }
 }
 
+/**
+ * How the job's subshell (already its own process, in its own process group) runs command.sh: as
+ * `bash -e command.sh` would, without starting that second bash. Starting it was a third of a short
+ * step's CPU (≈1.5 ms of ≈5 ms here; a 200-step build ran at 6.4 ms a step). What the job script
+ * left in the subshell is cleared first: its functions, its loop variables, its `-u`, `pipefail`
+ * and job control (`-m` would put the command's own background jobs in process groups a cancel
+ * cannot reach). Its traps are already reset, as in any subshell. `$0` names command.sh, as before.
+ * The job script's read-only CK_META, CK_STARTED_AT, CK_JOB_ID and CK_EARLY_STOP_LOSS stay visible:
+ * CK_ names are ckbuild's. `-e`, as make does per line: a failing line fails the step instead of
+ * being hidden by a later line that succeeds (partial outputs would otherwise pass the outputs check).
+ */
+const RUN_COMMAND_SH = [
+  'unset -f ck_now ck_status ck_finish ck_cancelled',
+  'unset -v CK_CHILD CK_FINAL CK_GPU_MONITOR CK_LOSS_WATCH ck_os ck_release name',
+  'set +u +m +o pipefail',
+  'BASH_ARGV0="$CK_RUN_DIR/config/command.sh"',
+  'set -e',
+  '. "$CK_RUN_DIR/config/command.sh"',
+];
+
 function render(context: RenderContext<CommandParams>): RenderedRun {
   const { command, outputs, requires } = context.params;
   const params = context.params.params ?? {};
@@ -110,10 +130,7 @@ function render(context: RenderContext<CommandParams>): RenderedRun {
 
   const lines = exports.map(([name, value]) => `export ${name}=${shellQuote(value)}`);
   lines.push('cd "$CK_PROJECT_DIR" || exit 1');
-  // `-e`, as make does per line: a failing line fails the step instead of being hidden by a
-  // later line that succeeds (partial outputs would otherwise pass the outputs check).
-  // `exec`: the step's subshell becomes its bash instead of waiting for one (a process less per step).
-  lines.push('exec bash -e "$CK_RUN_DIR/config/command.sh"');
+  lines.push(...RUN_COMMAND_SH);
 
   return {
     files: { 'config/command.sh': command.endsWith('\n') ? command : `${command}\n` },

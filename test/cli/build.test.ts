@@ -376,6 +376,33 @@ prepare:
   assert.ok((JSON.parse(again.stdout) as { runs: Array<{ state: string }> }).runs.every((r) => r.state === 'up-to-date'));
 });
 
+test('a command runs in the shell `bash -e command.sh` gives it: -e only, nothing of the job script, its background jobs in its own process group', () => {
+  // Sourced into the job's subshell rather than started as a second bash: what it sees must not change.
+  const probe = [
+    'echo "flags=$-"',
+    'set -o | grep -E "^pipefail"',
+    'echo "functions=$(declare -F | grep -c " ck_" || true)"',
+    'echo "zero=${0##*/}" "name=${name-unset}" "child=${CK_CHILD-unset}" "unset=${NOT_SET_ANYWHERE}"',
+    'sleep 5 & bg=$!; read -r _ _ _ _ bgGroup _ < "/proc/$bg/stat"; read -r _ _ _ _ group _ < "/proc/$BASHPID/stat"; kill "$bg"',
+    'echo "same-group=$([ "$bgGroup" = "$group" ] && echo yes || echo no)"',
+  ].join('; ');
+  const project = setup(1, `{ ${probe}; } > "$CK_OUTPUTS/c.txt"`);
+  const result = project.run(['experiments/exp.yaml', '--only', 'prepare/c']);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const [runDir] = readdirSync(project.path('runs')).filter((name) => existsSync(project.path('runs', name, 'outputs', 'c.txt')));
+  const seen = readFileSync(project.path('runs', runDir!, 'outputs', 'c.txt'), 'utf8');
+  const flags = /^flags=(\S*)$/m.exec(seen)?.[1] ?? '';
+  assert.ok(flags.includes('e') && !flags.includes('u') && !flags.includes('m'), `flags ${flags}`);
+  assert.match(seen, /^pipefail\s+off$/m);
+  assert.match(seen, /^functions=0$/m);
+  assert.match(seen, /^zero=command\.sh name=unset child=unset unset=$/m);
+  assert.match(seen, /^same-group=yes$/m, 'a cancel (TERM to the process group) reaches what the command started');
+
+  project.write('experiments/exp.yaml', EXPERIMENT(1, 'false; echo c > "$CK_OUTPUTS/c.txt"'));
+  const failing = project.run(['experiments/exp.yaml', '--only', 'prepare/c']);
+  assert.notEqual(failing.code, 0, 'a failing line still fails the step');
+});
+
 test('a one-trial edit of a finished sweep: the up-to-date check reads that trial alone, and the build plans from its reading and splices', async () => {
   const dir = sweepProject(20);
   await seedFinished(dir);

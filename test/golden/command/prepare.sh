@@ -5,4 +5,9 @@ export CK_PARAM_LABEL='it'\''s 5L'
 export CK_PARAM_SIZES='[1,2]'
 export CK_PARAM_WORD_LEN=5
 cd "$CK_PROJECT_DIR" || exit 1
-exec bash -e "$CK_RUN_DIR/config/command.sh"
+unset -f ck_now ck_status ck_finish ck_cancelled
+unset -v CK_CHILD CK_FINAL CK_GPU_MONITOR CK_LOSS_WATCH ck_os ck_release name
+set +u +m +o pipefail
+BASH_ARGV0="$CK_RUN_DIR/config/command.sh"
+set -e
+. "$CK_RUN_DIR/config/command.sh"
