@@ -13,10 +13,10 @@
  * is neither is stale and is taken over, through an O_EXCL guard so that two takers cannot both
  * win. A claim is released by its claimer once the job's verdict is known.
  */
-import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isJobProcess } from './executors/local.js';
+import { findJobProcess, isJobProcess } from './executors/local.js';
 import type { JobHandle } from './executors/types.js';
 import { isProcessAlive } from './lock.js';
 import { jobScriptPath } from './runDir.js';
@@ -99,21 +99,6 @@ export function readClaim(runDir: string): ClaimOwner | 'unreadable' | undefined
   return 'unreadable';
 }
 
-/** Whether any process on this machine runs this job script (a job whose pid was never recorded). */
-function anyJobProcess(jobScript: string): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return false;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    if (isJobProcess(Number(entry), jobScript)) return true;
-  }
-  return false;
-}
-
 /** Whether the claim still stands: its claimer is alive, or the job it started still runs. */
 export function isClaimLive(runDir: string, owner: ClaimOwner, now = Date.now()): boolean {
   if (owner.host !== myHost) {
@@ -128,7 +113,7 @@ export function isClaimLive(runDir: string, owner: ClaimOwner, now = Date.now())
   const script = jobScriptPath(runDir);
   if (owner.job?.pid !== undefined && isJobProcess(owner.job.pid, script)) return true;
   // Killed between starting the job and recording its pid: look for the job itself.
-  return anyJobProcess(script);
+  return findJobProcess(script) !== undefined;
 }
 
 /** The live holder of a run's claim other than `mine`, if any. */

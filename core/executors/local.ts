@@ -4,20 +4,26 @@
  * per GPU job. Children run in their own process group and survive a crash of ckbuild; the next
  * invocation finds them through the pid in their status file and waits for them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '../lock.js';
 import type { PlannedRun } from '../plan.js';
+import { JOB_STARTER_VARIABLE, JobStarter, type StartResult } from './jobStarter.js';
 import { elapsedSeconds, readStatusFile } from './statusFile.js';
 import { jobLogPath, jobScriptPath } from '../runDir.js';
 import type { Executor, JobHandle, JobState, SubmitRequest, SubmitResult } from './types.js';
 
 interface Child {
-  process: ChildProcess;
   gpus: number[];
   exited: boolean;
+  /**
+   * Started by the job starter: its `exited` line is a prompt to look, and whether the job still
+   * runs is read from /proc, so a starter (or waiter) that is killed never leaves a job "running"
+   * forever. A job ckbuild started itself is its own child: its exit event is the truth.
+   */
+  viaStarter: boolean;
 }
 
 export interface LocalExecutorOptions {
@@ -28,21 +34,41 @@ export interface LocalExecutorOptions {
   environment: Record<string, string | undefined>;
 }
 
+/** How long a start the job starter never answered is looked for before the job is started again. */
+const UNANSWERED_START_GRACE_MS = 2_000;
+
 /**
  * Whether `pid` is still the job of this run: a live process whose command line runs this run's
  * job script. A recorded pid may have been reused by an unrelated process (or be 1); such a pid is
  * never adopted, waited on or signalled. Zombies are not alive.
  */
-export function isJobProcess(pid: number | undefined, jobScript: string): boolean {
+export function isJobProcess(pid: number | undefined, jobScript: string, whileExecing = false): boolean {
   if (pid === undefined || !Number.isInteger(pid) || pid <= 1) return false;
   try {
     const status = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/^\d+ \(.*\) Z /.test(status)) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(jobScript);
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    // posix_spawn returns as the exec begins: for an instant the job's command line reads empty.
+    if (whileExecing && commandLine === '') return true;
+    return commandLine.split('\0').includes(jobScript);
   } catch {
     // No /proc (not Linux): fall back to "a process with that pid exists", never for pid 1.
     return process.platform !== 'linux' && isProcessAlive(pid);
   }
+}
+
+/** The pid of a live process running this job script, if any (a job whose pid was never learnt). */
+export function findJobProcess(jobScript: string): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (/^\d+$/.test(entry) && isJobProcess(Number(entry), jobScript)) return Number(entry);
+  }
+  return undefined;
 }
 
 export class LocalExecutor implements Executor {
@@ -53,10 +79,16 @@ export class LocalExecutor implements Executor {
   private readonly freeGpus: number[];
   private wake: (() => void) | undefined;
   private readonly host = hostname();
+  private readonly environment: Record<string, string>;
+  private readonly starter: JobStarter;
+  /** A job ended while nobody waited for a change: the next wait returns at once. */
+  private endedUnseen = false;
 
   constructor(private readonly options: LocalExecutorOptions) {
     this.capacity = options.jobs;
     this.freeGpus = [...options.gpus];
+    this.environment = { ...definedOnly(options.environment), CK_EXECUTOR: 'local' };
+    this.starter = new JobStarter(this.environment, (pid) => this.ended(pid), options.environment[JOB_STARTER_VARIABLE]);
   }
 
   async submit({ run, generated }: SubmitRequest): Promise<SubmitResult> {
@@ -68,15 +100,47 @@ export class LocalExecutor implements Executor {
       gpus.push(...this.freeGpus.splice(0, wanted));
     }
     mkdirSync(join(run.runDir, 'outputs'), { recursive: true });
-    // The job writes straight into its own log file (an fd it inherits), never through a pipe to
-    // ckbuild: a job must outlive the ckbuild that started it, and a pipe whose reader died would
-    // kill it with SIGPIPE at its next line of output.
+    const jobScript = generated.jobScript;
+    // The job writes straight into its own log file, never through a pipe to ckbuild: a job must
+    // outlive the ckbuild that started it, and a pipe whose reader died would kill it with SIGPIPE
+    // at its next line of output.
+    const started: StartResult = await this.starter.start({ jobScript, log: jobLogPath(run.runDir), gpus });
+    if (started === 'unknown') {
+      // The helper stopped before saying whether it started this run: never start it twice.
+      const pid = await this.startedAfterAll(run, jobScript);
+      if (pid !== undefined) return this.accepted(pid, gpus, true);
+      return this.startHere(run, jobScript, gpus);
+    }
+    if (started === 'not-taken') return this.startHere(run, jobScript, gpus);
+    if ('error' in started) {
+      this.freeGpus.push(...gpus);
+      return { error: started.error };
+    }
+    return this.accepted(started.pid, gpus, true);
+  }
+
+  /**
+   * Whether the job whose start the stopped job starter never answered ran after all: its pid if
+   * it did (it runs, or its status file says it ran: any earlier attempt's was moved aside before
+   * this one was submitted), undefined once it certainly did not start. Waited for here, inside
+   * the submission, where nothing moves that status file aside again.
+   */
+  private async startedAfterAll(run: PlannedRun, jobScript: string): Promise<number | undefined> {
+    const deadline = Date.now() + UNANSWERED_START_GRACE_MS;
+    for (;;) {
+      const pid = readStatusFile(run.runDir)?.pid ?? findJobProcess(jobScript);
+      if (pid !== undefined || Date.now() >= deadline) return pid;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Starts the job as ckbuild's own child: where the job starter cannot run, or has stopped. */
+  private startHere(run: PlannedRun, jobScript: string, gpus: number[]): SubmitResult {
     const log = openSync(jobLogPath(run.runDir), 'a');
-    const env: Record<string, string> = { ...this.options.environment, CK_EXECUTOR: 'local' };
-    if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus.join(',');
-    let child: ChildProcess;
+    const env = gpus.length > 0 ? { ...this.environment, CUDA_VISIBLE_DEVICES: gpus.join(',') } : this.environment;
+    let child;
     try {
-      child = spawn('bash', [generated.jobScript], { cwd: run.runDir, env, stdio: ['ignore', log, log], detached: true });
+      child = spawn('bash', [jobScript], { cwd: run.runDir, env, stdio: ['ignore', log, log], detached: true });
     } finally {
       closeSync(log);
     }
@@ -85,32 +149,52 @@ export class LocalExecutor implements Executor {
       this.freeGpus.push(...gpus);
       return { error: 'could not start bash' };
     }
-    const entry: Child = { process: child, gpus, exited: false };
-    this.children.set(pid, entry);
     child.on('error', () => {});
-    child.on('exit', () => {
-      entry.exited = true;
-      this.freeGpus.push(...entry.gpus);
-      entry.gpus = [];
-      this.wake?.();
-    });
+    child.on('exit', () => this.ended(pid));
     // The job is in its own process group; ckbuild may exit while it runs.
     child.unref();
+    return this.accepted(pid, gpus, false);
+  }
+
+  private accepted(pid: number, gpus: number[], viaStarter: boolean): SubmitResult {
+    this.children.set(pid, { gpus, exited: false, viaStarter });
     return { handle: { executor: this.name, jobId: `local:${pid}`, host: this.host, pid } };
+  }
+
+  /** A job of ours ended (or was seen gone): its GPUs are free again, and the build looks. */
+  private ended(pid: number): void {
+    const entry = this.children.get(pid);
+    if (!entry || entry.exited) return;
+    entry.exited = true;
+    this.freeGpus.push(...entry.gpus);
+    entry.gpus = [];
+    if (this.wake) this.wake();
+    else this.endedUnseen = true;
+  }
+
+  /** Whether the job with this pid still runs: ours by what we heard (and /proc for the starter's), a stranger's by /proc. */
+  private running(pid: number | undefined, run: PlannedRun): boolean {
+    const child = pid === undefined ? undefined : this.children.get(pid);
+    if (!child) return isJobProcess(pid, jobScriptOf(run));
+    if (child.exited) return false;
+    if (child.viaStarter && !isJobProcess(pid, jobScriptOf(run), true)) {
+      this.ended(pid!);
+      return false;
+    }
+    return true;
   }
 
   async poll(jobs: ReadonlyArray<{ run: PlannedRun; handle: JobHandle }>): Promise<Map<string, JobState>> {
     const states = new Map<string, JobState>();
     for (const { run, handle } of jobs) {
       const pid = handle.pid;
-      const child = pid === undefined ? undefined : this.children.get(pid);
-      const alive = child ? !child.exited : handle.host === this.host && isJobProcess(pid, jobScriptOf(run));
+      const alive = handle.host === this.host && this.running(pid, run);
       const file = readStatusFile(run.runDir);
       if (alive) {
         states.set(run.id, { status: 'running', startedAt: file?.started_at, node: this.host });
         continue;
       }
-      if (child) this.children.delete(pid!);
+      if (pid !== undefined) this.children.delete(pid);
       if (!file || file.status === 'running') {
         states.set(run.id, { status: 'interrupted', detail: 'the job process ended without recording an outcome (killed?)', node: this.host });
         continue;
@@ -147,8 +231,7 @@ export class LocalExecutor implements Executor {
     }
     const deadline = Date.now() + 10_000;
     for (const { run, handle } of jobs) {
-      const child = handle.pid === undefined ? undefined : this.children.get(handle.pid);
-      while (Date.now() < deadline && handle.pid !== undefined && (child ? !child.exited : isJobProcess(handle.pid, jobScriptOf(run)))) {
+      while (Date.now() < deadline && handle.pid !== undefined && this.running(handle.pid, run)) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
@@ -166,6 +249,11 @@ export class LocalExecutor implements Executor {
   }
 
   waitForChange(ms: number): Promise<void> {
+    // A job that ended while the build was busy elsewhere (awaiting a start) has already changed things.
+    if (this.endedUnseen) {
+      this.endedUnseen = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       const self = this;
@@ -179,8 +267,15 @@ export class LocalExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    this.starter.close();
     this.wake?.();
   }
+}
+
+function definedOnly(environment: Record<string, string | undefined>): Record<string, string> {
+  const defined: Record<string, string> = {};
+  for (const [name, value] of Object.entries(environment)) if (value !== undefined) defined[name] = value;
+  return defined;
 }
 
 function jobScriptOf(run: PlannedRun): string {

@@ -1,0 +1,115 @@
+/**
+ * Local jobs start from the job starter (templates/python/job_starter.py) rather than from
+ * ckbuild itself: the real CLI in a temporary repository. Faults the real starter will not
+ * produce (dying between reading a job and answering) are injected with a stand-in named by
+ * CKBUILD_JOB_STARTER, as a PATH shim would.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { exitOf, TempProject, waitFor } from '../helpers/project.js';
+
+// a: sleeps while the file `slow` exists; b: after a; c: says which process started its job.
+const EXPERIMENT = `version: "1.0"
+experiment_name: exp
+prepare:
+  a:
+    command: 'echo a >> "$CK_PROJECT_DIR/ran.log"; while [ -e "$CK_PROJECT_DIR/slow" ]; do sleep 0.1; done; echo a > "$CK_OUTPUTS/a.txt"'
+    outputs: [a.txt]
+  b:
+    command: 'echo b >> "$CK_PROJECT_DIR/ran.log"; cat "$CK_NEEDS_A/a.txt" > "$CK_OUTPUTS/b.txt"'
+    needs: [a]
+    outputs: [b.txt]
+  c:
+    command: 'echo c >> "$CK_PROJECT_DIR/ran.log"; tr "\\\\0" " " < "/proc/$PPID/cmdline" > "$CK_OUTPUTS/parent.txt"'
+    outputs: [parent.txt]
+`;
+
+function setup(): TempProject {
+  const project = new TempProject();
+  project.write('.gitignore', 'runs/\n.ckbuild/\n');
+  project.write('experiments/exp.yaml', EXPERIMENT);
+  project.git('add', '.');
+  project.git('commit', '-qm', 'experiment');
+  return project;
+}
+
+const ran = (project: TempProject): string[] => (existsSync(project.path('ran.log')) ? project.read('ran.log').trim().split('\n').sort() : []);
+
+function outputOf(project: TempProject, file: string): string {
+  const dir = readdirSync(project.path('runs')).find((name) => existsSync(project.path('runs', name, 'outputs', file)));
+  assert.ok(dir, `a run left ${file}`);
+  return readFileSync(project.path('runs', dir, 'outputs', file), 'utf8');
+}
+
+/** Pids of the job starters serving builds in this project (its working directory). */
+function startersOf(project: TempProject): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py') && readlinkSync(`/proc/${entry}/cwd`) === project.dir) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+const skipWithoutPython = spawnSync('python3', ['-c', 'import os; os.posix_spawn']).status === 0 ? false : 'no python3 with posix_spawn: the job starter cannot run here (jobs start from ckbuild itself)';
+
+test('jobs start from the job starter; with CKBUILD_JOB_STARTER=none from ckbuild; the same results either way', { skip: skipWithoutPython }, () => {
+  const viaStarter = setup();
+  const first = viaStarter.run(['experiments/exp.yaml']);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(outputOf(viaStarter, 'parent.txt'), /job_starter\.py/);
+  assert.deepEqual(ran(viaStarter), ['a', 'b', 'c']);
+
+  const inProcess = setup();
+  const second = inProcess.run(['experiments/exp.yaml'], { CKBUILD_JOB_STARTER: 'none' });
+  assert.equal(second.code, 0, second.stdout + second.stderr);
+  assert.doesNotMatch(outputOf(inProcess, 'parent.txt'), /job_starter/);
+  assert.match(outputOf(inProcess, 'parent.txt'), /main\.js/, 'the job is ckbuild\'s own child');
+  assert.deepEqual(ran(inProcess), ['a', 'b', 'c']);
+  assert.deepEqual(
+    inProcess.manifest().runs.map((r) => [r.id, r.key, r.status]),
+    viaStarter.manifest().runs.map((r) => [r.id, r.key, r.status]),
+  );
+});
+
+test('the job starter killed mid-build: the running job is still watched, later jobs start from ckbuild, each once', { skip: skipWithoutPython }, async () => {
+  const project = setup();
+  project.write('slow', '');
+  const child = project.start(['experiments/exp.yaml', '-j', '1']);
+  await waitFor(() => ran(project).includes('a'), 20_000, 'run a to start');
+  const starters = startersOf(project);
+  assert.equal(starters.length, 1, 'one job starter serves the build');
+  process.kill(starters[0]!, 'SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const { rmSync } = await import('node:fs');
+  rmSync(project.path('slow'));
+  const code = await exitOf(child);
+  assert.equal(code, 0, child.output());
+  assert.deepEqual(ran(project), ['a', 'b', 'c'], 'every run executed exactly once');
+  assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), child.output());
+});
+
+/** A stand-in for the starter that reads one job and exits without answering, starting it or not. */
+function dyingStarter(project: TempProject, startsTheJob: boolean): string {
+  const path = project.path('dying-starter');
+  const start = startsTheJob ? 'setsid bash "$script" >>"$log" 2>&1 </dev/null &' : ':';
+  writeFileSync(path, `#!/usr/bin/env bash\necho ready\nIFS=$'\\t' read -r token log script gpus\n${start}\nexit 0\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+for (const startsTheJob of [false, true]) {
+  test(`a starter that dies unanswered ${startsTheJob ? 'after starting' : 'before starting'} the job: it runs exactly once, and the build succeeds`, () => {
+    const project = setup();
+    const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: dyingStarter(project, startsTheJob) });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(ran(project), ['a', 'b', 'c'], 'never started twice, never lost');
+    assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
+  });
+}
