@@ -19,6 +19,8 @@ import { createInterface } from 'node:readline';
 import { templatesDir } from '../paths.js';
 
 const HELPER = join(templatesDir, 'python', 'job_starter.py');
+/** posix_spawn answers in well under a millisecond; this much silence means the helper is stuck. */
+const HELPER_SILENCE_MS = 5_000;
 
 export interface JobToStart {
   jobScript: string;
@@ -50,6 +52,8 @@ export class JobStarter {
   private state: 'idle' | 'starting' | 'ready' | 'gone' = 'idle';
   private nextToken = 0;
   private readonly pending = new Map<number, (result: StartResult) => void>();
+  /** Armed while starts await answers: a helper silent that long is stopped (a build never hangs on it). */
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly environment: Record<string, string>,
@@ -71,6 +75,7 @@ export class JobStarter {
     return new Promise((resolve) => {
       this.pending.set(token, resolve);
       this.holdOpen(true);
+      this.watchdog ??= setTimeout(() => this.silenced(), HELPER_SILENCE_MS);
       this.process!.stdin!.write(`${token}\t${job.log}\t${job.jobScript}\t${job.gpus.join(',')}\n`);
     });
   }
@@ -105,6 +110,7 @@ export class JobStarter {
   }
 
   private heard(line: string): void {
+    this.watchdog?.refresh();
     const [word = '', first = '', ...rest] = line.split(' ');
     if (word === 'ready') this.state = 'ready';
     else if (word === 'unavailable') this.stop();
@@ -118,7 +124,24 @@ export class JobStarter {
   private answer(token: number, result: StartResult): void {
     this.pending.get(token)?.(result);
     this.pending.delete(token);
-    if (this.pending.size === 0) this.holdOpen(false);
+    if (this.pending.size === 0) this.idle();
+  }
+
+  /** Nothing awaits an answer: neither the pipe nor the watchdog keeps ckbuild alive. */
+  private idle(): void {
+    this.holdOpen(false);
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  /**
+   * Starts awaited an answer for HELPER_SILENCE_MS (a python3 that hangs as it starts, a helper
+   * stopped by a signal): the helper is killed, so it can start nothing more, and the starts are
+   * settled as for a helper that died.
+   */
+  private silenced(): void {
+    this.process?.kill('SIGKILL');
+    this.stop();
   }
 
   private stop(): void {
@@ -128,6 +151,6 @@ export class JobStarter {
     this.state = 'gone';
     for (const resolve of this.pending.values()) resolve(outcome);
     this.pending.clear();
-    this.holdOpen(false);
+    this.idle();
   }
 }

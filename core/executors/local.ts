@@ -1,8 +1,9 @@
 /**
  * The local executor: job scripts as child processes of this machine, in dependency order (the
  * orchestrator only submits runs whose upstream finished), with a concurrency limit and one GPU
- * per GPU job. Children run in their own process group and survive a crash of ckbuild; the next
- * invocation finds them through the pid in their status file and waits for them.
+ * per GPU job. Jobs are started by the job starter (./jobStarter.ts), or by ckbuild itself where it
+ * cannot run; either way each runs in its own session and process group and survives a crash of
+ * ckbuild; the next invocation finds them through the pid in their status file and waits for them.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,8 +21,8 @@ interface Child {
   exited: boolean;
   /**
    * Started by the job starter: its `exited` line is a prompt to look, and whether the job still
-   * runs is read from /proc, so a starter (or waiter) that is killed never leaves a job "running"
-   * forever. A job ckbuild started itself is its own child: its exit event is the truth.
+   * runs is read from /proc, so a starter that is killed never leaves a job "running" forever. A
+   * job ckbuild started itself is its own child: its exit event is the truth.
    */
   viaStarter: boolean;
 }

@@ -95,11 +95,11 @@ test('the job starter killed mid-build: the running job is still watched, later 
   assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), child.output());
 });
 
-/** A stand-in for the starter that reads one job and exits without answering, starting it or not. */
-function dyingStarter(project: TempProject, startsTheJob: boolean): string {
-  const path = project.path('dying-starter');
+/** A stand-in for the starter that reads one job and then, starting it or not, exits (or hangs) without answering. */
+function failingStarter(project: TempProject, startsTheJob: boolean, then: 'exit 0' | 'exec sleep 600'): string {
+  const path = project.path('failing-starter');
   const start = startsTheJob ? 'setsid bash "$script" >>"$log" 2>&1 </dev/null &' : ':';
-  writeFileSync(path, `#!/usr/bin/env bash\necho ready\nIFS=$'\\t' read -r token log script gpus\n${start}\nexit 0\n`);
+  writeFileSync(path, `#!/usr/bin/env bash\necho ready\nIFS=$'\\t' read -r token log script gpus\n${start}\n${then}\n`);
   chmodSync(path, 0o755);
   return path;
 }
@@ -107,9 +107,17 @@ function dyingStarter(project: TempProject, startsTheJob: boolean): string {
 for (const startsTheJob of [false, true]) {
   test(`a starter that dies unanswered ${startsTheJob ? 'after starting' : 'before starting'} the job: it runs exactly once, and the build succeeds`, () => {
     const project = setup();
-    const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: dyingStarter(project, startsTheJob) });
+    const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: failingStarter(project, startsTheJob, 'exit 0') });
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.deepEqual(ran(project), ['a', 'b', 'c'], 'never started twice, never lost');
     assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
   });
 }
+
+test('a starter that hangs without answering is stopped: the build does not hang, and the job runs once', () => {
+  const project = setup();
+  const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: failingStarter(project, true, 'exec sleep 600') }, 60_000);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.deepEqual(ran(project), ['a', 'b', 'c']);
+  assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
+});
