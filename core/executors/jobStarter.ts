@@ -30,8 +30,8 @@ export interface JobToStart {
 
 /**
  * What became of a start: the job's pid; an error (bash could not be started); `not-taken`,
- * certainly not started (no helper, or a path a line cannot carry): the caller starts the job
- * itself; or `unknown`: the helper stopped between reading the job and answering, so the job may
+ * certainly not started (no helper, not ready yet, or a path a line cannot carry): the caller
+ * starts the job itself; or `unknown`: the helper stopped between reading the job and answering, so the job may
  * be running without ckbuild knowing its pid.
  */
 export type StartResult = { pid: number } | { error: string } | 'not-taken' | 'unknown';
@@ -69,8 +69,10 @@ export class JobStarter {
   private readonly python: string;
 
   start(job: JobToStart): Promise<StartResult> {
-    if (this.state === 'gone' || [job.jobScript, job.log].some((field) => /[\t\n\r]/.test(field))) return Promise.resolve('not-taken');
+    // Until the helper is ready (python3 takes 10 ms to start, 65 ms behind a pyenv shim), ckbuild
+    // starts the first jobs itself: a build of three steps never waits for the helper.
     if (this.state === 'idle') this.launch();
+    if (this.state !== 'ready' || [job.jobScript, job.log].some((field) => /[\t\n\r]/.test(field))) return Promise.resolve('not-taken');
     const token = this.nextToken++;
     return new Promise((resolve) => {
       this.pending.set(token, resolve);
@@ -80,9 +82,10 @@ export class JobStarter {
     });
   }
 
-  /** Lets the helper finish: it exits once it has read everything written to it. */
+  /** Lets the helper finish: it exits once it has read everything written to it (one never ready is stopped). */
   close(): void {
-    if (this.process && this.state !== 'gone') this.process.stdin!.end();
+    if (this.state === 'ready') this.process!.stdin!.end();
+    else if (this.state === 'starting') this.process!.kill('SIGKILL');
   }
 
   private launch(): void {
@@ -135,9 +138,8 @@ export class JobStarter {
   }
 
   /**
-   * Starts awaited an answer for HELPER_SILENCE_MS (a python3 that hangs as it starts, a helper
-   * stopped by a signal): the helper is killed, so it can start nothing more, and the starts are
-   * settled as for a helper that died.
+   * Starts awaited an answer for HELPER_SILENCE_MS (a helper stopped by a signal, or stuck): the
+   * helper is killed, so it can start nothing more, and the starts are settled as for one that died.
    */
   private silenced(): void {
     this.process?.kill('SIGKILL');
@@ -146,10 +148,9 @@ export class JobStarter {
 
   private stop(): void {
     if (this.state === 'gone') return;
-    // Before "ready" the helper never reached its loop: nothing written to it was started.
-    const outcome: StartResult = this.state === 'ready' ? 'unknown' : 'not-taken';
     this.state = 'gone';
-    for (const resolve of this.pending.values()) resolve(outcome);
+    // Only a ready helper is written to: a start it read may have happened.
+    for (const resolve of this.pending.values()) resolve('unknown');
     this.pending.clear();
     this.idle();
   }

@@ -10,20 +10,28 @@ import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { test } from 'node:test';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
 
-// a: sleeps while the file `slow` exists; b: after a; c: says which process started its job.
+// ckbuild starts the first jobs itself while the helper boots: `warm` (half a second) is one of
+// them, and the others, after it, are the helper's to start. Each records the command line of the
+// process that started it; a waits while the file `slow` exists; b needs a.
+const PARENT = (file: string) => `tr "\\\\0" " " < "/proc/$PPID/cmdline" > "$CK_PROJECT_DIR/${file}"`;
 const EXPERIMENT = `version: "1.0"
 experiment_name: exp
 prepare:
+  warm:
+    command: 'sleep 0.5; echo w > "$CK_OUTPUTS/w.txt"'
+    outputs: [w.txt]
   a:
-    command: 'echo a >> "$CK_PROJECT_DIR/ran.log"; while [ -e "$CK_PROJECT_DIR/slow" ]; do sleep 0.1; done; echo a > "$CK_OUTPUTS/a.txt"'
+    command: 'echo a >> "$CK_PROJECT_DIR/ran.log"; ${PARENT('a.parent')}; while [ -e "$CK_PROJECT_DIR/slow" ]; do sleep 0.1; done; echo a > "$CK_OUTPUTS/a.txt"'
+    needs: [warm]
     outputs: [a.txt]
   b:
     command: 'echo b >> "$CK_PROJECT_DIR/ran.log"; cat "$CK_NEEDS_A/a.txt" > "$CK_OUTPUTS/b.txt"'
     needs: [a]
     outputs: [b.txt]
   c:
-    command: 'echo c >> "$CK_PROJECT_DIR/ran.log"; tr "\\\\0" " " < "/proc/$PPID/cmdline" > "$CK_OUTPUTS/parent.txt"'
-    outputs: [parent.txt]
+    command: 'echo c >> "$CK_PROJECT_DIR/ran.log"; ${PARENT('c.parent')}; echo c > "$CK_OUTPUTS/c.txt"'
+    needs: [warm]
+    outputs: [c.txt]
 `;
 
 function setup(): TempProject {
@@ -36,12 +44,6 @@ function setup(): TempProject {
 }
 
 const ran = (project: TempProject): string[] => (existsSync(project.path('ran.log')) ? project.read('ran.log').trim().split('\n').sort() : []);
-
-function outputOf(project: TempProject, file: string): string {
-  const dir = readdirSync(project.path('runs')).find((name) => existsSync(project.path('runs', name, 'outputs', file)));
-  assert.ok(dir, `a run left ${file}`);
-  return readFileSync(project.path('runs', dir, 'outputs', file), 'utf8');
-}
 
 /** Pids of the job starters serving builds in this project (its working directory). */
 function startersOf(project: TempProject): number[] {
@@ -63,14 +65,14 @@ test('jobs start from the job starter; with CKBUILD_JOB_STARTER=none from ckbuil
   const viaStarter = setup();
   const first = viaStarter.run(['experiments/exp.yaml']);
   assert.equal(first.code, 0, first.stdout + first.stderr);
-  assert.match(outputOf(viaStarter, 'parent.txt'), /job_starter\.py/);
+  assert.match(viaStarter.read('c.parent'), /job_starter\.py/);
   assert.deepEqual(ran(viaStarter), ['a', 'b', 'c']);
 
   const inProcess = setup();
   const second = inProcess.run(['experiments/exp.yaml'], { CKBUILD_JOB_STARTER: 'none' });
   assert.equal(second.code, 0, second.stdout + second.stderr);
-  assert.doesNotMatch(outputOf(inProcess, 'parent.txt'), /job_starter/);
-  assert.match(outputOf(inProcess, 'parent.txt'), /main\.js/, 'the job is ckbuild\'s own child');
+  assert.doesNotMatch(inProcess.read('c.parent'), /job_starter/);
+  assert.match(inProcess.read('c.parent'), /main\.js/, 'the job is ckbuild\'s own child');
   assert.deepEqual(ran(inProcess), ['a', 'b', 'c']);
   assert.deepEqual(
     inProcess.manifest().runs.map((r) => [r.id, r.key, r.status]),
@@ -83,6 +85,8 @@ test('the job starter killed mid-build: the running job is still watched, later 
   project.write('slow', '');
   const child = project.start(['experiments/exp.yaml', '-j', '1']);
   await waitFor(() => ran(project).includes('a'), 20_000, 'run a to start');
+  await waitFor(() => existsSync(project.path('a.parent')), 20_000, 'run a to say who started it');
+  assert.match(project.read('a.parent'), /job_starter\.py/, 'the running job is one the helper started');
   const starters = startersOf(project);
   assert.equal(starters.length, 1, 'one job starter serves the build');
   process.kill(starters[0]!, 'SIGKILL');
@@ -99,7 +103,8 @@ test('the job starter killed mid-build: the running job is still watched, later 
 function failingStarter(project: TempProject, startsTheJob: boolean, then: 'exit 0' | 'exec sleep 600'): string {
   const path = project.path('failing-starter');
   const start = startsTheJob ? 'setsid bash "$script" >>"$log" 2>&1 </dev/null &' : ':';
-  writeFileSync(path, `#!/usr/bin/env bash\necho ready\nIFS=$'\\t' read -r token log script gpus\n${start}\n${then}\n`);
+  const read = project.path('starter-read.log');
+  writeFileSync(path, `#!/usr/bin/env bash\necho ready\nIFS=$'\\t' read -r token log script gpus\necho "$script" >> '${read}'\n${start}\n${then}\n`);
   chmodSync(path, 0o755);
   return path;
 }
@@ -109,6 +114,7 @@ for (const startsTheJob of [false, true]) {
     const project = setup();
     const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: failingStarter(project, startsTheJob, 'exit 0') });
     assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(project.read('starter-read.log').trim().split('\n').length, 1, 'the stand-in read one job and said nothing');
     assert.deepEqual(ran(project), ['a', 'b', 'c'], 'never started twice, never lost');
     assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
   });
@@ -118,6 +124,7 @@ test('a starter that hangs without answering is stopped: the build does not hang
   const project = setup();
   const result = project.run(['experiments/exp.yaml', '-j', '1'], { CKBUILD_JOB_STARTER: failingStarter(project, true, 'exec sleep 600') }, 60_000);
   assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.equal(project.read('starter-read.log').trim().split('\n').length, 1, 'the stand-in read one job and hung');
   assert.deepEqual(ran(project), ['a', 'b', 'c']);
   assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
 });
