@@ -31,8 +31,8 @@ export interface JobToStart {
 /**
  * What became of a start: the job's pid; an error (bash could not be started); `not-taken`,
  * certainly not started (no helper, not ready yet, or a path a line cannot carry): the caller
- * starts the job itself; or `unknown`: the helper stopped between reading the job and answering, so the job may
- * be running without ckbuild knowing its pid.
+ * starts the job itself; or `unknown`: the helper stopped between reading the job and answering,
+ * so the job may be running without ckbuild knowing its pid.
  */
 export type StartResult = { pid: number } | { error: string } | 'not-taken' | 'unknown';
 
@@ -54,6 +54,7 @@ export class JobStarter {
   private readonly pending = new Map<number, (result: StartResult) => void>();
   /** Armed while starts await answers: a helper silent that long is stopped (a build never hangs on it). */
   private watchdog: NodeJS.Timeout | undefined;
+  private readonly python: string;
 
   constructor(
     private readonly environment: Record<string, string>,
@@ -65,8 +66,6 @@ export class JobStarter {
     this.python = choice === undefined || choice === '' ? 'python3' : choice;
     if (choice === 'none') this.state = 'gone';
   }
-
-  private readonly python: string;
 
   start(job: JobToStart): Promise<StartResult> {
     // Until the helper is ready (python3 takes 10 ms to start, 65 ms behind a pyenv shim), ckbuild
