@@ -59,6 +59,7 @@ def main():
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 start(bash, environment, line.decode(), running)
+        # Also after every wake-up: a wakeup byte dropped on a full pipe must not hide an exit.
         reap(running)
 
 
