@@ -159,13 +159,14 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
   if (!existsSync(runSpecPath(run.runDir))) {
     // Assemble in the staging folder, then one rename: the directory appears complete or not at all.
     const staging = stagingFolderFor(run.runDir);
+    let createdFrom: string | undefined;
     try {
-      writeStaged(staging, files, snapshots);
+      createdFrom = writeStaged(staging, files, snapshots);
     } catch (error) {
       rmSync(staging, { recursive: true, force: true }); // a full disk leaves nothing half-written
       throw error;
     }
-    ensureIgnoredDir(dirname(run.runDir));
+    markRunsRoot(dirname(run.runDir), createdFrom);
     try {
       renameSync(staging, run.runDir); // fails if a non-empty directory is there
       changed = true;
@@ -214,6 +215,20 @@ export function generateRun(run: PlannedRun, plan: Plan, rule: Rule): GeneratedR
 const STAGING_FOLDER = '.partial';
 const cleanedStaging = new Set<string>();
 
+/**
+ * The runs root carries its `.gitignore` (core/ignoredDir.ts): checked once per runs root and
+ * process (three system calls a run, of a 200-run build, otherwise), and again whenever staging
+ * had to create the runs root anew (deleted while watch mode runs).
+ */
+const markedRunsRoots = new Set<string>();
+
+function markRunsRoot(runsRoot: string, createdFrom: string | undefined): void {
+  const recreated = createdFrom !== undefined && !createdFrom.startsWith(join(runsRoot, STAGING_FOLDER));
+  if (markedRunsRoots.has(runsRoot) && !recreated) return;
+  ensureIgnoredDir(runsRoot);
+  markedRunsRoots.add(runsRoot);
+}
+
 function stagingFolderFor(runDir: string): string {
   const folder = join(dirname(runDir), STAGING_FOLDER);
   if (!cleanedStaging.has(folder)) {
@@ -240,10 +255,11 @@ function removeAbandonedStaging(folder: string): void {
 /**
  * A new run directory's files, into its private staging folder: nobody can read them before the
  * one rename that publishes the folder, so plain writes suffice (no temporary file and rename per
- * file), and each folder is created once.
+ * file), and each folder is created once. Returns the first folder it had to create (mkdir's
+ * answer): above the staging folder means the runs root itself was new.
  */
-function writeStaged(staging: string, files: Map<string, string>, snapshots: Map<string, string>): void {
-  mkdirSync(staging, { recursive: true });
+function writeStaged(staging: string, files: Map<string, string>, snapshots: Map<string, string>): string | undefined {
+  const createdFrom = mkdirSync(staging, { recursive: true });
   const made = new Set<string>([staging]);
   const folder = (path: string): void => {
     const dir = dirname(path);
@@ -262,6 +278,7 @@ function writeStaged(staging: string, files: Map<string, string>, snapshots: Map
     copyFileSync(original, target);
   }
   for (const dir of ['outputs', 'metadata']) mkdirSync(join(staging, dir), { recursive: true });
+  return createdFrom;
 }
 
 function writeFiles(root: string, files: Map<string, string>, snapshots: Map<string, string>, onlyChanged = false): boolean {

@@ -4,7 +4,7 @@
  * its process still lives; the runs root itself is never listed to find them.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,4 +44,19 @@ test('a killed generation’s staging folder is removed by the next generation; 
   assert.notEqual(readFileSync(runSpecPath(third!.runDir), 'utf8'), '{"half": true', 'a folder left under this process’s pid is not published as it was');
   assert.deepEqual(readdirSync(staging), [basename(live)], 'only the live process’s folder is left in runs/.partial/');
   assert.ok(readdirSync(plan.runsRoot).every((name) => name === '.partial' || name === '.gitignore' || plan.runs.some((run) => basename(run.runDir) === name)), 'nothing staged beside the run directories');
+});
+
+test('a runs root deleted between two generations of one process gets its .gitignore back', async () => {
+  const file = join(sweepProject(2), 'experiments', 'sweep.yaml');
+  const result = await planExperiment(file, { rules: ruleRegistry, foreign: foreignFormats });
+  assert.ok(result.plan);
+  const plan = result.plan;
+  const marker = join(plan.runsRoot, '.gitignore');
+  assert.deepEqual(generateTargets(plan, selectTargets(plan), ruleRegistry).diagnostics, []);
+  assert.match(readFileSync(marker, 'utf8'), /^\*$/m);
+  // As in watch mode: the user removes runs/, the next save regenerates in the same process.
+  rmSync(plan.runsRoot, { recursive: true, force: true });
+  assert.deepEqual(generateTargets(plan, selectTargets(plan), ruleRegistry).diagnostics, []);
+  assert.ok(existsSync(runSpecPath(plan.runs[0]!.runDir)), 'the run directory is there again');
+  assert.match(readFileSync(marker, 'utf8'), /^\*$/m, 'and runs/ is ignored by git again');
 });
