@@ -60,6 +60,7 @@ export interface BuildResult extends Execution {
 export async function build(reconciled: Reconciled, options: BuildOptions): Promise<BuildResult> {
   const plan = reconciled.plan;
   const targets = selectTargets(plan, options.select);
+  if (targets.runs.length > 0) options.executors.primary.prepare?.();
   const generation = generateTargets(plan, targets, options.rules, options.onEvent);
   if (generation.diagnostics.some((d) => d.severity === 'error')) {
     options.recorder.persist(true);

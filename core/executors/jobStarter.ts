@@ -67,10 +67,15 @@ export class JobStarter {
     if (choice === 'none') this.state = 'gone';
   }
 
+  /** Starts the helper now, for jobs about to come (LocalExecutor.prepare): it is then ready by the first. */
+  warmUp(): void {
+    if (this.state === 'idle') this.launch();
+  }
+
   start(job: JobToStart): Promise<StartResult> {
     // Until the helper is ready (python3 takes 10 ms to start, 65 ms behind a pyenv shim), ckbuild
     // starts the first jobs itself: a build of three steps never waits for the helper.
-    if (this.state === 'idle') this.launch();
+    this.warmUp();
     if (this.state !== 'ready' || [job.jobScript, job.log].some((field) => /[\t\n\r]/.test(field))) return Promise.resolve('not-taken');
     const token = this.nextToken++;
     return new Promise((resolve) => {

@@ -92,6 +92,10 @@ export class LocalExecutor implements Executor {
     this.starter = new JobStarter(this.environment, (pid) => this.ended(pid), options.environment[JOB_STARTER_VARIABLE]);
   }
 
+  prepare(): void {
+    this.starter.warmUp();
+  }
+
   async submit({ run, generated }: SubmitRequest): Promise<SubmitResult> {
     const wanted = generated.resources.gpus ?? 0;
     const gpus: number[] = [];

@@ -45,6 +45,12 @@ export interface Executor {
   readonly handlesDependencies: boolean;
   /** How many runs may be in flight at once (local -j; SLURM's queue cap). */
   readonly capacity: number;
+  /**
+   * Called once before a build's first submission, while its run directories are written: what
+   * submitting needs may start meanwhile (the local executor's job starter, whose Python takes
+   * 10–65 ms to start; without it the first jobs of a 200-run build start the slow way).
+   */
+  prepare?(): void;
   submit(request: SubmitRequest): Promise<SubmitResult>;
   /** Several ready runs at once (SLURM groups independent ones into a job array). */
   submitBatch?(requests: SubmitRequest[]): Promise<SubmitResult[]>;

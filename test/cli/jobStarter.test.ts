@@ -10,8 +10,9 @@ import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { test } from 'node:test';
 import { exitOf, TempProject, waitFor } from '../helpers/project.js';
 
-// ckbuild starts the first jobs itself while the helper boots: `warm` (half a second) is one of
-// them, and the others, after it, are the helper's to start. Each records the command line of the
+// ckbuild starts the helper as a build begins to write run directories, and starts a job itself
+// while the helper still boots: `warm` (half a second) may be one, and the others, after it, are
+// the helper's to start. Each records the command line of the
 // process that started it; a waits while the file `slow` exists; b needs a.
 const PARENT = (file: string) => `tr "\\\\0" " " < "/proc/$PPID/cmdline" > "$CK_PROJECT_DIR/${file}"`;
 const EXPERIMENT = `version: "1.0"
@@ -52,6 +53,21 @@ function startersOf(project: TempProject): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py') && readlinkSync(`/proc/${entry}/cwd`) === project.dir) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Pids of the job starters that this test process started. */
+function ownStarters(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py')) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -127,4 +143,16 @@ test('a starter that hangs without answering is stopped: the build does not hang
   assert.equal(project.read('starter-read.log').trim().split('\n').length, 1, 'the stand-in read one job and hung');
   assert.deepEqual(ran(project), ['a', 'b', 'c']);
   assert.ok(project.manifest().runs.every((r) => r.status === 'succeeded'), result.stdout);
+});
+
+test('prepare() starts the job starter before the first job, and close() stops one that was never used', { skip: skipWithoutPython }, async () => {
+  const { LocalExecutor } = await import('../../core/executors/local.js');
+  const executor = new LocalExecutor({ jobs: 2, gpus: [], environment: { ...process.env } });
+  assert.deepEqual(ownStarters(), [], 'creating the executor starts nothing (status and cancel create one too)');
+  executor.prepare();
+  // The build writes its run directories meanwhile; the helper boots beside it.
+  await waitFor(() => ownStarters().length === 1, 10_000, 'the job starter to be started');
+  const [pid] = ownStarters();
+  await executor.close();
+  await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), 10_000, 'the unused job starter to stop');
 });
