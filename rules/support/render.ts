@@ -77,9 +77,15 @@ export function loadableCheckpointDir(upstream: UpstreamView, epoch?: number): s
 /** Roughly how many billion parameters a model has, from its name (`Llama-3.1-8B` → 8). */
 export function modelSizeB(baseModel: string | undefined): number | undefined {
   if (!baseModel) return undefined;
+  // Asked of every run of a plan (its resources, its estimate) about a handful of model names.
+  if (sizes.has(baseModel)) return sizes.get(baseModel);
   const match = /(?:^|[^0-9.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])/.exec(modelDirName(baseModel));
-  return match ? Number(match[1]) : undefined;
+  const size = match ? Number(match[1]) : undefined;
+  sizes.set(baseModel, size);
+  return size;
 }
+
+const sizes = new Map<string, number | undefined>();
 
 /**
  * Host memory for loading a model: its weights at `bytesPerParam`, a quarter more for loading
