@@ -88,7 +88,7 @@ function codeFiles(): string[] {
   // module is part of it, else the compiled modules (a test, or a library user, imports those).
   const here = dirname(fileURLToPath(import.meta.url));
   const dirs = basename(here) === 'bundle' ? [here] : ['dist/core', 'dist/rules'].map((dir) => join(packageRoot, dir));
-  const compiled = dirs.flatMap((dir) => filesUnder(dir).filter((path) => path.endsWith('.js')));
+  const compiled = dirs.flatMap((dir) => filesUnder(dir).filter((path) => path.endsWith('.js') || path.endsWith('.cjs')));
   return [join(packageRoot, 'package.json'), ...compiled, ...filesUnder(join(packageRoot, 'templates'))];
 }
 

@@ -1,37 +1,47 @@
 #!/usr/bin/env node
-// After tsc: the command line as one bundle of modules (dist/bundle/), made by esbuild from the
-// compiled ESM. Loading ~160 modules one by one cost a planning command ~0.2 s of its ~0.8 s on the
-// project's 2-core machines; the bundle loads in half that. Commands stay in their own chunks
-// (--splitting), so `--help` and the no-op fast path still load almost nothing. The modules in
-// dist/ remain what the tests import and what the package exposes; the bin is the bundle.
+// After tsc: the command line as one bundle (dist/bundle/), made by esbuild from the compiled ESM.
+// Loading ~160 modules one by one cost a planning command ~0.2 s of its ~0.8 s on the project's
+// 2-core machines. The bundle is one CommonJS file, ckbuild.cjs, which the bin (dist/bundle/main.js,
+// cli/launch.ts) runs from V8's code cache made here: compiling it at every start was another
+// 40–60 ms of a one-trial re-plan. Lazily imported commands are bundled as lazily initialised
+// modules, so `--help` and the no-op fast path still run almost nothing. The modules in dist/
+// remain what the tests import and what the package exposes; the bin is the bundle.
 //
 // Left out of the bundle: ajv (loaded only when the precompiled validator does not fit) and the
 // report's vega, vega-lite and marked (large, and only `ckbuild report` needs them).
-import { chmodSync, copyFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outdir = join(root, 'dist', 'bundle');
-// Chunks are named by content: an earlier build's would linger (and count in the code digest).
+// An earlier build's files would linger (its code cache, chunks of older layouts in the code digest).
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  absWorkingDir: root,
-  entryPoints: ['dist/cli/main.js', 'dist/core/existenceWorker.js'],
-  entryNames: '[name]',
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external: ['ajv', 'vega', 'vega-lite', 'marked'],
-  // CommonJS dependencies (handlebars) call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as __ckbuildCreateRequire } from 'node:module'; const require = __ckbuildCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-// Beside the chunk that loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts, rules/torchtune/template.ts).
+const shared = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+const [cli] = (
+  await build({
+    ...shared,
+    entryPoints: ['dist/cli/main.js'],
+    outfile: join(outdir, 'ckbuild.cjs'),
+    format: 'cjs',
+    write: false,
+    external: ['ajv', 'vega', 'vega-lite', 'marked'],
+    // The modules find their neighbours (the validator, the worker, the templates) from their own URL.
+    define: { 'import.meta.url': '__ckbuildModuleUrl' },
+    banner: { js: "const __ckbuildModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  })
+).outputFiles;
+// The build id names the code cache made for exactly this bundle (cli/launch.ts); from its content,
+// so that rebuilding the same code gives the same bundle (and the same code digest, core/upToDate.ts).
+const buildId = createHash('sha256').update(cli.contents).digest('hex').slice(0, 16);
+mkdirSync(outdir, { recursive: true });
+writeFileSync(cli.path, `${cli.text}//# ckbuild-build ${buildId}\n`);
+await build({ ...shared, entryPoints: ['dist/core/existenceWorker.js'], outfile: join(outdir, 'existenceWorker.js'), format: 'esm' });
+copyFileSync(join(root, 'dist', 'cli', 'launch.js'), join(outdir, 'main.js'));
+// Beside the bundle, which loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts, rules/torchtune/template.ts).
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs'), join(outdir, 'experimentValidator.cjs'));
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs.v8cache'), join(outdir, 'experimentValidator.cjs.v8cache'));
 copyFileSync(join(root, 'dist', 'core', 'jobTemplate.cjs'), join(outdir, 'jobTemplate.cjs'));
@@ -40,3 +50,15 @@ copyFileSync(join(root, 'dist', 'rules', 'torchtune', 'finetuneTemplate.json'), 
 // builds it, and esbuild writes it without the execute bit: without this, the README's quick
 // start fails with "ckbuild: Permission denied".
 chmodSync(join(outdir, 'main.js'), 0o755);
+
+// The code cache: the bin run once on a small sweep (a dry run plans it and writes every run's
+// files), writing V8's cache of the bundle with what that compiled. Without it ckbuild is slower
+// to start, not wrong: a failure here is a warning.
+const { sweepProject } = await import(join(root, 'dist', 'bench', 'workload.js'));
+const sample = sweepProject(20);
+try {
+  const made = spawnSync(process.execPath, [join(outdir, 'main.js'), 'build', 'experiments/sweep.yaml', '--dry-run', '--quiet'], { cwd: sample, env: { ...process.env, CKBUILD_WRITE_CODE_CACHE: '1' }, encoding: 'utf8' });
+  if (made.status !== 0 || !readdirSync(outdir).some((name) => name.endsWith('.v8cache') && name.startsWith('ckbuild.'))) console.warn(`bundle: no code cache made (exit ${made.status}): ${made.stderr.slice(-500)}`);
+} finally {
+  rmSync(sample, { recursive: true, force: true });
+}

@@ -35,7 +35,7 @@ test('npm pack → npm install the tarball in a fresh folder → its ckbuild run
   const files = info!.files.map((f) => f.path);
 
   // What ships, and what does not.
-  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/bundle/main.js', 'dist/bundle/existenceWorker.js', 'dist/bundle/experimentValidator.cjs', 'dist/bundle/jobTemplate.cjs', 'dist/cli/main.js', 'dist/core/plan.js', 'dist/rules/index.js', 'templates/job.sh.hbs', 'templates/init/starter.yaml', 'templates/init/ckbuild.local.yaml.example', 'schema/experiment.schema.json', 'schema/local-config.schema.json', 'scripts/python-env.sh', 'scripts/python-requirements.txt']) {
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/bundle/main.js', 'dist/bundle/ckbuild.cjs', 'dist/bundle/existenceWorker.js', 'dist/bundle/experimentValidator.cjs', 'dist/bundle/jobTemplate.cjs', 'dist/cli/main.js', 'dist/core/plan.js', 'dist/rules/index.js', 'templates/job.sh.hbs', 'templates/init/starter.yaml', 'templates/init/ckbuild.local.yaml.example', 'schema/experiment.schema.json', 'schema/local-config.schema.json', 'scripts/python-env.sh', 'scripts/python-requirements.txt']) {
     assert.ok(files.includes(needed), `the package holds ${needed}`);
   }
   const unwanted = files.filter((f) => /^(test|dist\/test|dist\/bench|bench|core|cli|rules|docs|experiments|node_modules)\//.test(f) || f.startsWith('test/slurm') || f.endsWith('.ts') || f === 'tsconfig.json' || f === 'scripts/run-tests.mjs');
