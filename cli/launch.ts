@@ -16,7 +16,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = join(here, 'ckbuild.cjs');
@@ -30,12 +30,10 @@ try {
   // not made (a build whose dry run failed): compiled from the source
 }
 // Wrapped as Node wraps a CommonJS module, so that the same text makes the same cache.
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, {
-  filename: bundle,
-  cachedData,
-  // The report's charts import vega (ES modules only) as Node would from this file.
-  importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, { filename: bundle, cachedData });
+// Code from a code cache made in another process cannot import() (Node 20 finds no callback for
+// it): the report's charts import vega, an ES module, through this one (core/report/charts.ts).
+(globalThis as Record<symbol, unknown>)[Symbol.for('ckbuild.import')] = (specifier: string): Promise<unknown> => import(specifier);
 if (process.env.CKBUILD_WRITE_CODE_CACHE === '1' && cachePath) {
   process.on('exit', () => {
     const temporary = `${cachePath}.${process.pid}`;

@@ -36,6 +36,10 @@ const [cli] = (
 ).outputFiles;
 // The build id names the code cache made for exactly this bundle (cli/launch.ts); from its content,
 // so that rebuilding the same code gives the same bundle (and the same code digest, core/upToDate.ts).
+// The bin runs the bundle through vm.Script, where import() has no loader (cli/launch.ts): the one
+// the code needs goes through the bin's (core/report/charts.ts), and no other may appear.
+const stray = /[^\w$.]import\(\s*["'`]/.exec(cli.text);
+if (stray) throw new Error(`scripts/bundle.mjs: the bundle would import() at ${cli.text.slice(stray.index, stray.index + 60)}: route it through the bin's import (see core/report/charts.ts)`);
 const buildId = createHash('sha256').update(cli.contents).digest('hex').slice(0, 16);
 mkdirSync(outdir, { recursive: true });
 writeFileSync(cli.path, `${cli.text}//# ckbuild-build ${buildId}\n`);

@@ -35,8 +35,19 @@ const CONFIG = {
 const WIDTH = 560;
 const HEIGHT = 260;
 
+/**
+ * The bin lends its import() under this symbol (cli/launch.ts): code run from the bundle's code
+ * cache cannot import ES modules itself, and vega and vega-lite are ES modules only.
+ */
+const BIN_IMPORT = Symbol.for('ckbuild.import');
+
+function importPackage<T>(specifier: string): Promise<T> {
+  const lent = (globalThis as Record<symbol, unknown>)[BIN_IMPORT] as ((specifier: string) => Promise<unknown>) | undefined;
+  return (lent ? lent(specifier) : import(specifier)) as Promise<T>;
+}
+
 async function render(spec: Spec): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  const [vega, vegaLite] = await Promise.all([importPackage<typeof import('vega')>('vega'), importPackage<typeof import('vega-lite')>('vega-lite')]);
   const compiled = vegaLite.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CONFIG, width: WIDTH, height: HEIGHT, ...spec } as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();

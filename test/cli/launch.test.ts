@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 import { projectRoot } from '../helpers/paths.js';
 import { TempProject } from '../helpers/project.js';
 
@@ -20,7 +20,6 @@ function accepted(bundle: string, cache: string): boolean {
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, {
     filename: file,
     cachedData: readFileSync(join(bundle, cache)),
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   return !script.cachedDataRejected;
 }
