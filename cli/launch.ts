@@ -16,21 +16,19 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+import { bundleScript, codeCachePath } from './codeCache.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = join(here, 'ckbuild.cjs');
 const source = readFileSync(bundle, 'utf8');
-const buildId = /\/\/# ckbuild-build ([0-9a-f]+)\s*$/.exec(source)?.[1];
-const cachePath = buildId === undefined ? undefined : join(here, `ckbuild.${buildId}.v8cache`);
+const cachePath = codeCachePath(here, source);
 let cachedData: Buffer | undefined;
 try {
   if (cachePath) cachedData = readFileSync(cachePath);
 } catch {
   // not made (a build whose dry run failed): compiled from the source
 }
-// Wrapped as Node wraps a CommonJS module, so that the same text makes the same cache.
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, { filename: bundle, cachedData });
+const script = bundleScript(source, bundle, cachedData);
 // Code from a code cache made in another process cannot import() (Node 20 finds no callback for
 // it): the report's charts import vega, an ES module, through this one (core/report/charts.ts).
 (globalThis as Record<symbol, unknown>)[Symbol.for('ckbuild.import')] = (specifier: string): Promise<unknown> => import(specifier);

@@ -44,7 +44,8 @@ const buildId = createHash('sha256').update(cli.contents).digest('hex').slice(0,
 mkdirSync(outdir, { recursive: true });
 writeFileSync(cli.path, `${cli.text}//# ckbuild-build ${buildId}\n`);
 await build({ ...shared, entryPoints: ['dist/core/existenceWorker.js'], outfile: join(outdir, 'existenceWorker.js'), format: 'esm' });
-copyFileSync(join(root, 'dist', 'cli', 'launch.js'), join(outdir, 'main.js'));
+// The bin, with the few lines it shares with its test (cli/codeCache.ts) inlined: one file to read at start.
+await build({ ...shared, entryPoints: ['dist/cli/launch.js'], outfile: join(outdir, 'main.js'), format: 'esm' });
 // Beside the bundle, which loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts, rules/torchtune/template.ts).
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs'), join(outdir, 'experimentValidator.cjs'));
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs.v8cache'), join(outdir, 'experimentValidator.cjs.v8cache'));

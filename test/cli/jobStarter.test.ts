@@ -46,13 +46,13 @@ function setup(): TempProject {
 
 const ran = (project: TempProject): string[] => (existsSync(project.path('ran.log')) ? project.read('ran.log').trim().split('\n').sort() : []);
 
-/** Pids of the job starters serving builds in this project (its working directory). */
-function startersOf(project: TempProject): number[] {
+/** Pids of the running job starters that `chosen` picks (by pid). */
+function starters(chosen: (pid: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py') && readlinkSync(`/proc/${entry}/cwd`) === project.dir) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py') && chosen(entry)) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -60,20 +60,11 @@ function startersOf(project: TempProject): number[] {
   return pids;
 }
 
-/** Pids of the job starters that this test process started. */
-function ownStarters(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('job_starter.py')) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
+/** Those serving builds in this project (its working directory). */
+const startersOf = (project: TempProject): number[] => starters((pid) => readlinkSync(`/proc/${pid}/cwd`) === project.dir);
+
+/** Those this test process started (field 4 of /proc/<pid>/stat, after the command name). */
+const ownStarters = (): number[] => starters((pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === process.pid);
 
 const skipWithoutPython = spawnSync('python3', ['-c', 'import os; os.posix_spawn']).status === 0 ? false : 'no python3 with posix_spawn: the job starter cannot run here (jobs start from ckbuild itself)';
 

@@ -7,28 +7,23 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { Script } from 'node:vm';
+import { bundleScript, codeCachePath } from '../../cli/codeCache.js';
 import { projectRoot } from '../helpers/paths.js';
 import { TempProject } from '../helpers/project.js';
 
 const cacheOf = (bundle: string): string[] => readdirSync(bundle).filter((name) => name.startsWith('ckbuild.') && name.endsWith('.v8cache'));
 
-/** Whether V8 takes `cache` for the bundle in `bundle`, wrapped as the bin wraps it. */
+/** Whether V8 takes `cache` for the bundle in `bundle`, compiled as the bin compiles it. */
 function accepted(bundle: string, cache: string): boolean {
   const file = join(bundle, 'ckbuild.cjs');
-  const source = readFileSync(file, 'utf8');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`, {
-    filename: file,
-    cachedData: readFileSync(join(bundle, cache)),
-  });
-  return !script.cachedDataRejected;
+  return !bundleScript(readFileSync(file, 'utf8'), file, readFileSync(join(bundle, cache))).cachedDataRejected;
 }
 
 test('the bin runs its bundle from the build’s code cache, and alike without it or with a damaged one', () => {
   const built = join(projectRoot, 'dist', 'bundle');
   const [made] = cacheOf(built);
   assert.ok(made, 'the build made a code cache');
-  assert.match(readFileSync(join(built, 'ckbuild.cjs'), 'utf8'), new RegExp(`//# ckbuild-build ${made.slice('ckbuild.'.length, -'.v8cache'.length)}\\n$`), 'named by the build id at the end of the bundle');
+  assert.equal(codeCachePath(built, readFileSync(join(built, 'ckbuild.cjs'), 'utf8')), join(built, made), 'named by the build id at the end of the bundle');
   assert.equal(accepted(built, made), true, 'and V8 takes it for this Node');
 
   // A copy inside the package (the bundle finds its templates from there), to damage.
