@@ -58,15 +58,42 @@ export function keyDescription(identity: Omit<RunIdentity, 'key' | 'name' | 'id'
   return description;
 }
 
-export function computeKey(identity: Omit<RunIdentity, 'key' | 'name' | 'id' | 'step'>): string {
+export function computeKey(identity: Omit<RunIdentity, 'key' | 'name' | 'id' | 'step'>, resolvedText?: ResolvedText): string {
   // canonicalJson(keyDescription(identity)), written in its sorted member order without building
   // the description first. Once per run: with canonicalJson's concatenation, the 20,000 keys of
   // the benchmark sweep take 100–110 ms instead of 130–150 (a test pins it to the description).
   let text = `{"inputs":${rolesJson(identity.inputs, (input) => input.sha256)}`;
-  if (identity.model) text += `,"model":${canonicalJson(identity.model)}`;
-  text += `,"params":${canonicalJson(identity.params)},"rule":${canonicalJson(identity.rule)},"rule_version":${canonicalJson(identity.ruleVersion)}`;
+  if (identity.model) text += `,"model":${resolvedText?.model ?? canonicalJson(identity.model)}`;
+  text += `,"params":${resolvedText?.params ?? canonicalJson(identity.params)},"rule":${canonicalJson(identity.rule)},"rule_version":${canonicalJson(identity.ruleVersion)}`;
   text += `,"scheme":${HASH_SCHEME_VERSION},"upstream":${rolesJson(identity.upstream, (up) => up.key)}}`;
   return sha256(text);
+}
+
+/** The canonical JSON of a resolution's parameters and model, when many runs share it. */
+interface ResolvedText {
+  params: string;
+  model?: string;
+}
+
+/**
+ * Runs that resolved alike share one resolution (RuleDefinition.resolvesBy: a sweep's evaluation
+ * cells): its canonical JSON is written once, when it is met a second time, for all of them. A
+ * resolution met once keeps no text (a WeakMap of every run's text cost more in GC than it saved).
+ */
+function sharedTexts(): (resolved: ResolvedParams) => ResolvedText | undefined {
+  const texts = new Map<ResolvedParams, ResolvedText | null>();
+  return (resolved) => {
+    const known = texts.get(resolved);
+    if (known === undefined) {
+      texts.set(resolved, null);
+      return undefined;
+    }
+    if (known !== null) return known;
+    const text: ResolvedText = { params: canonicalJson(resolved.params) };
+    if (resolved.model) text.model = canonicalJson(resolved.model);
+    texts.set(resolved, text);
+    return text;
+  };
 }
 
 /** `{role: value}` in canonical JSON: roles sorted as canonicalJson sorts keys (and as often: once per order met). */
@@ -111,6 +138,7 @@ export async function computeIdentities(options: {
     const digest = digests.get(absolute);
     if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
   }
+  const textOf = sharedTexts();
   for (const id of options.order) {
     const run = options.runs.get(id)!;
     const resolved = options.resolved.get(id)!;
@@ -146,7 +174,7 @@ export async function computeIdentities(options: {
     }
     if (missing) continue;
     const partial = { rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
-    const key = computeKey(partial);
+    const key = computeKey(partial, textOf(resolved));
     identities.set(id, { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream });
   }
   return { identities, diagnostics, files: [...files] };

@@ -144,6 +144,15 @@ export interface RuleDefinition<P> {
   /** JSON Schema properties of the parameters the rule accepts (used in the experiment schema). */
   paramsSchema?: JsonObject;
   resolve(run: ExpandedRun, context: ResolveContext): Resolved<P>;
+  /**
+   * Everything `resolve` reads of the run and of the context apart from files (which it reads
+   * through ResolveContext.readText and exists, the same for every run of a plan), as values
+   * compared by identity. Runs of one plan that give the same values resolve once: a sweep's
+   * 10,000 evaluation cells share one parameter object, expanded once (core/experiment/expand)
+   * and resolved, hashed and written once. A run whose resolution has diagnostics is never shared.
+   * Without it, every run is resolved on its own.
+   */
+  resolvesBy?(run: ExpandedRun, context: ResolveContext): readonly unknown[];
   toJson(params: P): JsonObject;
   fromJson(json: JsonObject): P;
   render(context: RenderContext<P>): RenderedRun;
@@ -225,11 +234,16 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
     steps: definition.steps,
     description: definition.description,
     resolve(run, context) {
+      const by = definition.resolvesBy?.(run, context);
+      const memo = by && resolutionMemo(context, by);
+      const known = memo?.get(RESOLVED) as ResolvedParams | undefined;
+      if (known) return known;
       const resolved = definition.resolve(run, context);
       // Member by member, not spread: this runs once per run of a plan.
       const json: ResolvedParams = { params: toJson(resolved.params), diagnostics: resolved.diagnostics };
       if (resolved.model !== undefined) json.model = resolved.model;
       if (resolved.inputs !== undefined) json.inputs = resolved.inputs;
+      if (memo && json.diagnostics.length === 0) memo.set(RESOLVED, json);
       return json;
     },
     render: (context) => definition.render({ ...context, params: fromJson(context.params) }),
@@ -241,6 +255,27 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
   if (estimateGpuHours) rule.estimateGpuHours = (params, resources, context) => estimateGpuHours(fromJson(params), resources, context);
   if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));
   return rule;
+}
+
+/**
+ * The resolutions of one plan, by what they were resolved from (RuleDefinition.resolvesBy): a
+ * trie of maps, one level per value, under the plan's run table (one per expansion, so nothing is
+ * shared across plans, whose files may have changed). The node for `by`; its RESOLVED entry, once
+ * set, is the shared resolution.
+ */
+type MemoNode = Map<unknown, unknown>;
+const memos = new WeakMap<object, MemoNode>();
+const RESOLVED = Symbol('resolved');
+
+function resolutionMemo(context: ResolveContext, by: readonly unknown[]): MemoNode {
+  let node = memos.get(context.runs);
+  if (!node) memos.set(context.runs, (node = new Map()));
+  for (const value of by) {
+    let next = node.get(value) as MemoNode | undefined;
+    if (!next) node.set(value, (next = new Map()));
+    node = next;
+  }
+  return node;
 }
 
 /** The rules core can use, by name, and which rule each step uses by default. */

@@ -7,7 +7,7 @@ import { memoryFor } from '../support/render.js';
 import { defineRule, type RenderContext, type RenderedRun, type Resources } from '../../core/rule.js';
 import { EVAL_CONFIG, evalCommand } from './command.js';
 import { readInspectMetrics } from './metrics.js';
-import { inspectJson, inspectParams, resolveInspect, type InspectParams } from './params.js';
+import { inspectJson, inspectParams, inspectResolvesBy, resolveInspect, type InspectParams } from './params.js';
 
 function render(context: RenderContext<InspectParams>): RenderedRun {
   const { command, evalYaml, diagnostics } = evalCommand(context);
@@ -32,6 +32,7 @@ export const inspectRule = defineRule<InspectParams>({
   steps: ['evaluate'],
   description: 'inspect-ai evaluation of one task on one model (base model, fine-tuned checkpoint or merged adapter) per run.',
   resolve: resolveInspect,
+  resolvesBy: inspectResolvesBy,
   toJson: inspectJson,
   fromJson: inspectParams,
   render,

@@ -66,6 +66,17 @@ function checkTaskScript(run: ExpandedRun, context: ResolveContext, taskFunction
   }
 }
 
+/**
+ * What resolveInspect reads besides the task script (RuleDefinition.resolvesBy): the parameters,
+ * the positions its diagnostics point at, the input paths, which upstream roles there are and
+ * whether the checkpoint is a merge's. Every fine-tuned cell of a sweep gives the same values.
+ */
+export function inspectResolvesBy(run: ExpandedRun, context: ResolveContext): readonly unknown[] {
+  const checkpoint = run.needs.checkpoint;
+  const upstreamStep = checkpoint === undefined ? undefined : context.runs.get(checkpoint)?.step;
+  return [context.projectDir, run.params, run.origins, run.inputs.script, run.inputs.dataset, checkpoint === undefined, upstreamStep, run.needs.dataset === undefined];
+}
+
 export function resolveInspect(run: ExpandedRun, context: ResolveContext): Resolved<InspectParams> {
   const read = new ParamReader(run.params, context);
   const task = read.string('task', '');

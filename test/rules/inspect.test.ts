@@ -133,6 +133,34 @@ test('a fine-tuned cell needs its checkpoint and an epoch', () => {
   assert.deepEqual(codes(resolve(cellParams({ model_kind: 'finetuned', epoch: 1 }), { needs: { checkpoint: FINETUNE_ID } }).diagnostics), []);
 });
 
+test('cells that read the same resolve once per plan, and only those', () => {
+  // As the expansion shares them (core/experiment/expand/evaluateModels.ts): one params object and
+  // one origins table for every fine-tuned cell that uses the experiment's evaluation settings.
+  const params = cellParams({ model_kind: 'finetuned', epoch: 1 });
+  const origins = { self: ['evaluation', 'tasks', 0] };
+  const merge = expandedRun({ id: 'merge/ensemble', step: 'merge', rule: 'adapter-merge' });
+  const otherFinetune = expandedRun({ ...finetuneRun, id: 'finetune/lora_rank=8,seed=2' });
+  const context = resolveContext([finetuneRun, otherFinetune, merge]);
+  const cell = (checkpoint: string, extra: Partial<ExpandedRun> = {}) => inspectRule.resolve(evalRun(params, { id: `evaluate/capitalization/${checkpoint}`, needs: { checkpoint }, origins, ...extra }), context);
+  const first = cell(FINETUNE_ID);
+  assert.equal(cell(otherFinetune.id), first, 'a second fine-tuned cell shares the first one\'s resolution');
+  assert.deepEqual(first, inspectRule.resolve(evalRun(params, { needs: { checkpoint: FINETUNE_ID }, origins }), resolveContext([finetuneRun])), 'the same as resolving it alone');
+  // What the rule reads besides the params decides too: the upstream's step, the inputs, the roles.
+  const noEpoch = cellParams({ model_kind: 'finetuned' });
+  const mergeCell = inspectRule.resolve(evalRun(noEpoch, { needs: { checkpoint: merge.id }, origins }), context);
+  assert.deepEqual(codes(mergeCell.diagnostics), [], 'a merge has no epochs to choose from');
+  assert.deepEqual(codes(inspectRule.resolve(evalRun(noEpoch, { needs: { checkpoint: FINETUNE_ID }, origins }), context).diagnostics), ['missing-key'], 'a fine-tune\'s cell still needs its epoch');
+  assert.notEqual(cell(FINETUNE_ID, { inputs: { script: 'tasks/other.py', dataset: 'data/words_5L_80P_1000.json' } }), first);
+  assert.deepEqual(codes(inspectRule.resolve(evalRun(params, { origins }), context).diagnostics), ['missing-key'], 'without a checkpoint role');
+  // A resolution with a diagnostic is never shared; another plan (another run table) shares nothing.
+  const hostile = cellParams({ temperature: 0.7 });
+  const once = inspectRule.resolve(evalRun(hostile, { origins }), context);
+  const twice = inspectRule.resolve(evalRun(hostile, { origins }), context);
+  assert.notEqual(twice, once);
+  assert.deepEqual(codes(twice.diagnostics), ['temperature-without-sampling']);
+  assert.notEqual(inspectRule.resolve(evalRun(params, { needs: { checkpoint: FINETUNE_ID }, origins }), resolveContext([finetuneRun, otherFinetune, merge])), first);
+});
+
 test('base cell: the eval command and eval.yaml', () => {
   const rendered = renderCell(cellParams());
   assert.deepEqual(rendered.diagnostics, []);

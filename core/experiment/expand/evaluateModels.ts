@@ -51,13 +51,22 @@ function baseCell(scope: EvaluationScope, { task, taskPath, shared }: TaskCells)
 function finetunedCells(scope: EvaluationScope, { task, taskPath, origins, shared }: TaskCells): void {
   const { ctx } = scope;
   const epochs = scope.evaluation.epochs ?? ['last'];
+  // The cells of results that share the experiment's evaluation settings and dataset share their
+  // parameters and inputs too, by epoch: one object each, which the rule resolves once
+  // (RuleDefinition.resolvesBy), instead of 10,000 equal ones for a 10,000-trial sweep.
+  const sharedCells = new Map<number | null, { params: JsonObject; inputs: Record<string, string> }>();
+  const cellOf = (params: JsonObject, dataset: CellDataset, epoch: number | null) => ({
+    params: compact({ ...params, model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.binding.params }),
+    inputs: { script: task.script, ...dataset.binding.inputs },
+  });
   for (const result of scope.finals) {
     const upstream = ctx.resolved.get(result.id)?.params;
     if (!upstream) continue;
     const own = ownDatasets(result.trial);
     const dataset = own.length > 0 ? scope.cellDataset(task, taskPath, own) : shared.dataset;
     if (dataset.missing) scope.reportMissingDataset(task, taskPath);
-    const params = sameEvaluation(result.config, ctx.config) ? shared.params : scope.params(task, result.config);
+    const sharesSettings = sameEvaluation(result.config, ctx.config);
+    const params = sharesSettings ? shared.params : scope.params(task, result.config);
     const runPrompt = runPromptOrigin(result.trial);
     const cellOrigins = runPrompt ? origins(runPrompt) : shared.origins;
     const cellEpochs = result.kind === 'merge' ? [null] : checkpointEpochs(epochs, upstream.epochs);
@@ -67,12 +76,18 @@ function finetunedCells(scope: EvaluationScope, { task, taskPath, origins, share
         continue;
       }
       const suffix = epoch === null ? '' : `/epoch${epoch}`;
+      const sharable = sharesSettings && dataset === shared.dataset;
+      let cell = sharable ? sharedCells.get(epoch) : undefined;
+      if (!cell) {
+        cell = cellOf(params, dataset, epoch);
+        if (sharable) sharedCells.set(epoch, cell);
+      }
       ctx.add({
         id: `evaluate/${task.name}/${result.id.slice(result.id.indexOf('/') + 1)}${suffix}`,
         step: 'evaluate',
         rule: scope.rule,
-        params: compact({ ...params, model_kind: 'finetuned', epoch: epoch ?? undefined, dataset: dataset.binding.params }),
-        inputs: { script: task.script, ...dataset.binding.inputs },
+        params: cell.params,
+        inputs: cell.inputs,
         needs: { ...dataset.binding.needs, checkpoint: result.id },
         origins: cellOrigins,
         labels: { task: task.name, ...result.trial.labels, ...(epoch === null ? {} : { epoch }) },
