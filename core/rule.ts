@@ -228,6 +228,18 @@ export interface Rule {
 
 export function defineRule<P>(definition: RuleDefinition<P>): Rule {
   const { toJson, fromJson, defaultResources, estimateGpuHours, readMetrics } = definition;
+  // The last parameters read back for an estimate: a plan asks for a run's default resources,
+  // then for its GPU-hours, with the same parameter object (20,000 runs read theirs once each,
+  // not twice). Only for these two, which read the value and keep nothing of it.
+  let lastJson: JsonObject | undefined;
+  let lastParams: P | undefined;
+  const estimateParams = (json: JsonObject): P => {
+    if (json !== lastJson) {
+      lastParams = fromJson(json);
+      lastJson = json;
+    }
+    return lastParams as P;
+  };
   const rule: Rule = {
     name: definition.name,
     version: definition.version,
@@ -251,8 +263,8 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
   if (definition.paramsSchema) rule.paramsSchema = definition.paramsSchema;
   if (definition.artifactSchemas) rule.artifactSchemas = definition.artifactSchemas;
   if (definition.measurements) rule.measurements = definition.measurements;
-  if (defaultResources) rule.defaultResources = (params) => defaultResources(fromJson(params));
-  if (estimateGpuHours) rule.estimateGpuHours = (params, resources, context) => estimateGpuHours(fromJson(params), resources, context);
+  if (defaultResources) rule.defaultResources = (params) => defaultResources(estimateParams(params));
+  if (estimateGpuHours) rule.estimateGpuHours = (params, resources, context) => estimateGpuHours(estimateParams(params), resources, context);
   if (readMetrics) rule.readMetrics = (runDir, params) => readMetrics(runDir, fromJson(params));
   return rule;
 }

@@ -314,6 +314,7 @@ function trainingIdentity(overrides: JsonObject, dataset: unknown): string {
  */
 class ListTrial implements Trial {
   private made: JsonObject | undefined;
+  private labelsMade: JsonObject | undefined;
 
   constructor(
     readonly trialId: number,
@@ -359,8 +360,10 @@ class ListTrial implements Trial {
     return origins;
   }
 
+  /** Made once: a fine-tune and each of its evaluations spread it into their own labels. */
   get labels(): JsonObject {
-    return { run: this.label, ...displayable(this.overrides) };
+    this.labelsMade ??= { run: this.label, ...displayable(this.overrides) };
+    return this.labelsMade;
   }
 }
 
