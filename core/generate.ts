@@ -17,7 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Resources, Rule, RenderedRun, UpstreamView } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
 import { resolveProjectPath } from './experiment/load.js';
-import { stableStringify, type Json, type JsonObject } from './json.js';
+import { merged, stableStringify, type Json, type JsonObject } from './json.js';
 import { type LocalConfig, modelsDirOf } from './localConfig.js';
 import { copyFileAtomic, writeFileAtomic } from './atomicFile.js';
 import type { Plan, PlannedRun } from './plan.js';
@@ -85,7 +85,7 @@ export function mergedResources(run: PlannedRun, rule: Rule, local: LocalConfig)
   if (local.constraint) site.constraint = local.constraint;
   if (local.qos) site.qos = local.qos;
   // Model defaults, then the site, then what the experiment asks for.
-  return { ...(rule.defaultResources?.(run.params) ?? {}), ...site, ...run.resources };
+  return merged<Resources>(rule.defaultResources?.(run.params), site, run.resources);
 }
 
 export function upstreamViews(run: PlannedRun, plan: Plan): Record<string, UpstreamView> {

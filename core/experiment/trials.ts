@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Resources } from '../rule.js';
 import { type Diagnostic, type FieldPath } from '../diagnostics.js';
 import { DEFAULT_SEED } from '../defaults.js';
-import { canonicalJson, type Json, type JsonObject } from '../json.js';
+import { canonicalJson, type Json, type JsonObject, merged } from '../json.js';
 import { diagnosticAt, type SourceFile } from '../source.js';
 import { type DatasetRef, type ExperimentDocument, LIST_RUN_KEYS } from './model.js';
 
@@ -362,7 +362,7 @@ class ListTrial implements Trial {
 
   /** Made once: a fine-tune and each of its evaluations spread it into their own labels. */
   get labels(): JsonObject {
-    this.labelsMade ??= { run: this.label, ...displayable(this.overrides) };
+    this.labelsMade ??= merged({ run: this.label }, displayable(this.overrides));
     return this.labelsMade;
   }
 }

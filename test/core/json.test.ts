@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, compact, objectOf, stableStringify } from '../../core/json.js';
+import { canonicalJson, compact, compactMerged, merged, objectOf, stableStringify } from '../../core/json.js';
 import { computeKey, keyDescription } from '../../core/identity.js';
 import { sha256 } from '../../core/hash.js';
 import { parseSourceText } from '../../core/source.js';
@@ -91,4 +91,26 @@ test('objectOf makes the object its members say, in their order, whatever the sh
   assert.equal(Object.getPrototypeOf(withProto), Object.prototype, '__proto__ is a member, never the prototype');
   assert.deepEqual(Object.keys(withProto), ['__proto__', 'z']);
   assert.deepEqual(compact({ a: 1, b: undefined, c: 'x' }), { a: 1, c: 'x' });
+});
+
+test('merged and compactMerged are the spreads they replace: order, last value wins, __proto__ a member', () => {
+  const hostile = JSON.parse('{"__proto__": {"polluted": true}, "b": 2}') as Record<string, unknown>;
+  const cases: Array<Array<Record<string, unknown> | undefined>> = [
+    [{ a: 1, b: 2 }, { c: 3, a: 4 }],
+    [{}, { x: [1] }, undefined, { y: { z: 1 }, x: null }],
+    [{ self: ['config'] }, hostile],
+    [{ a: undefined, b: 1 }, { b: undefined, c: 2 }, { a: 3 }],
+    [Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i])), { k3: 'three', extra: true }],
+  ];
+  for (const sources of cases) {
+    const spread = sources.reduce<Record<string, unknown>>((out, source) => ({ ...out, ...source }), {});
+    const made = merged(...sources);
+    assert.deepEqual(Object.keys(made), Object.keys(spread));
+    assert.deepEqual(made, spread);
+    assert.equal(Object.getPrototypeOf(made), Object.prototype, 'a __proto__ key never becomes the prototype');
+    const compacted = compactMerged(...(sources as Array<Record<string, never>>));
+    assert.equal(JSON.stringify(compacted), JSON.stringify(compact(spread as Record<string, never>)));
+  }
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.deepEqual(Object.keys(merged({ self: ['config'] }, hostile)), ['self', '__proto__', 'b']);
 });

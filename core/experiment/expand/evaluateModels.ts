@@ -1,6 +1,6 @@
 /** Without a matrix: every task × (the base model, every result × epochs, every checkpoint). */
 import type { FieldPath } from '../../diagnostics.js';
-import { compact, type Json, type JsonObject } from '../../json.js';
+import { compact, type Json, type JsonObject, merged } from '../../json.js';
 import type { EvaluationTask } from '../model.js';
 import { type CellDataset, type EvaluationScope, ownDatasets, runPromptOrigin, sameEvaluation } from './evaluate.js';
 
@@ -90,7 +90,7 @@ function finetunedCells(scope: EvaluationScope, { task, taskPath, origins, share
         inputs: cell.inputs,
         needs: { ...dataset.binding.needs, checkpoint: result.id },
         origins: cellOrigins,
-        labels: { task: task.name, ...result.trial.labels, ...(epoch === null ? {} : { epoch }) },
+        labels: merged({ task: task.name }, result.trial.labels, epoch === null ? undefined : { epoch }),
         resources: ctx.resourcesFor('evaluate'),
       }, ctx.siteOf(result.config.base_model));
     }

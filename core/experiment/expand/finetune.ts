@@ -4,7 +4,7 @@
  * the experiment's results (evaluated, exported; for an ensemble, a member of the merge).
  */
 import type { Diagnostic, FieldPath } from '../../diagnostics.js';
-import { compact, type JsonObject } from '../../json.js';
+import { compactMerged, merged, type JsonObject } from '../../json.js';
 import { checkPrompt } from './prompts.js';
 import { expandTrials, type Trial } from '../trials.js';
 import { type ExpandContext, type Final, translatingSource } from './context.js';
@@ -44,7 +44,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
   const { doc, config } = ctx;
   const rule = typeof doc.config?.framework === 'string' ? doc.config.framework : ctx.rules.defaultFor('finetune');
   const curriculum = (doc.protocol?.type ?? 'standard') === 'curriculum';
-  const labels: JsonObject = { ...trial.labels, trial_id: trial.trialId };
+  const labels: JsonObject = merged(trial.labels, { trial_id: trial.trialId });
   const stages = curriculum ? doc.protocol?.stages ?? [] : [undefined];
   if (curriculum && stages.length === 0) {
     ctx.diagnostics.push(ctx.diag(['protocol', 'type'], 'a curriculum needs `protocol.stages`: a list of {name, dataset}', { code: 'missing-key' }));
@@ -53,7 +53,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
   let trained: JsonObject = config;
   stages.forEach((stage, stageIndex) => {
     const stageOverrides = stage?.config ?? {};
-    const origins: Record<string, FieldPath> = { ...configOrigins, ...trial.origins };
+    const origins: Record<string, FieldPath> = merged(configOrigins, trial.origins);
     for (const key of Object.keys(stageOverrides)) origins[key] = ['protocol', 'stages', stageIndex, 'config', key];
     const datasetPath: FieldPath = stage ? ['protocol', 'stages', stageIndex, 'dataset'] : trial.dataset && trial.path ? [...trial.path, 'dataset'] : ['dataset'];
     const dataset = ctx.dataset(stage ? stage.dataset : trial.dataset ?? doc.dataset, datasetPath, 'train');
@@ -62,7 +62,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
     const needs: Record<string, string> = { ...dataset.needs };
     if (previous) needs.init = previous; // start from the previous stage's checkpoint
     // What it trains with; the evaluations of its checkpoints read their prompt and model from it.
-    const params = compact({ ...config, ...trial.overrides, ...stageOverrides, dataset: dataset.params });
+    const params = compactMerged(config, trial.overrides, stageOverrides, { dataset: dataset.params });
     trained = params;
     ctx.add({
       id,
