@@ -64,27 +64,39 @@ export function outJson(value: unknown): void {
   out(JSON.stringify(value, null, process.stdout.isTTY ? 2 : undefined));
 }
 
+/** The most bytes one UTF-16 code unit takes in UTF-8: what a chunk must have room for. */
+const UTF8_PER_UNIT = 3;
+const CHUNK_BYTES = 1 << 20;
+
 /**
  * A `--json` answer holding one long list (a plan's runs): outJson's bytes, but written as they
  * are made, a megabyte at a time, when they go to a program. A 100,000-run plan is 85 MB of JSON;
  * as one string, and once more as the buffer written, it cost 1.3 s and twice its size in memory.
+ * Each piece is encoded straight into the chunk written (no string of the chunk is joined, then
+ * encoded again): at 100,000 runs, joining megabyte strings on a large heap cost ~0.3 s.
  */
 export function outJsonWithList(value: Record<string, unknown>, listKey: string, items: Iterable<unknown>): void {
   if (process.stdout.isTTY) {
     outJson({ ...value, [listKey]: [...items] });
     return;
   }
-  let pending: string[] = [];
-  let pendingLength = 0;
+  let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = 0;
   const write = (text: string): void => {
-    pending.push(text);
-    pendingLength += text.length;
-    if (pendingLength >= 1 << 20) flush();
+    if (used + text.length * UTF8_PER_UNIT > chunk.length) {
+      flush();
+      if (text.length * UTF8_PER_UNIT > chunk.length) {
+        if (!stdoutGone) process.stdout.write(text);
+        return;
+      }
+    }
+    used += chunk.write(text, used);
   };
   const flush = (): void => {
-    if (!stdoutGone && pending.length > 0) process.stdout.write(pending.join(''));
-    pending = [];
-    pendingLength = 0;
+    // The chunk written is never reused: a write may still hold it.
+    if (!stdoutGone && used > 0) process.stdout.write(chunk.subarray(0, used));
+    chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    used = 0;
   };
   write('{');
   let first = true;
