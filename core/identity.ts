@@ -116,12 +116,18 @@ export async function computeIdentities(options: {
   const identities = new Map<string, RunIdentity>();
   const diagnostics: Diagnostic[] = [];
   const files = new Set<string>();
+  // Each run and its resolution looked up once, in order (maps of 20,000 ids are slow to ask twice).
+  const runs = options.order.map((id) => options.runs.get(id)!);
+  const resolutions = options.order.map((id) => options.resolved.get(id));
   // Hash every distinct input once, concurrently; most experiments share one dataset.
   const paths = new Set<string>();
-  for (const id of options.order) {
-    const run = options.runs.get(id)!;
-    const extra = options.resolved.get(id)?.inputs;
-    for (const role in run.inputs) paths.add(run.inputs[role]!);
+  let lastInputs: Record<string, string> | undefined;
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!;
+    const extra = resolutions[i]?.inputs;
+    // Runs that share their input table (a sweep's evaluation cells) are looked through once.
+    if (run.inputs !== lastInputs) for (const role in run.inputs) paths.add(run.inputs[role]!);
+    lastInputs = run.inputs;
     if (extra !== undefined) for (const role in extra) paths.add(extra[role]!);
   }
   const reportMissing = (run: ExpandedRun, role: string, path: string): true => {
@@ -139,9 +145,10 @@ export async function computeIdentities(options: {
     if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
   }
   const textOf = sharedTexts();
-  for (const id of options.order) {
-    const run = options.runs.get(id)!;
-    const resolved = options.resolved.get(id)!;
+  for (let i = 0; i < runs.length; i++) {
+    const id = options.order[i]!;
+    const run = runs[i]!;
+    const resolved = resolutions[i]!;
     const rule = options.rules.get(run.rule)!;
     const inputs: Record<string, RecordedInput> = {};
     let missing = false;
