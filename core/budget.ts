@@ -43,10 +43,18 @@ export function estimateRunGpuHours(run: PlannedRun, plan: Plan, rule: Rule, his
   if (gpus === 0) return 0;
   const calibrated = history.sameRun.get(run.id);
   if (calibrated !== undefined) return calibrated;
-  const inputSizes = Object.fromEntries(Object.entries(run.inputs).map(([role, input]) => [role, input.size]));
+  const inputSizes = inputSizesOf(run.inputs);
   const estimated = rule.estimateGpuHours?.(run.params, resources, { inputSizes, history: history.byRule.get(run.rule) ?? [] });
   if (estimated !== undefined) return estimated;
   return (parseWallTime(resources.time) ?? 1) * gpus;
+}
+
+/** Sizes by role of a table of inputs, once per table: the runs of a plan share a few (core/identity.ts). */
+const sizesOfTable = new WeakMap<PlannedRun['inputs'], Record<string, number>>();
+function inputSizesOf(inputs: PlannedRun['inputs']): Record<string, number> {
+  let sizes = sizesOfTable.get(inputs);
+  if (!sizes) sizesOfTable.set(inputs, (sizes = Object.fromEntries(Object.entries(inputs).map(([role, input]) => [role, input.size]))));
+  return sizes;
 }
 
 export interface RepositoryHistory {

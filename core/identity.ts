@@ -58,22 +58,28 @@ export function keyDescription(identity: Omit<RunIdentity, 'key' | 'name' | 'id'
   return description;
 }
 
-export function computeKey(identity: Omit<RunIdentity, 'key' | 'name' | 'id' | 'step'>, resolvedText?: ResolvedText): string {
+export function computeKey(identity: Omit<RunIdentity, 'key' | 'name' | 'id' | 'step'>, shared?: SharedText): string {
   // canonicalJson(keyDescription(identity)), written in its sorted member order without building
   // the description first. Once per run: with canonicalJson's concatenation, the 20,000 keys of
   // the benchmark sweep take 100–110 ms instead of 130–150 (a test pins it to the description).
-  let text = `{"inputs":${rolesJson(identity.inputs, (input) => input.sha256)}`;
-  if (identity.model) text += `,"model":${resolvedText?.model ?? canonicalJson(identity.model)}`;
-  text += `,"params":${resolvedText?.params ?? canonicalJson(identity.params)},"rule":${canonicalJson(identity.rule)},"rule_version":${canonicalJson(identity.ruleVersion)}`;
+  let text = `{"inputs":${shared?.inputs ?? inputsJson(identity.inputs)}`;
+  if (identity.model) text += `,"model":${shared?.model ?? canonicalJson(identity.model)}`;
+  text += `,"params":${shared?.params ?? canonicalJson(identity.params)},"rule":${canonicalJson(identity.rule)},"rule_version":${canonicalJson(identity.ruleVersion)}`;
   text += `,"scheme":${HASH_SCHEME_VERSION},"upstream":${rolesJson(identity.upstream, (up) => up.key)}}`;
   return sha256(text);
 }
 
-/** The canonical JSON of a resolution's parameters and model, when many runs share it. */
-interface ResolvedText {
-  params: string;
+/** Parts of a key's description in canonical JSON, written once for the many runs that share them. */
+interface SharedText {
+  params?: string;
   model?: string;
+  inputs?: string;
 }
+
+/** A resolution's parameters and model: shared by runs that resolved alike. */
+type ResolvedText = Pick<SharedText, 'params' | 'model'>;
+
+const inputsJson = (inputs: Record<string, RecordedInput>): string => rolesJson(inputs, (input) => input.sha256);
 
 /**
  * Runs that resolved alike share one resolution (RuleDefinition.resolvesBy: a sweep's evaluation
@@ -144,17 +150,11 @@ export async function computeIdentities(options: {
     const digest = digests.get(absolute);
     if (digest) recorded.set(path, { path, sha256: digest.hash, size: digest.size });
   }
-  const textOf = sharedTexts();
-  for (let i = 0; i < runs.length; i++) {
-    const id = options.order[i]!;
-    const run = runs[i]!;
-    const resolved = resolutions[i]!;
-    const rule = options.rules.get(run.rule)!;
+  // The run's inputs, then the rule's, whose path for a role wins: `{ ...run.inputs, ...extra }`
+  // without building it. undefined when one cannot be read (each is reported).
+  const inputTable = (run: ExpandedRun, extra: Record<string, string> | undefined): Record<string, RecordedInput> | undefined => {
     const inputs: Record<string, RecordedInput> = {};
     let missing = false;
-    // The run's inputs, then the rule's, whose path for a role wins: `{ ...run.inputs, ...extra }`
-    // without building it, nor a closure per run (this runs once per run).
-    const extra = resolved.inputs;
     for (const role in run.inputs) {
       const path = extra !== undefined && role in extra ? extra[role]! : run.inputs[role]!;
       const input = recorded.get(path);
@@ -169,6 +169,32 @@ export async function computeIdentities(options: {
         else missing = reportMissing(run, role, extra[role]!);
       }
     }
+    return missing ? undefined : inputs;
+  };
+  // Runs with the same table of paths and resolution inputs (every fine-tune of a sweep reads its
+  // dataset, every cell its script and test split) share one table of recorded inputs and its
+  // canonical JSON, made once. Tables are never changed once made.
+  const tables = new Map<object, Map<object | undefined, { inputs: Record<string, RecordedInput>; text: string }>>();
+  const sharedTable = (run: ExpandedRun, extra: Record<string, string> | undefined) => {
+    let byExtra = tables.get(run.inputs);
+    if (!byExtra) tables.set(run.inputs, (byExtra = new Map()));
+    let table = byExtra.get(extra);
+    if (!table) {
+      const inputs = inputTable(run, extra);
+      if (!inputs) return undefined;
+      byExtra.set(extra, (table = { inputs, text: inputsJson(inputs) }));
+    }
+    return table;
+  };
+  const textOf = sharedTexts();
+  for (let i = 0; i < runs.length; i++) {
+    const id = options.order[i]!;
+    const run = runs[i]!;
+    const resolved = resolutions[i]!;
+    const rule = options.rules.get(run.rule)!;
+    const table = sharedTable(run, resolved.inputs);
+    let missing = table === undefined;
+    const inputs = table?.inputs ?? {};
     const upstream: Record<string, { id: string; key: string }> = {};
     for (const role in run.needs) {
       const upstreamId = run.needs[role]!;
@@ -181,7 +207,8 @@ export async function computeIdentities(options: {
     }
     if (missing) continue;
     const partial = { rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
-    const key = computeKey(partial, textOf(resolved));
+    const resolvedText = textOf(resolved);
+    const key = computeKey(partial, { params: resolvedText?.params, model: resolvedText?.model, inputs: table!.text });
     identities.set(id, { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream });
   }
   return { identities, diagnostics, files: [...files] };
