@@ -202,9 +202,10 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const hasRunDir = runDirLookup(runsRoot);
   const runs: PlannedRun[] = [];
   const byId = new Map<string, PlannedRun>();
-  for (const id of graph.order) {
-    const identity = identified.identityOf(id);
-    const traits = identified.traitsOf(id);
+  for (let position = 0; position < graph.order.length; position++) {
+    const id = graph.order[position]!;
+    const identity = identified.identityAt(position);
+    const traits = identified.traitsAt(position);
     const summary = manifest.summaries.get(identity.key);
     // A recorded run's directory was worked out already, to check its outputs.
     const runDir = (summary && outputs.runDirOf(summary)) ?? within(runsRoot, runDirName(identity.key, identity.name));
@@ -360,7 +361,8 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   diagnostics.push(...identified.diagnostics);
   if (hasErrors(diagnostics)) return undefined;
   const identities = identified.identities;
-  return { graph: built.graph, identityOf: (id) => identities.get(id)!, traitsOf: (id) => runsById.get(id)!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
+  const order = built.graph.order;
+  return { graph: built.graph, identityAt: (position) => identities.get(order[position]!)!, traitsAt: (position) => runsById.get(order[position]!)!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
 }
 
 function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number }) | undefined {

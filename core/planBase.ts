@@ -205,9 +205,9 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     const i = index.get(id);
     return i === undefined ? undefined : new SavedShape(columns, i);
   };
-  const runOf = (id: string): BaseRun | undefined => {
-    const i = index.get(id);
-    if (i === undefined) return undefined;
+  // The graph's order is the saved order: a position is the run's index in the columns.
+  const runAt = (i: number): BaseRun | undefined => {
+    if (i < 0 || i >= ids.length) return undefined;
     const key = columns.key(i);
     const from = own.get(i) ?? manifest;
     return from === manifest && !manifest.has(key) ? undefined : new SavedBaseRun(columns, i, key, body.inputs[runs.input[i]!]!, from);
@@ -229,7 +229,7 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
       const trial = columns.label(i, 'trial_id');
       return typeof trial === 'number' ? trial : undefined;
     },
-    run: runOf,
+    runAt,
   };
 }
 
