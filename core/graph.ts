@@ -26,7 +26,7 @@ export interface RunGraph {
  * sweep, has no list at all). graphlib is only consulted when the order cannot be completed, to
  * name the cycles (Tarjan's strongly connected components) in its stable way.
  */
-export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { graph?: RunGraph; diagnostics: Diagnostic[] } {
+export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { graph?: RunGraph; positions?: number[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const position = new Map<string, number>();
   runs.forEach((run, i) => position.set(run.id, i));
@@ -57,6 +57,8 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
       (id) => idsOf(upstream[position.get(id) ?? -1]),
       (id) => idsOf(downstream[position.get(id) ?? -1]),
     ),
+    // The position in `runs` of each run of the order: what the caller walks instead of its ids.
+    positions: order,
     diagnostics,
   };
 }

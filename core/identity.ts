@@ -111,26 +111,26 @@ function rolesJson<T>(roles: Record<string, T>, value: (entry: T) => string): st
 }
 
 export async function computeIdentities(options: {
-  order: readonly string[];
-  runs: ReadonlyMap<string, ExpandedRun>;
-  resolved: ReadonlyMap<string, ResolvedParams>;
+  /** The runs in the graph's order (every upstream before its dependents), and the resolution of each, at the same position. */
+  runs: readonly ExpandedRun[];
+  resolutions: readonly ResolvedParams[];
   rules: { get(name: string): Rule | undefined };
   hasher: InputHasher;
   projectDir: string;
   source: SourceFile;
-}): Promise<{ identities: Map<string, RunIdentity>; diagnostics: Diagnostic[]; files: string[] }> {
+}): Promise<{ identities: Map<string, RunIdentity>; ordered: Array<RunIdentity | undefined>; diagnostics: Diagnostic[]; files: string[] }> {
+  const { runs, resolutions } = options;
+  /** identities' entry of each run, at its position in `runs` (none for a run with a missing input or upstream). */
+  const ordered: Array<RunIdentity | undefined> = new Array(runs.length);
   const identities = new Map<string, RunIdentity>();
   const diagnostics: Diagnostic[] = [];
   const files = new Set<string>();
-  // Each run and its resolution looked up once, in order (maps of 20,000 ids are slow to ask twice).
-  const runs = options.order.map((id) => options.runs.get(id)!);
-  const resolutions = options.order.map((id) => options.resolved.get(id));
   // Hash every distinct input once, concurrently; most experiments share one dataset.
   const paths = new Set<string>();
   let lastInputs: Record<string, string> | undefined;
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
-    const extra = resolutions[i]?.inputs;
+    const extra = resolutions[i]!.inputs;
     // Runs that share their input table (a sweep's evaluation cells) are looked through once.
     if (run.inputs !== lastInputs) for (const role in run.inputs) paths.add(run.inputs[role]!);
     lastInputs = run.inputs;
@@ -188,8 +188,8 @@ export async function computeIdentities(options: {
   };
   const textOf = sharedTexts();
   for (let i = 0; i < runs.length; i++) {
-    const id = options.order[i]!;
     const run = runs[i]!;
+    const id = run.id;
     const resolved = resolutions[i]!;
     const rule = options.rules.get(run.rule)!;
     const table = sharedTable(run, resolved.inputs);
@@ -209,7 +209,9 @@ export async function computeIdentities(options: {
     const partial = { rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
     const resolvedText = textOf(resolved);
     const key = computeKey(partial, { params: resolvedText?.params, model: resolvedText?.model, inputs: table!.text });
-    identities.set(id, { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream });
+    const identity: RunIdentity = { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
+    identities.set(id, identity);
+    ordered[i] = identity;
   }
-  return { identities, diagnostics, files: [...files] };
+  return { identities, ordered, diagnostics, files: [...files] };
 }

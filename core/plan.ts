@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { JobHandle, JobState } from './executors/types.js';
 import { unrecordedSuccess } from './reconcile.js';
-import type { ExpandedRun, Resources } from './rule.js';
+import type { Resources } from './rule.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from './diagnostics.js';
 import type { Trial } from './experiment/trials.js';
 import { loadPlanBase } from './planBase.js';
@@ -347,12 +347,13 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   const built = buildGraph(expansion.runs, experiment.source);
   diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
   if (!built.graph || hasErrors(diagnostics)) return undefined;
-  const runsById = new Map<string, ExpandedRun>(expansion.runs.map((run) => [run.id, run]));
+  // The runs and their resolutions in the graph's order, by position: no map of them by id.
+  const positions = built.positions!;
+  const ordered = positions.map((at) => expansion.runs[at]!);
   const hasher = new InputHasher(statCache);
   const identified = await computeIdentities({
-    order: built.graph.order,
-    runs: runsById,
-    resolved: expansion.resolved,
+    runs: ordered,
+    resolutions: positions.map((at) => expansion.resolutions[at]!),
     rules,
     hasher,
     projectDir: experiment.projectDir,
@@ -360,9 +361,8 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   });
   diagnostics.push(...identified.diagnostics);
   if (hasErrors(diagnostics)) return undefined;
-  const identities = identified.identities;
-  const order = built.graph.order;
-  return { graph: built.graph, identityAt: (position) => identities.get(order[position]!)!, traitsAt: (position) => runsById.get(order[position]!)!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
+  const identities = identified.ordered;
+  return { graph: built.graph, identityAt: (position) => identities[position]!, traitsAt: (position) => ordered[position]!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
 }
 
 function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number }) | undefined {

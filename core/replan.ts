@@ -178,7 +178,15 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   if (!fitsBase(base, runs, partial.graph, changedTrials)) return undefined;
 
   const hasher = new InputHasher(statCache);
-  const identified = await computeIdentities({ order: partial.graph.order, runs, resolved: expansion.resolved, rules, hasher, projectDir: experiment.projectDir, source: experiment.source });
+  const positions = partial.positions!;
+  const identified = await computeIdentities({
+    runs: positions.map((at) => expansion.runs[at]!),
+    resolutions: positions.map((at) => expansion.resolutions[at]!),
+    rules,
+    hasher,
+    projectDir: experiment.projectDir,
+    source: experiment.source,
+  });
   if (identified.diagnostics.length > 0) return undefined;
   const fresh = identified.identities;
   const rekeyed = new Set<string>();

@@ -78,6 +78,8 @@ export class ExpandContext {
   readonly runs: ExpandedRun[] = [];
   readonly byId = new Map<string, ExpandedRun>();
   readonly resolved = new Map<string, ResolvedParams>();
+  /** The resolution of each run of `runs`, at its position. */
+  readonly resolutions: ResolvedParams[] = [];
   /** The experiment's fine-tune config, without the `framework` that picks its rule. */
   readonly config: JsonObject;
   private readonly bindings = new Map<DatasetRef, Map<string, DatasetBinding>>();
@@ -155,6 +157,7 @@ export class ExpandContext {
       diagnostic: (param, message, options) => diagnosticAt(this.source, run.origins[param] ?? run.origins.self ?? [], message, options),
     });
     this.resolved.set(run.id, result);
+    this.resolutions.push(result);
     this.diagnostics.push(...result.diagnostics);
   }
 
