@@ -26,7 +26,7 @@ export interface RunGraph {
  * sweep, has no list at all). graphlib is only consulted when the order cannot be completed, to
  * name the cycles (Tarjan's strongly connected components) in its stable way.
  */
-export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { graph?: RunGraph; positions?: number[]; diagnostics: Diagnostic[] } {
+export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { graph?: RunGraph; positions?: number[]; indexOf?: (id: string) => number | undefined; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const position = new Map<string, number>();
   runs.forEach((run, i) => position.set(run.id, i));
@@ -51,14 +51,21 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
   if (order.length < runs.length) diagnostics.push(...cycleDiagnostics(runs, upstream, source));
   if (diagnostics.length > 0) return { diagnostics };
   const idsOf = (list: readonly number[] | undefined): string[] => (list ? list.map((i) => ids[i]!) : []);
+  const orderIndex = new Int32Array(runs.length);
+  order.forEach((at, index) => (orderIndex[at] = index));
   return {
     graph: graphFrom(
       order.map((i) => ids[i]!),
       (id) => idsOf(upstream[position.get(id) ?? -1]),
       (id) => idsOf(downstream[position.get(id) ?? -1]),
     ),
-    // The position in `runs` of each run of the order: what the caller walks instead of its ids.
+    // The position in `runs` of each run of the order, and the place in the order of a run by id:
+    // what the caller walks and looks up instead of maps of its own.
     positions: order,
+    indexOf: (id) => {
+      const at = position.get(id);
+      return at === undefined ? undefined : orderIndex[at];
+    },
     diagnostics,
   };
 }

@@ -114,15 +114,16 @@ export async function computeIdentities(options: {
   /** The runs in the graph's order (every upstream before its dependents), and the resolution of each, at the same position. */
   runs: readonly ExpandedRun[];
   resolutions: readonly ResolvedParams[];
+  /** The position in `runs` of a run, by id (buildGraph's indexOf). */
+  indexOf(id: string): number | undefined;
   rules: { get(name: string): Rule | undefined };
   hasher: InputHasher;
   projectDir: string;
   source: SourceFile;
-}): Promise<{ identities: Map<string, RunIdentity>; ordered: Array<RunIdentity | undefined>; diagnostics: Diagnostic[]; files: string[] }> {
+}): Promise<{ ordered: Array<RunIdentity | undefined>; diagnostics: Diagnostic[]; files: string[] }> {
   const { runs, resolutions } = options;
-  /** identities' entry of each run, at its position in `runs` (none for a run with a missing input or upstream). */
+  /** The identity of each run, at its position in `runs` (none for a run with a missing input or upstream). */
   const ordered: Array<RunIdentity | undefined> = new Array(runs.length);
-  const identities = new Map<string, RunIdentity>();
   const diagnostics: Diagnostic[] = [];
   const files = new Set<string>();
   // Hash every distinct input once, concurrently; most experiments share one dataset.
@@ -198,7 +199,9 @@ export async function computeIdentities(options: {
     const upstream: Record<string, { id: string; key: string }> = {};
     for (const role in run.needs) {
       const upstreamId = run.needs[role]!;
-      const up = identities.get(upstreamId);
+      // An upstream run comes earlier in the order; one not identified (its input is missing) leaves this one unidentified too.
+      const at = options.indexOf(upstreamId);
+      const up = at !== undefined && at < i ? ordered[at] : undefined;
       if (!up) {
         missing = true;
         continue;
@@ -210,8 +213,7 @@ export async function computeIdentities(options: {
     const resolvedText = textOf(resolved);
     const key = computeKey(partial, { params: resolvedText?.params, model: resolvedText?.model, inputs: table!.text });
     const identity: RunIdentity = { id, key, name: readableName(key), step: run.step, rule: run.rule, ruleVersion: rule.version, params: resolved.params, model: resolved.model, inputs, upstream };
-    identities.set(id, identity);
     ordered[i] = identity;
   }
-  return { identities, ordered, diagnostics, files: [...files] };
+  return { ordered, diagnostics, files: [...files] };
 }

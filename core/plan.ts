@@ -354,6 +354,7 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   const identified = await computeIdentities({
     runs: ordered,
     resolutions: positions.map((at) => expansion.resolutions[at]!),
+    indexOf: built.indexOf!,
     rules,
     hasher,
     projectDir: experiment.projectDir,

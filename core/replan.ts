@@ -182,13 +182,19 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   const identified = await computeIdentities({
     runs: positions.map((at) => expansion.runs[at]!),
     resolutions: positions.map((at) => expansion.resolutions[at]!),
+    indexOf: partial.indexOf!,
     rules,
     hasher,
     projectDir: experiment.projectDir,
     source: experiment.source,
   });
   if (identified.diagnostics.length > 0) return undefined;
-  const fresh = identified.identities;
+  const fresh = new Map<string, RunIdentity>();
+  for (let i = 0; i < identified.ordered.length; i++) {
+    const identity = identified.ordered[i];
+    if (!identity) return undefined; // an upstream unidentified: planning from scratch says why
+    fresh.set(identity.id, identity);
+  }
   const rekeyed = new Set<string>();
   for (const [id, identity] of fresh) if (identity.key !== base.shape(id)!.key) rekeyed.add(id);
 

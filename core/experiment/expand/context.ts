@@ -27,6 +27,8 @@ export interface Final {
   kind: 'finetune' | 'merge';
   /** The config it was trained with: the experiment's, with the trial's (and last stage's) overrides. */
   config: JsonObject;
+  /** Its run's resolution (its evaluations read its epochs from it); none when the run was refused. */
+  resolved: ResolvedParams | undefined;
 }
 
 export type Diag = (path: FieldPath, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }) => Diagnostic;
@@ -77,8 +79,7 @@ export class ExpandContext {
   readonly diagnostics: Diagnostic[] = [];
   readonly runs: ExpandedRun[] = [];
   readonly byId = new Map<string, ExpandedRun>();
-  readonly resolved = new Map<string, ResolvedParams>();
-  /** The resolution of each run of `runs`, at its position. */
+  /** The resolution of each run of `runs`, at its position (by position: a map of 100,000 ids was slow to fill and ask). */
   readonly resolutions: ResolvedParams[] = [];
   /** The experiment's fine-tune config, without the `framework` that picks its rule. */
   readonly config: JsonObject;
@@ -133,19 +134,19 @@ export class ExpandContext {
     return path === undefined ? undefined : { model_path: path };
   }
 
-  /** Adds a run and resolves it with its rule; a duplicate id or an unknown rule is reported instead. */
-  add(run: ExpandedRun, site?: JsonObject): void {
+  /** Adds a run and resolves it with its rule, its resolution; a duplicate id or an unknown rule is reported instead. */
+  add(run: ExpandedRun, site?: JsonObject): ResolvedParams | undefined {
     const translator = this.experiment.origins;
     if (translator) run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translator(path)]));
     if (site) run.site = site;
     if (this.byId.has(run.id)) {
       this.diagnostics.push(diagnosticAt(this.source, run.origins.id ?? [], `two runs would share the id \`${run.id}\``, { code: 'duplicate-run' }));
-      return;
+      return undefined;
     }
     const rule = this.rules.get(run.rule);
     if (!rule) {
       this.diagnostics.push(diagnosticAt(this.source, run.origins.rule ?? [], `unknown framework \`${run.rule}\`; known: ${this.rules.names().join(', ')}`, { code: 'unknown-rule' }));
-      return;
+      return undefined;
     }
     this.runs.push(run);
     this.byId.set(run.id, run);
@@ -156,9 +157,9 @@ export class ExpandContext {
       exists: this.exists,
       diagnostic: (param, message, options) => diagnosticAt(this.source, run.origins[param] ?? run.origins.self ?? [], message, options),
     });
-    this.resolved.set(run.id, result);
     this.resolutions.push(result);
     this.diagnostics.push(...result.diagnostics);
+    return result;
   }
 
   /** A dataset is either a file in the repository (hashed) or a file produced by a prepare step. */

@@ -85,7 +85,7 @@ function finetunedRow(scope: EvaluationScope, row: Row, final: Final): void {
     ctx.diagnostics.push(ctx.diag([...rowPath, 'epochs'], `\`${entry.run}\` is fine-tuned here: list the 0-indexed epochs whose checkpoints to evaluate (null is for controls and eval-only runs)`, { code: 'missing-key' }));
     return;
   }
-  const upstream = ctx.resolved.get(final.id)?.params;
+  const upstream = final.resolved?.params;
   if (!upstream) return;
   const epochsPath: FieldPath = entry.epochs ? [...rowPath, 'epochs'] : ['evaluation', 'epochs'];
   const cellEpochs = rowEpochs(scope, row, typeof upstream.epochs === 'number' ? upstream.epochs : undefined, epochsPath);

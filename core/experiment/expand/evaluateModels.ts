@@ -60,7 +60,7 @@ function finetunedCells(scope: EvaluationScope, { task, taskPath, origins, share
     inputs: { script: task.script, ...dataset.binding.inputs },
   });
   for (const result of scope.finals) {
-    const upstream = ctx.resolved.get(result.id)?.params;
+    const upstream = result.resolved?.params;
     if (!upstream) continue;
     const own = ownDatasets(result.trial);
     const dataset = own.length > 0 ? scope.cellDataset(task, taskPath, own) : shared.dataset;

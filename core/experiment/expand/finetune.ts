@@ -7,6 +7,7 @@ import type { Diagnostic, FieldPath } from '../../diagnostics.js';
 import { compactMerged, merged, type JsonObject } from '../../json.js';
 import { checkPrompt } from './prompts.js';
 import { expandTrials, type Trial } from '../trials.js';
+import type { ResolvedParams } from '../../rule.js';
 import { type ExpandContext, type Final, translatingSource } from './context.js';
 
 export interface Finetunes {
@@ -50,6 +51,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
     ctx.diagnostics.push(ctx.diag(['protocol', 'type'], 'a curriculum needs `protocol.stages`: a list of {name, dataset}', { code: 'missing-key' }));
   }
   let previous: string | undefined;
+  let resolved: ResolvedParams | undefined;
   let trained: JsonObject = config;
   stages.forEach((stage, stageIndex) => {
     const stageOverrides = stage?.config ?? {};
@@ -64,7 +66,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
     // What it trains with; the evaluations of its checkpoints read their prompt and model from it.
     const params = compactMerged(config, trial.overrides, stageOverrides, { dataset: dataset.params });
     trained = params;
-    ctx.add({
+    resolved = ctx.add({
       id,
       step: 'finetune',
       rule,
@@ -79,7 +81,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
     previous = id;
   });
   if (!previous || !ctx.byId.has(previous)) return undefined;
-  return { id: previous, trial, kind: 'finetune', config: trained };
+  return { id: previous, trial, kind: 'finetune', config: trained, resolved };
 }
 
 /** A list run's own prompt is checked like config.prompt (the loader checks that one). */

@@ -9,7 +9,7 @@ export function expandMerge(ctx: ExpandContext, members: string[]): Final | unde
   const needs: Record<string, string> = {};
   members.forEach((member, index) => (needs[`member${index + 1}`] = member));
   const id = 'merge/ensemble';
-  ctx.add({
+  const resolved = ctx.add({
     id,
     step: 'merge',
     rule: 'adapter-merge',
@@ -20,5 +20,5 @@ export function expandMerge(ctx: ExpandContext, members: string[]): Final | unde
     labels: { ensemble: members.length },
     resources: ctx.resourcesFor('merge'),
   }, ctx.siteOf(config.base_model));
-  return { id, trial: { trialId: 0, label: 'ensemble', overrides: {}, origins: {}, labels: {} }, kind: 'merge', config };
+  return { id, trial: { trialId: 0, label: 'ensemble', overrides: {}, origins: {}, labels: {} }, kind: 'merge', config, resolved };
 }
