@@ -172,18 +172,17 @@ export async function computeIdentities(options: {
     }
     return missing ? undefined : inputs;
   };
-  // Runs with the same table of paths and resolution inputs (every fine-tune of a sweep reads its
-  // dataset, every cell its script and test split) share one table of recorded inputs and its
-  // canonical JSON, made once. Tables are never changed once made.
-  const tables = new Map<object, Map<object | undefined, { inputs: Record<string, RecordedInput>; text: string }>>();
-  const sharedTable = (run: ExpandedRun, extra: Record<string, string> | undefined) => {
-    let byExtra = tables.get(run.inputs);
-    if (!byExtra) tables.set(run.inputs, (byExtra = new Map()));
-    let table = byExtra.get(extra);
+  // Runs with the same table of paths and no inputs of their rule's (every fine-tune of a sweep
+  // reads its dataset, every cell its script and test split) share one table of recorded inputs
+  // and its canonical JSON, made once. Tables are never changed once made.
+  const tables = new Map<object, { inputs: Record<string, RecordedInput>; text: string }>();
+  const sharedTable = (run: ExpandedRun, extra: Record<string, string> | undefined): { inputs: Record<string, RecordedInput>; text: string } | undefined => {
+    let table = extra === undefined ? tables.get(run.inputs) : undefined;
     if (!table) {
       const inputs = inputTable(run, extra);
       if (!inputs) return undefined;
-      byExtra.set(extra, (table = { inputs, text: inputsJson(inputs) }));
+      table = { inputs, text: inputsJson(inputs) };
+      if (extra === undefined) tables.set(run.inputs, table);
     }
     return table;
   };
