@@ -26,7 +26,16 @@ export interface RunGraph {
  * sweep, has no list at all). graphlib is only consulted when the order cannot be completed, to
  * name the cycles (Tarjan's strongly connected components) in its stable way.
  */
-export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { graph?: RunGraph; positions?: number[]; indexOf?: (id: string) => number | undefined; diagnostics: Diagnostic[] } {
+/** A graph as buildGraph makes it, with what its caller walks and asks instead of maps of its own. */
+export interface BuiltGraph {
+  graph: RunGraph;
+  /** The position in `runs` of each run of graph.order. */
+  positions: number[];
+  /** The place in graph.order of a run, by id. */
+  indexOf(id: string): number | undefined;
+}
+
+export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { diagnostics: Diagnostic[] } & (BuiltGraph | { graph?: undefined }) {
   const diagnostics: Diagnostic[] = [];
   const position = new Map<string, number>();
   runs.forEach((run, i) => position.set(run.id, i));
@@ -59,8 +68,6 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
       (id) => idsOf(upstream[position.get(id) ?? -1]),
       (id) => idsOf(downstream[position.get(id) ?? -1]),
     ),
-    // The position in `runs` of each run of the order, and the place in the order of a run by id:
-    // what the caller walks and looks up instead of maps of its own.
     positions: order,
     indexOf: (id) => {
       const at = position.get(id);

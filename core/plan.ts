@@ -348,13 +348,13 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
   if (!built.graph || hasErrors(diagnostics)) return undefined;
   // The runs and their resolutions in the graph's order, by position: no map of them by id.
-  const positions = built.positions!;
+  const positions = built.positions;
   const ordered = positions.map((at) => expansion.runs[at]!);
   const hasher = new InputHasher(statCache);
   const identified = await computeIdentities({
     runs: ordered,
     resolutions: positions.map((at) => expansion.resolutions[at]!),
-    indexOf: built.indexOf!,
+    indexOf: built.indexOf,
     rules,
     hasher,
     projectDir: experiment.projectDir,
