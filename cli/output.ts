@@ -92,10 +92,10 @@ export function outJsonWithList(value: Record<string, unknown>, listKey: string,
     }
     used += chunk.write(text, used);
   };
-  const flush = (): void => {
+  const flush = (last = false): void => {
     // The chunk written is never reused: a write may still hold it.
     if (!stdoutGone && used > 0) process.stdout.write(chunk.subarray(0, used));
-    chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (!last) chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     used = 0;
   };
   write('{');
@@ -119,7 +119,7 @@ export function outJsonWithList(value: Record<string, unknown>, listKey: string,
     write(']');
   }
   write('}\n');
-  flush();
+  flush(true);
 }
 
 export function err(line = ''): void {

@@ -17,6 +17,7 @@ import type { InputHasher } from './hash.js';
 import { readableName } from './names.js';
 import { sha256 } from './hash.js';
 import { diagnosticAt, type SourceFile } from './source.js';
+import type { BuiltGraph } from './graph.js';
 
 /** Bump when the description's shape changes; every key changes with it. */
 export const HASH_SCHEME_VERSION = 1;
@@ -111,18 +112,20 @@ function rolesJson<T>(roles: Record<string, T>, value: (entry: T) => string): st
 }
 
 export async function computeIdentities(options: {
-  /** The runs in the graph's order (every upstream before its dependents), and the resolution of each, at the same position. */
-  runs: readonly ExpandedRun[];
-  resolutions: readonly ResolvedParams[];
-  /** The position in `runs` of a run, by id (buildGraph's indexOf). */
-  indexOf(id: string): number | undefined;
+  /** The expansion's runs, and the resolution of each at the same position. */
+  expansion: { runs: readonly ExpandedRun[]; resolutions: readonly ResolvedParams[] };
+  /** Their graph (buildGraph): every upstream run comes before its dependents in its order. */
+  graph: Pick<BuiltGraph, 'positions' | 'indexOf'>;
   rules: { get(name: string): Rule | undefined };
   hasher: InputHasher;
   projectDir: string;
   source: SourceFile;
 }): Promise<{ ordered: Array<RunIdentity | undefined>; diagnostics: Diagnostic[]; files: string[] }> {
-  const { runs, resolutions } = options;
-  /** The identity of each run, at its position in `runs` (none for a run with a missing input or upstream). */
+  // The runs and their resolutions in the graph's order, by position: no map of them by id.
+  const { positions, indexOf } = options.graph;
+  const runs = positions.map((at) => options.expansion.runs[at]!);
+  const resolutions = positions.map((at) => options.expansion.resolutions[at]!);
+  /** The identity of each run, at its place in the graph's order (none for a run with a missing input or upstream). */
   const ordered: Array<RunIdentity | undefined> = new Array(runs.length);
   const diagnostics: Diagnostic[] = [];
   const files = new Set<string>();
@@ -199,7 +202,7 @@ export async function computeIdentities(options: {
     for (const role in run.needs) {
       const upstreamId = run.needs[role]!;
       // An upstream run comes earlier in the order; one not identified (its input is missing) leaves this one unidentified too.
-      const at = options.indexOf(upstreamId);
+      const at = indexOf(upstreamId);
       const up = at !== undefined && at < i ? ordered[at] : undefined;
       if (!up) {
         missing = true;

@@ -347,14 +347,10 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   const built = buildGraph(expansion.runs, experiment.source);
   diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
   if (!built.graph || hasErrors(diagnostics)) return undefined;
-  // The runs and their resolutions in the graph's order, by position: no map of them by id.
-  const positions = built.positions;
-  const ordered = positions.map((at) => expansion.runs[at]!);
   const hasher = new InputHasher(statCache);
   const identified = await computeIdentities({
-    runs: ordered,
-    resolutions: positions.map((at) => expansion.resolutions[at]!),
-    indexOf: built.indexOf,
+    expansion,
+    graph: built,
     rules,
     hasher,
     projectDir: experiment.projectDir,
@@ -363,7 +359,7 @@ async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, st
   diagnostics.push(...identified.diagnostics);
   if (hasErrors(diagnostics)) return undefined;
   const identities = identified.ordered;
-  return { graph: built.graph, identityAt: (position) => identities[position]!, traitsAt: (position) => ordered[position]!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
+  return { graph: built.graph, identityAt: (position) => identities[position]!, traitsAt: (position) => expansion.runs[built.positions[position]!]!, trials: expansion.trials, files: identified.files, reads: expansion.reads, hasher };
 }
 
 function withReadTime(stat: FileStat | undefined): (FileStat & { readAt: number }) | undefined {

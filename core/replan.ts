@@ -178,11 +178,9 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
   if (!fitsBase(base, runs, partial.graph, changedTrials)) return undefined;
 
   const hasher = new InputHasher(statCache);
-  const positions = partial.positions;
   const identified = await computeIdentities({
-    runs: positions.map((at) => expansion.runs[at]!),
-    resolutions: positions.map((at) => expansion.resolutions[at]!),
-    indexOf: partial.indexOf,
+    expansion,
+    graph: partial,
     rules,
     hasher,
     projectDir: experiment.projectDir,
