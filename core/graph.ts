@@ -35,10 +35,10 @@ export interface BuiltGraph {
   indexOf(id: string): number | undefined;
 }
 
-export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { diagnostics: Diagnostic[] } & (BuiltGraph | { graph?: undefined }) {
+/** `positionOf`, when the caller has it (an expansion does): the place of each run in `runs` by id, so it is not made again. */
+export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile, positionOf?: ReadonlyMap<string, number>): { diagnostics: Diagnostic[] } & (BuiltGraph | { graph?: undefined }) {
   const diagnostics: Diagnostic[] = [];
-  const position = new Map<string, number>();
-  runs.forEach((run, i) => position.set(run.id, i));
+  const position = positionOf ?? placesOf(runs);
   const upstream: Array<number[] | undefined> = new Array(runs.length);
   const downstream: Array<number[] | undefined> = new Array(runs.length);
   runs.forEach((run, i) => {
@@ -75,6 +75,12 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile): { 
     },
     diagnostics,
   };
+}
+
+function placesOf(runs: readonly ExpandedRun[]): Map<string, number> {
+  const places = new Map<string, number>();
+  runs.forEach((run, i) => places.set(run.id, i));
+  return places;
 }
 
 /**

@@ -172,7 +172,7 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
     },
   });
   if (renamed || expansion.diagnostics.length > 0 || expansion.trials.length !== base.trialCount) return undefined;
-  const partial = buildGraph(expansion.runs, experiment.source);
+  const partial = buildGraph(expansion.runs, experiment.source, expansion.positionOf);
   if (!partial.graph) return undefined;
   const runs = new Map(expansion.runs.map((run) => [run.id, run]));
   if (!fitsBase(base, runs, partial.graph, changedTrials)) return undefined;

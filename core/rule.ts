@@ -48,11 +48,16 @@ export interface ExpandedRun {
   site?: JsonObject;
 }
 
+/** Runs by id: a map, or the expansion's runs looked up by their place (no second map of 100,000 ids). */
+export interface RunLookup {
+  get(id: string): ExpandedRun | undefined;
+}
+
 export interface ResolveContext {
   /** Builds a diagnostic positioned at the origin of a parameter (or at `fallback`). */
   diagnostic(param: string, message: string, options: { code: DiagnosticCode; severity?: 'error' | 'warning' }): Diagnostic;
   /** The expanded runs by id, so a rule can read an upstream's parameters (e.g. its epochs). */
-  runs: ReadonlyMap<string, ExpandedRun>;
+  runs: RunLookup;
   /** The project folder, against which relative paths in the experiment resolve. */
   projectDir: string;
   /**

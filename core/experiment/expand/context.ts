@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { sha256 } from '../../hash.js';
-import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, StepKind } from '../../rule.js';
+import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, RunLookup, StepKind } from '../../rule.js';
 import { type Diagnostic, type DiagnosticCode, type FieldPath, formatFieldPath } from '../../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../../json.js';
 import { diagnosticAt, type SourceFile } from '../../source.js';
@@ -78,7 +78,15 @@ export class ExpandContext {
   readonly translate: OriginMap;
   readonly diagnostics: Diagnostic[] = [];
   readonly runs: ExpandedRun[] = [];
-  readonly byId = new Map<string, ExpandedRun>();
+  /** The place of each run in `runs`, by id: what ResolveContext.runs and the graph (buildGraph) look runs up by. */
+  readonly positionOf = new Map<string, number>();
+  /** ResolveContext.runs: one object for the whole expansion (rules memoise resolutions under it). */
+  private readonly lookup: RunLookup = {
+    get: (id) => {
+      const at = this.positionOf.get(id);
+      return at === undefined ? undefined : this.runs[at];
+    },
+  };
   /** The resolution of each run of `runs`, at its position (by position: a map of 100,000 ids was slow to fill and ask). */
   readonly resolutions: ResolvedParams[] = [];
   /** The experiment's fine-tune config, without the `framework` that picks its rule. */
@@ -139,7 +147,7 @@ export class ExpandContext {
     const translator = this.experiment.origins;
     if (translator) run.origins = Object.fromEntries(Object.entries(run.origins).map(([role, path]) => [role, translator(path)]));
     if (site) run.site = site;
-    if (this.byId.has(run.id)) {
+    if (this.positionOf.has(run.id)) {
       this.diagnostics.push(diagnosticAt(this.source, run.origins.id ?? [], `two runs would share the id \`${run.id}\``, { code: 'duplicate-run' }));
       return undefined;
     }
@@ -148,10 +156,10 @@ export class ExpandContext {
       this.diagnostics.push(diagnosticAt(this.source, run.origins.rule ?? [], `unknown framework \`${run.rule}\`; known: ${this.rules.names().join(', ')}`, { code: 'unknown-rule' }));
       return undefined;
     }
+    this.positionOf.set(run.id, this.runs.length);
     this.runs.push(run);
-    this.byId.set(run.id, run);
     const result = rule.resolve(run, {
-      runs: this.byId,
+      runs: this.lookup,
       projectDir: this.experiment.projectDir,
       readText: this.readText,
       exists: this.exists,

@@ -80,7 +80,7 @@ function expandTrial(ctx: ExpandContext, trial: Trial, configOrigins: Record<str
     }, ctx.siteOf(trained.base_model));
     previous = id;
   });
-  if (!previous || !ctx.byId.has(previous)) return undefined;
+  if (!previous || !ctx.positionOf.has(previous)) return undefined;
   return { id: previous, trial, kind: 'finetune', config: trained, resolved };
 }
 

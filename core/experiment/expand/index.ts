@@ -24,6 +24,8 @@ export type { RuleRegistry };
 
 export interface Expansion {
   runs: ExpandedRun[];
+  /** The place of each run in `runs`, by id. */
+  positionOf: ReadonlyMap<string, number>;
   /** The resolution of each run of `runs`, at the same position. */
   resolutions: ResolvedParams[];
   /** Every trial of the protocol, also those `onlyTrials` left out. */
@@ -47,7 +49,7 @@ export interface ExpandOptions {
 export function expandExperiment(experiment: Experiment, rules: RuleRegistry, options: ExpandOptions = {}): Expansion {
   const ctx = new ExpandContext(experiment, rules, options.onlyTrials, options.earlierListing);
   let trials: Trial[] = [];
-  const result = (): Expansion => ({ runs: ctx.runs, resolutions: ctx.resolutions, trials, reads: ctx.reads, diagnostics: ctx.diagnostics });
+  const result = (): Expansion => ({ runs: ctx.runs, positionOf: ctx.positionOf, resolutions: ctx.resolutions, trials, reads: ctx.reads, diagnostics: ctx.diagnostics });
   // A converted document skipped the loader's schema validation; validate it here, positioned in the original file.
   if (experiment.format !== 'native') {
     const translating = translatingSource(ctx.source, ctx.translate);
