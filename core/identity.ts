@@ -11,13 +11,15 @@
  */
 import type { ExpandedRun, ResolvedParams, Rule } from './rule.js';
 import { type Diagnostic } from './diagnostics.js';
-import { canonicalJson, type JsonObject, sortedKeys } from './json.js';
+import { canonicalJson, hasMembers, type JsonObject, sortedKeys } from './json.js';
 import { resolveProjectPath } from './experiment/load.js';
 import type { InputHasher } from './hash.js';
 import { readableName } from './names.js';
 import { sha256 } from './hash.js';
 import { diagnosticAt, type SourceFile } from './source.js';
 import type { BuiltGraph } from './graph.js';
+
+const NO_UPSTREAM: RunIdentity['upstream'] = Object.freeze({});
 
 /** Bump when the description's shape changes; every key changes with it. */
 export const HASH_SCHEME_VERSION = 1;
@@ -198,7 +200,8 @@ export async function computeIdentities(options: {
     const table = sharedTable(run, resolved.inputs);
     let missing = table === undefined;
     const inputs = table?.inputs ?? {};
-    const upstream: Record<string, { id: string; key: string }> = {};
+    // Runs that need nothing (every fine-tune of a sweep) share one empty table.
+    const upstream: Record<string, { id: string; key: string }> = hasMembers(run.needs) ? {} : NO_UPSTREAM;
     for (const role in run.needs) {
       const upstreamId = run.needs[role]!;
       // An upstream run comes earlier in the order; one not identified (its input is missing) leaves this one unidentified too.

@@ -12,6 +12,12 @@ export function isObject(value: unknown): value is JsonObject {
 /** What JSON.stringify escapes in a string: quote, backslash, control characters, and (lone) surrogates, checked conservatively. */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
+/** Whether an object has an enumerable member: without listing its keys (Object.keys(x).length makes an array). */
+export function hasMembers(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
+}
+
 /**
  * Canonical JSON: object keys sorted, numbers in JavaScript's shortest round-trip form
  * (so `1e-4`, `0.0001` and `1.0e-4` are one value), `-0` folded into `0`, no whitespace.

@@ -5,7 +5,7 @@
  * templates/ alone.
  */
 import type { Diagnostic, DiagnosticCode, FieldPath } from './diagnostics.js';
-import type { Json, JsonObject } from './json.js';
+import { hasMembers, type Json, type JsonObject } from './json.js';
 
 /** The steps of a pipeline, in the order they usually run. */
 export type StepKind = 'prepare' | 'finetune' | 'evaluate' | 'merge' | 'export' | 'optimize';
@@ -259,7 +259,9 @@ export function defineRule<P>(definition: RuleDefinition<P>): Rule {
       // Member by member, not spread: this runs once per run of a plan.
       const json: ResolvedParams = { params: toJson(resolved.params), diagnostics: resolved.diagnostics };
       if (resolved.model !== undefined) json.model = resolved.model;
-      if (resolved.inputs !== undefined) json.inputs = resolved.inputs;
+      // None rather than an empty table: runs with no inputs of their rule's share one table of
+      // recorded inputs (core/identity.ts; a sweep's 50,000 fine-tunes had one each).
+      if (resolved.inputs !== undefined && hasMembers(resolved.inputs)) json.inputs = resolved.inputs;
       if (memo && json.diagnostics.length === 0) memo.set(RESOLVED, json);
       return json;
     },

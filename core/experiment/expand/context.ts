@@ -93,6 +93,7 @@ export class ExpandContext {
   readonly config: JsonObject;
   private readonly bindings = new Map<DatasetRef, Map<string, DatasetBinding>>();
   private readonly texts = new Map<string, string | undefined>();
+  private readonly resources = new Map<StepKind, Resources>();
   /** What resolution read, as readFingerprint gives it: what a re-plan checks before it reuses runs. */
   readonly reads = new Map<string, string>();
 
@@ -132,8 +133,11 @@ export class ExpandContext {
   /** A diagnostic at a field of the native document, positioned where the user wrote it. */
   readonly diag: Diag = (path, message, options) => diagnosticAt(this.source, this.translate(path), message, options);
 
+  /** The experiment's resources for a step: one frozen object that every run of the step shares. */
   resourcesFor(step: StepKind): Resources {
-    return { ...(this.doc.resources?.[step] ?? {}) };
+    let resources = this.resources.get(step);
+    if (!resources) this.resources.set(step, (resources = Object.freeze({ ...(this.doc.resources?.[step] ?? {}) })));
+    return resources;
   }
 
   /** Where a base model lives on this site, when the experiment says: rendered, never hashed. */
