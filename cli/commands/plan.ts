@@ -10,29 +10,39 @@ import { describeReason, describeState } from '../reasons.js';
 
 /**
  * A run of `plan --json`, as JSON text: the members of a run object in this order, written by
- * hand. `manifest` is the plan's manifest and `runsRoot` its runs root as displayed: worded once
- * per plan rather than once per run (a run directory is a name directly inside the runs root).
+ * hand. `manifestJson` is the plan's manifest as displayed, in JSON, and `runsRoot` its runs root
+ * as displayed: worded once per plan rather than once per run (a run directory is a name directly
+ * inside the runs root).
  */
-function runJsonText(run: PlannedRun, estimatedGpuHours: number, manifest: string, runsRoot: string, shared: SharedTexts): string {
+function runJsonText(run: PlannedRun, estimatedGpuHours: number, manifestJson: string, runsRoot: string, shared: SharedTexts): string {
   let needs = '{';
   for (const role in run.upstream) needs += `${needs.length > 1 ? ',' : ''}${JSON.stringify(role)}:${JSON.stringify(run.upstream[role]!.id)}`;
   const runDir = runsRoot === '.' ? basename(run.runDir) : `${runsRoot}/${basename(run.runDir)}`;
   return (
-    `{"id":${JSON.stringify(run.id)},"key":${JSON.stringify(run.key)},"name":${JSON.stringify(run.name)},"step":${JSON.stringify(run.step)},"rule":${JSON.stringify(run.rule)}` +
-    `,"needs":${needs}},"state":${JSON.stringify(run.state)},"reasons":${shared.reasons(run.reasons)},"status":${JSON.stringify(run.record?.status ?? null)}` +
+    `{"id":${JSON.stringify(run.id)},"key":${JSON.stringify(run.key)},"name":${JSON.stringify(run.name)},"step":${shared.word(run.step)},"rule":${shared.word(run.rule)}` +
+    `,"needs":${needs}},"state":${shared.word(run.state)},"reasons":${shared.reasons(run.reasons)},"status":${run.record?.status !== undefined ? shared.word(run.record.status) : 'null'}` +
     `,"labels":${JSON.stringify(run.labels)},"params":${shared.params(run.params)},"inputs":${shared.inputs(run.inputs)}` +
-    `,"run_dir":${JSON.stringify(runDir)},"manifest":${JSON.stringify(manifest)},"estimated_gpu_hours":${run.state === 'stale' ? JSON.stringify(estimatedGpuHours) : 'null'}}`
+    `,"run_dir":${JSON.stringify(runDir)},"manifest":${manifestJson},"estimated_gpu_hours":${run.state === 'stale' ? JSON.stringify(estimatedGpuHours) : 'null'}}`
   );
 }
 
-/** JSON texts of the members that runs share, by member: see sharedText. */
+/** JSON texts of the members that runs share, by member (see sharedText), and of the few words every run is described by (a step, a rule, a state). */
 interface SharedTexts {
   reasons: (value: object) => string;
   params: (value: object) => string;
   inputs: (value: object) => string;
+  word: (value: string) => string;
 }
 
-const sharedTexts = (): SharedTexts => ({ reasons: sharedText(), params: sharedText(), inputs: sharedText() });
+function sharedTexts(): SharedTexts {
+  const words = new Map<string, string>();
+  const word = (value: string): string => {
+    let text = words.get(value);
+    if (text === undefined) words.set(value, (text = JSON.stringify(value)));
+    return text;
+  };
+  return { reasons: sharedText(), params: sharedText(), inputs: sharedText(), word };
+}
 
 /**
  * JSON.stringify, remembering the last few objects written. Runs share their members' objects
@@ -107,11 +117,11 @@ export async function planCommand(args: ParsedArgs): Promise<number> {
   if (json) {
     const hours = estimatesOf(plan);
     const estimated = totalOf(hours);
-    const manifest = displayPath(plan.manifestPath);
+    const manifestJson = JSON.stringify(displayPath(plan.manifestPath));
     const runsRoot = displayPath(plan.runsRoot);
     const shared = sharedTexts();
     const runs = (function* () {
-      for (const [i, run] of plan.runs.entries()) yield runJsonText(run, hours[i]!, manifest, runsRoot, shared);
+      for (const [i, run] of plan.runs.entries()) yield runJsonText(run, hours[i]!, manifestJson, runsRoot, shared);
     })();
     outJsonWithList({ file, ok: true, experiment: plan.experiment.document.experiment_name, counts: counts(plan.runs), estimated_gpu_hours: Number(estimated.toFixed(4)), runs: [], diagnostics: result.diagnostics }, 'runs', runs);
     return 0;
