@@ -1,5 +1,4 @@
 /** `ckbuild plan <experiment>`: the runs, their keys and dependencies, and why each stale one is stale. */
-import { basename } from 'node:path';
 import { estimateRunGpuHours, repositoryHistory } from '../../core/budget.js';
 import type { Plan, PlannedRun } from '../../core/plan.js';
 import { ruleRegistry } from '../../rules/index.js';
@@ -17,7 +16,10 @@ import { describeReason, describeState } from '../reasons.js';
 function runJsonText(run: PlannedRun, estimatedGpuHours: number, manifestJson: string, runsRoot: string, shared: SharedTexts): string {
   let needs = '{';
   for (const role in run.upstream) needs += `${needs.length > 1 ? ',' : ''}${JSON.stringify(role)}:${JSON.stringify(run.upstream[role]!.id)}`;
-  const runDir = runsRoot === '.' ? basename(run.runDir) : `${runsRoot}/${basename(run.runDir)}`;
+  // Its last segment: a run directory is an absolute path without a trailing slash (path.basename,
+  // which allows for one, cost ~30 ms at 100,000 runs).
+  const name = run.runDir.slice(run.runDir.lastIndexOf('/') + 1);
+  const runDir = runsRoot === '.' ? name : `${runsRoot}/${name}`;
   return (
     `{"id":${JSON.stringify(run.id)},"key":${JSON.stringify(run.key)},"name":${JSON.stringify(run.name)},"step":${shared.word(run.step)},"rule":${shared.word(run.rule)}` +
     `,"needs":${needs}},"state":${shared.word(run.state)},"reasons":${shared.reasons(run.reasons)},"status":${run.record?.status !== undefined ? shared.word(run.record.status) : 'null'}` +
