@@ -11,6 +11,8 @@ import { diagnosticAt, type SourceFile } from './source.js';
 export interface RunGraph {
   /** Run ids, every upstream before its dependents; ties broken by id for a stable order. */
   order: string[];
+  /** The place of a run in `order`, by id (undefined for a run not in the graph). */
+  indexOf(id: string): number | undefined;
   upstreamOf(id: string): string[];
   downstreamOf(id: string): string[];
   /** Every run that transitively depends on one of `ids`, the `ids` included. */
@@ -31,8 +33,6 @@ export interface BuiltGraph {
   graph: RunGraph;
   /** The position in `runs` of each run of graph.order. */
   positions: number[];
-  /** The place in graph.order of a run, by id. */
-  indexOf(id: string): number | undefined;
 }
 
 /** `positionOf`, when the caller has it (an expansion does): the place of each run in `runs` by id, so it is not made again. */
@@ -72,12 +72,12 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile, pos
       order.map((i) => ids[i]!),
       (id) => idsOf(upstream[position.get(id) ?? -1]),
       (id) => idsOf(downstream[position.get(id) ?? -1]),
+      (id) => {
+        const at = position.get(id);
+        return at === undefined ? undefined : orderIndex[at];
+      },
     ),
     positions: order,
-    indexOf: (id) => {
-      const at = position.get(id);
-      return at === undefined ? undefined : orderIndex[at];
-    },
     diagnostics,
   };
 }
@@ -92,7 +92,7 @@ function placesOf(runs: readonly ExpandedRun[]): Map<string, number> {
  * A graph from its order and functions that list a run's upstream and downstream runs afresh on
  * each call (a saved plan keeps its edges as index arrays, core/planBase.ts).
  */
-export function graphFrom(order: string[], upstreamOf: (id: string) => string[], downstreamOf: (id: string) => string[]): RunGraph {
+export function graphFrom(order: string[], upstreamOf: (id: string) => string[], downstreamOf: (id: string) => string[], indexOf: (id: string) => number | undefined): RunGraph {
   const closure = (start: Iterable<string>, next: (id: string) => string[]): Set<string> => {
     const seen = new Set<string>();
     const stack = [...start];
@@ -106,6 +106,7 @@ export function graphFrom(order: string[], upstreamOf: (id: string) => string[],
   };
   return {
     order,
+    indexOf,
     upstreamOf,
     downstreamOf,
     closureDownstream: (start) => closure(start, downstreamOf),

@@ -117,14 +117,14 @@ export async function computeIdentities(options: {
   /** The expansion's runs, and the resolution of each at the same position. */
   expansion: { runs: readonly ExpandedRun[]; resolutions: readonly ResolvedParams[] };
   /** Their graph (buildGraph): every upstream run comes before its dependents in its order. */
-  graph: Pick<BuiltGraph, 'positions' | 'indexOf'>;
+  graph: BuiltGraph;
   rules: { get(name: string): Rule | undefined };
   hasher: InputHasher;
   projectDir: string;
   source: SourceFile;
 }): Promise<{ ordered: Array<RunIdentity | undefined>; diagnostics: Diagnostic[]; files: string[] }> {
   // The runs and their resolutions in the graph's order, by position: no map of them by id.
-  const { positions, indexOf } = options.graph;
+  const { positions, graph } = options.graph;
   const runs = positions.map((at) => options.expansion.runs[at]!);
   const resolutions = positions.map((at) => options.expansion.resolutions[at]!);
   /** The identity of each run, at its place in the graph's order (none for a run with a missing input or upstream). */
@@ -205,7 +205,7 @@ export async function computeIdentities(options: {
     for (const role in run.needs) {
       const upstreamId = run.needs[role]!;
       // An upstream run comes earlier in the order; one not identified (its input is missing) leaves this one unidentified too.
-      const at = indexOf(upstreamId);
+      const at = graph.indexOf(upstreamId);
       const up = at !== undefined && at < i ? ordered[at] : undefined;
       if (!up) {
         missing = true;

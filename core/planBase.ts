@@ -220,7 +220,7 @@ export function loadPlanBase(experiment: Experiment, local: LocalConfig, manifes
     trialCount: body.labels.length,
     trialLabel: (trialId) => body.labels[trialId - 1],
     listing: savedListing(saved.document, body),
-    graph: graphFrom(ids, upstreamOf, downstreamOf),
+    graph: graphFrom(ids, upstreamOf, downstreamOf, (id) => index.get(id)),
     reads,
     shape: shapeOf,
     trialOf: (id) => {

@@ -259,13 +259,14 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
   const steps: ReproductionStep[] = [];
   const reused: Array<{ found: FoundRecord; runDir: string }> = [];
   const runs = new Map<string, PlannedRun>();
+  const byId = new Map<string, PlannedRun>();
   const visiting = new Set<string>();
   const experiment = experimentOf(target, setup.projectDir);
   const plan: Plan = {
     experiment,
     local: setup.local,
     runs: [],
-    byId: new Map(),
+    byId,
     graph: emptyGraph(),
     trials: [],
     spliced: false,
@@ -295,7 +296,7 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
       if (present) {
         const run = plannedFromRecord(record, present, 'up-to-date');
         runs.set(record.key, run);
-        plan.byId.set(run.id, run);
+        byId.set(run.id, run);
         reused.push({ found, runDir: present });
         return run;
       }
@@ -335,7 +336,7 @@ export async function prepareReproduction(target: FoundRecord, setup: ReproduceS
     if (role === 'upstream' && existsSync(runDir) && liveHolder(runDir)) problems.push(`${record.id} (${relative(setup.projectDir, runDir)}) is being run by another ckbuild: wait for it, then reproduce again`);
     const run = plannedFromRecord(record, runDir, 'stale');
     runs.set(record.key, run);
-    plan.byId.set(run.id, run);
+    byId.set(run.id, run);
     if (problems.length > 0 || !rule) return run;
     const rendered = renderRunFiles(run, plan, rule);
     const here: ArtifactPlaces = { runDir, runsRoot: dirname(runDir), projectDir: setup.projectDir };
@@ -364,7 +365,7 @@ function experimentOf(found: FoundRecord, projectDir: string): Experiment {
 
 function emptyGraph(): RunGraph {
   const none = (ids: Iterable<string>): Set<string> => new Set(ids);
-  return { order: [], upstreamOf: () => [], downstreamOf: () => [], closureDownstream: none, closureUpstream: none };
+  return { order: [], indexOf: () => undefined, upstreamOf: () => [], downstreamOf: () => [], closureDownstream: none, closureUpstream: none };
 }
 
 /** Writes the fresh run directories, restored inputs in their snapshots. Returns what the scheduler runs. */
