@@ -72,18 +72,11 @@ function estimateOf(run: PlannedRun, plan: Plan, rule: Rule, history: Repository
   return estimate;
 }
 
-/**
- * Sizes by role of a table of inputs, once per table: the runs of a plan share a few (core/identity.ts),
- * and those that share one mostly come one after another (the last table is asked first: a WeakMap
- * lookup for each of 100,000 runs took ~25 ms).
- */
+/** Sizes by role of a table of inputs, once per table: the runs of a plan share a few (core/identity.ts). */
 const sizesOfTable = new WeakMap<PlannedRun['inputs'], Record<string, number>>();
-let lastSized: { inputs: PlannedRun['inputs']; sizes: Record<string, number> } | undefined;
 function inputSizesOf(inputs: PlannedRun['inputs']): Record<string, number> {
-  if (lastSized?.inputs === inputs) return lastSized.sizes;
   let sizes = sizesOfTable.get(inputs);
   if (!sizes) sizesOfTable.set(inputs, (sizes = Object.fromEntries(Object.entries(inputs).map(([role, input]) => [role, input.size]))));
-  lastSized = { inputs, sizes };
   return sizes;
 }
 

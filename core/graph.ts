@@ -35,10 +35,10 @@ export interface BuiltGraph {
   positions: number[];
 }
 
-/** `positionOf`, when the caller has it (an expansion does): the place of each run in `runs` by id, so it is not made again. */
-export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile, positionOf?: ReadonlyMap<string, number>): { diagnostics: Diagnostic[] } & (BuiltGraph | { graph?: undefined }) {
+/** An expansion's runs and the place of each by id (Expansion.positionOf), which the graph looks runs up by. */
+export function buildGraph(expansion: { runs: readonly ExpandedRun[]; positionOf: ReadonlyMap<string, number> }, source: SourceFile): { diagnostics: Diagnostic[] } & (BuiltGraph | { graph?: undefined }) {
   const diagnostics: Diagnostic[] = [];
-  const position = positionOf ?? placesOf(runs);
+  const { runs, positionOf: position } = expansion;
   const upstream: Array<number[] | undefined> = new Array(runs.length);
   const downstream: Array<number[] | undefined> = new Array(runs.length);
   runs.forEach((run, i) => {
@@ -80,12 +80,6 @@ export function buildGraph(runs: readonly ExpandedRun[], source: SourceFile, pos
     positions: order,
     diagnostics,
   };
-}
-
-function placesOf(runs: readonly ExpandedRun[]): Map<string, number> {
-  const places = new Map<string, number>();
-  runs.forEach((run, i) => places.set(run.id, i));
-  return places;
 }
 
 /**

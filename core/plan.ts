@@ -360,7 +360,7 @@ export function copyOfRun(run: PlannedRun): PlannedRun {
 async function expandAndIdentify(experiment: Experiment, rules: RuleRegistry, statCache: string, diagnostics: Diagnostic[]): Promise<IdentifiedRuns | undefined> {
   const expansion = expandExperiment(experiment, rules);
   diagnostics.push(...expansion.diagnostics);
-  const built = buildGraph(expansion.runs, experiment.source, expansion.positionOf);
+  const built = buildGraph(expansion, experiment.source);
   diagnostics.push(...withoutRepeatedDangling(built.diagnostics, expansion.diagnostics));
   if (!built.graph || hasErrors(diagnostics)) return undefined;
   const hasher = new InputHasher(statCache);

@@ -28,6 +28,7 @@ import type { Experiment } from './experiment/model.js';
 import type { EarlierListing, Trial } from './experiment/trials.js';
 import { resolveProjectPath } from './experiment/load.js';
 import { buildGraph, type RunGraph } from './graph.js';
+import { RunsById } from './runsById.js';
 import { InputHasher, sha256 } from './hash.js';
 import { computeIdentities, type RunIdentity } from './identity.js';
 import { canonicalJson, type Json, type JsonObject, sameData } from './json.js';
@@ -172,9 +173,9 @@ export async function replanChangedTrials(base: SpliceBase, experiment: Experime
     },
   });
   if (renamed || expansion.diagnostics.length > 0 || expansion.trials.length !== base.trialCount) return undefined;
-  const partial = buildGraph(expansion.runs, experiment.source, expansion.positionOf);
+  const partial = buildGraph(expansion, experiment.source);
   if (!partial.graph) return undefined;
-  const runs = new Map(expansion.runs.map((run) => [run.id, run]));
+  const runs = new RunsById(expansion.runs, (id) => expansion.positionOf.get(id));
   if (!fitsBase(base, runs, partial.graph, changedTrials)) return undefined;
 
   const hasher = new InputHasher(statCache);

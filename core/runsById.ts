@@ -1,7 +1,8 @@
 /**
- * A plan's runs by id, answered from where each stands in the plan's order: the graph keeps the
- * place of every id already (RunGraph.indexOf), so a second map of them is not made. A
- * 100,000-run plan filled one for ~40 ms, and a build asks it of a few runs.
+ * Runs by id, answered from where each stands in a list and a lookup of places that exists
+ * already: a plan's runs through its graph (RunGraph.indexOf), an expansion's through its map of
+ * positions. A second map of every id is not made: a 100,000-run plan filled one for ~40 ms, and a
+ * build asks it of a few runs.
  */
 export class RunsById<Run extends { id: string }> implements ReadonlyMap<string, Run> {
   constructor(

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { sha256 } from '../../hash.js';
+import { RunsById } from '../../runsById.js';
 import type { ExpandedRun, ResolvedParams, Resources, RuleRegistry, RunLookup, StepKind } from '../../rule.js';
 import { type Diagnostic, type DiagnosticCode, type FieldPath, formatFieldPath } from '../../diagnostics.js';
 import { compact, type Json, type JsonObject } from '../../json.js';
@@ -81,12 +82,7 @@ export class ExpandContext {
   /** The place of each run in `runs`, by id: what ResolveContext.runs and the graph (buildGraph) look runs up by. */
   readonly positionOf = new Map<string, number>();
   /** ResolveContext.runs: one object for the whole expansion (rules memoise resolutions under it). */
-  private readonly lookup: RunLookup = {
-    get: (id) => {
-      const at = this.positionOf.get(id);
-      return at === undefined ? undefined : this.runs[at];
-    },
-  };
+  private readonly lookup: RunLookup = new RunsById(this.runs, (id) => this.positionOf.get(id));
   /** The resolution of each run of `runs`, at its position (by position: a map of 100,000 ids was slow to fill and ask). */
   readonly resolutions: ResolvedParams[] = [];
   /** The experiment's fine-tune config, without the `framework` that picks its rule. */
