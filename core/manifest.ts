@@ -6,7 +6,7 @@
  */
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, type Stats, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Curve, Resources, StepKind } from './rule.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -342,21 +342,14 @@ export function readManifest(path: string, experiment: string, experimentFile: s
   }
   let keepOpen = false;
   try {
-    const stat = fstatSync(fd);
-    const openedAt = Date.now();
-    let bytes: Buffer | undefined;
-    const content = (): Buffer => (bytes ??= readRange(fd, 0, stat.size));
-    const indexed = index && loadManifestIndex(index.path, stat, content);
-    if (indexed && index) {
-      const manifest = Manifest.indexed(indexed.index, new LazyRecords(fd, path, indexed.index.spans, stat.size, indexed.index.written, bytes));
+    const content = new ManifestBytes(fd);
+    const indexed = index && throughIndex(fd, path, content, index);
+    if (indexed) {
       keepOpen = true;
-      // Vouched for by its hash: saved again, the next read can trust the stats alone.
-      if (!indexed.trusted && openedAt - stat.mtimeMs > RACY_WINDOW_MS) {
-        pendingIndexes.set(manifest, () => saveManifestIndex(index.path, index.projectDir, indexed.index, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: indexed.sha256, madeAt: openedAt }));
-      }
-      return { manifest, diagnostics: [] };
+      return { manifest: indexed, diagnostics: [] };
     }
-    const all = content();
+    const { stat, openedAt } = content;
+    const all = content.all();
     const parsed = parseManifest(all.toString(isAscii(all) ? 'latin1' : 'utf8'), path, experiment, experimentFile);
     if (!('records' in parsed)) return { manifest: emptyManifest(experiment, experimentFile), diagnostics: [{ severity: 'error', code: 'bad-manifest', file: path, line: 0, column: 0, field: '', message: parsed.problem }] };
     const manifest = Manifest.parsed(MANIFEST_VERSION, parsed.experiment, parsed.experimentFile, parsed.records);
@@ -371,6 +364,57 @@ export function readManifest(path: string, experiment: string, experimentFile: s
   } finally {
     if (!keepOpen) closeSync(fd);
   }
+}
+
+/**
+ * The manifest at `path` when its index vouches for the file as it is; undefined when there is no
+ * manifest or its index cannot vouch (readManifest then reads it in full). It needs nothing of the
+ * experiment: a plan reads it first, to start checking the recorded outputs at once (core/plan.ts).
+ */
+export function readIndexedManifest(path: string, index: IndexPlace): Manifest | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  const manifest = throughIndex(fd, path, new ManifestBytes(fd), index);
+  if (!manifest) closeSync(fd);
+  return manifest;
+}
+
+/** A manifest file open for reading: its stats when opened, its bytes read once if needed. */
+class ManifestBytes {
+  readonly stat: Stats;
+  readonly openedAt: number;
+  #bytes: Buffer | undefined;
+
+  constructor(private readonly fd: number) {
+    this.stat = fstatSync(fd);
+    this.openedAt = Date.now();
+  }
+
+  all(): Buffer {
+    return (this.#bytes ??= readRange(this.fd, 0, this.stat.size));
+  }
+
+  /** The bytes, if read already. */
+  get read(): Buffer | undefined {
+    return this.#bytes;
+  }
+}
+
+/** The manifest as the index at `index` gives it, keeping `fd` to read records from; undefined when the index cannot vouch for the file. */
+function throughIndex(fd: number, path: string, content: ManifestBytes, index: IndexPlace): Manifest | undefined {
+  const { stat, openedAt } = content;
+  const indexed = loadManifestIndex(index.path, stat, () => content.all());
+  if (!indexed) return undefined;
+  const manifest = Manifest.indexed(indexed.index, new LazyRecords(fd, path, indexed.index.spans, stat.size, indexed.index.written, content.read));
+  // Vouched for by its hash: saved again, the next read can trust the stats alone.
+  if (!indexed.trusted && openedAt - stat.mtimeMs > RACY_WINDOW_MS) {
+    pendingIndexes.set(manifest, () => saveManifestIndex(index.path, index.projectDir, indexed.index, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256: indexed.sha256, madeAt: openedAt }));
+  }
+  return manifest;
 }
 
 /** Saves the index a read of this manifest made or re-vouched for, if any; false when there was none or it could not be written. */

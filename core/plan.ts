@@ -25,11 +25,10 @@ import { computeIdentities, HASH_SCHEME_VERSION, type RunIdentity } from './iden
 import { canonicalJson, type Json, type JsonObject } from './json.js';
 import { LOCAL_CONFIG_FILE, type LocalConfig, loadLocalConfig, runsRootOf } from './localConfig.js';
 import { findProjectDir } from './projectDir.js';
-import { isPlainRelative, runDirName, within } from './runDir.js';
-import { ACTIVE_STATUSES, FAILED_STATUSES, type IndexPlace, type Manifest, manifestPathFor, readManifest, type RunRecord } from './manifest.js';
+import { runDirName, within } from './runDir.js';
+import { ACTIVE_STATUSES, FAILED_STATUSES, type IndexPlace, type Manifest, manifestPathFor, readIndexedManifest, readManifest, type RunRecord } from './manifest.js';
 import { manifestIndexPath, type RecordSummary } from './manifestIndex.js';
-import { checkExistence, startExistenceWorker } from './existence.js';
-import { readableName } from './names.js';
+import { checkRecordedOutputs, type OutputCheck, startExistenceWorker } from './existence.js';
 
 export type Change =
   | { ingredient: 'param'; name: string; from: Json | undefined; to: Json | undefined }
@@ -151,39 +150,46 @@ function statOf(path: string): FileStat | undefined {
 }
 
 export async function planExperiment(file: string, options: PlanOptions): Promise<PlanResult> {
+  const experimentFile = resolve(file);
   // Before anything is read: an edit made while planning must not be vouched for later.
-  const experimentStat = statOf(resolve(file));
+  const experimentStat = statOf(experimentFile);
+  const projectDir = findProjectDir(experimentFile);
+  const manifestPath = manifestPathFor(experimentFile);
+  // Taken before reading: a manifest rewritten while this plan reads it is never taken for the one read.
+  const manifestStat = withReadTime(statOf(manifestPath));
   // A manifest this large lists thousands of outputs to check (recordedOutputs): the worker that checks them starts now.
-  if ((statOf(manifestPathFor(resolve(file)))?.size ?? 0) >= MANY_OUTPUTS_MANIFEST_BYTES) startExistenceWorker();
-  const localConfigStat = statOf(join(findProjectDir(resolve(file)), LOCAL_CONFIG_FILE));
+  if ((manifestStat?.size ?? 0) >= MANY_OUTPUTS_MANIFEST_BYTES) startExistenceWorker();
+  const localConfigStat = statOf(join(projectDir, LOCAL_CONFIG_FILE));
+  const local = loadLocalConfig(projectDir, options.localDefaults, experimentFile);
+  const runsRoot = runsRootOf(projectDir, local.config);
+  const previous = options.previous;
+  const indexPlace: IndexPlace = { path: manifestIndexPath(projectDir, manifestPath), projectDir };
+  // Read first when its index vouches for it (it then needs nothing of the experiment): the worker
+  // checks every output its records list while this thread reads the saved plan and the experiment.
+  const early = previous ? undefined : readIndexedManifest(manifestPath, indexPlace);
+  const earlyOutputs = early && recordedOutputs(early, runsRoot);
   // A plan this process or an earlier one made: an edit inside the trials is read (and later
   // expanded) for the trials it touched only.
-  const saved = options.previous || !options.savedBase ? undefined : options.preread ? options.preread.saved : readSavedPlan(findProjectDir(resolve(file)), resolve(file));
-  const earlier = options.previous ? readingOf(options.previous, resolve(file)) : saved?.reading;
+  const saved = previous || !options.savedBase ? undefined : options.preread ? options.preread.saved : readSavedPlan(projectDir, experimentFile);
+  const earlier = previous ? readingOf(previous, experimentFile) : saved?.reading;
   const loaded = loadExperiment(file, options.rules.schema(), options.foreign ?? [], { earlier, already: options.preread?.loaded });
   // A schema-valid file with, say, a missing dataset is still expanded: the rules find the rest of
   // its problems (an unknown model) in the same pass.
   if (!loaded.experiment) return { diagnostics: finalDiagnostics(loaded.diagnostics) };
   const experiment = loaded.experiment;
   const diagnostics = [...loaded.diagnostics];
-  const local = loadLocalConfig(experiment.projectDir, options.localDefaults, experiment.file);
   diagnostics.push(...local.diagnostics);
   const budget = unenforceableBudget(experiment, local.config);
   if (budget) diagnostics.push(budget);
-  const manifestPath = manifestPathFor(experiment.file);
   const name = experiment.document.experiment_name;
-  // Taken before reading: a manifest rewritten while this plan reads it is never taken for the one read.
-  const manifestStat = withReadTime(statOf(manifestPath));
-  const previous = options.previous;
-  const indexPlace: IndexPlace = { path: manifestIndexPath(experiment.projectDir, manifestPath), projectDir: experiment.projectDir };
-  const read =
-    previous && previous.manifestPath === manifestPath && previous.manifest.experiment === name && unchangedSince(previous.manifestStat, manifestStat)
+  const read = early
+    ? { manifest: early, diagnostics: [] }
+    : previous && previous.manifestPath === manifestPath && previous.manifest.experiment === name && unchangedSince(previous.manifestStat, manifestStat)
       ? { manifest: previous.manifest, diagnostics: [] }
-      : readManifest(manifestPath, name, experiment.file, indexPlace);
+      : readManifest(manifestPath, name, experimentFile, indexPlace);
   const manifest = read.manifest;
-  const runsRoot = runsRootOf(experiment.projectDir, local.config);
   // Checked on a worker while the experiment is expanded: every output the manifest says a run left.
-  const outputs = recordedOutputs(manifest, runsRoot);
+  const outputs = earlyOutputs ?? recordedOutputs(manifest, runsRoot);
 
   const statCache = join(experiment.projectDir, '.ckbuild', 'stat-cache.json');
   // An edit to a few trials re-plans those trials only, when that provably gives the same plan:
@@ -206,14 +212,12 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     const identity = identified.identityAt(position);
     const traits = identified.traitsAt(position);
     const summary = manifest.summaries.get(identity.key);
-    // A recorded run's directory was worked out already, to check its outputs.
-    const runDir = (summary && outputs.runDirOf(summary)) ?? within(runsRoot, runDirName(identity.key, identity.name));
-    const planned = new PlanRun(identity, traits, runDir, summary, manifest);
+    const planned = new PlanRun(identity, traits, runsRoot, summary, manifest);
     classify(planned, summary, latestOf, manifest, outputs);
     if (options.force?.(planned)) {
       planned.state = 'stale';
       planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
-    } else if (planned.state === 'stale' && hasRunDir(runDir)) {
+    } else if (planned.state === 'stale' && hasRunDir(planned.runDir)) {
       const found = unrecordedSuccess(planned);
       if (found) Object.assign(planned, { found, state: 'up-to-date', reasons: [] });
     }
@@ -247,12 +251,12 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
 }
 
 /**
- * A run as planExperiment makes it: its key, id, run directory and state as data fields, the rest
- * read from its identity and traits when asked (a kept run's come from the saved plan's columns and
- * its manifest record, through the index): a one-trial re-plan of a 20,000-run sweep makes 20,000 of
- * these and reads the labels, upstream runs or inputs of few. A class, not a literal with getters:
- * those would be closures made anew for each run. A spread copies only the data fields; copy with
- * copyOfRun.
+ * A run as planExperiment makes it: its key, id and state as data fields, the rest (its run
+ * directory too) read or worked out from its identity and traits when asked (a kept run's come
+ * from the saved plan's columns and its manifest record, through the index): a one-trial re-plan
+ * of a 20,000-run sweep makes 20,000 of these and reads the labels, upstream runs, inputs or run
+ * directories of few. A class, not a literal with getters: those would be closures made anew for
+ * each run. A spread copies only the data fields; copy with copyOfRun.
  */
 class PlanRun implements PlannedRun {
   readonly id: string;
@@ -265,15 +269,23 @@ class PlanRun implements PlannedRun {
   readonly #traits: RunTraits;
   readonly #summary: RecordSummary | undefined;
   readonly #manifest: Manifest;
+  readonly #runsRoot: string;
+  #runDir: string | undefined;
 
   // An identity may be the previous plan's PlannedRun or a saved one (core/replan.ts).
-  constructor(identity: RunIdentity, traits: RunTraits, readonly runDir: string, summary: RecordSummary | undefined, manifest: Manifest) {
+  constructor(identity: RunIdentity, traits: RunTraits, runsRoot: string, summary: RecordSummary | undefined, manifest: Manifest) {
     this.id = identity.id;
     this.key = identity.key;
     this.#identity = identity;
     this.#traits = traits;
+    this.#runsRoot = runsRoot;
     this.#summary = summary;
     this.#manifest = manifest;
+  }
+
+  // Worked out when first asked: a one-trial re-plan asks it of the few runs it regenerates.
+  get runDir(): string {
+    return (this.#runDir ??= within(this.#runsRoot, runDirName(this.key, this.#identity.name)));
   }
 
   get name(): string {
@@ -338,6 +350,7 @@ const NEW_RUN = Object.freeze([Object.freeze({ kind: 'new' })]) as unknown as St
 export function copyOfRun(run: PlannedRun): PlannedRun {
   const copy: PlannedRun = {
     ...run,
+    runDir: run.runDir,
     name: run.name,
     step: run.step,
     rule: run.rule,
@@ -443,64 +456,31 @@ function latestRecordOf(manifest: Manifest): (id: string) => RecordSummary | und
   };
 }
 
-/** Whether each output a succeeded record lists is there, checked at once (core/existence.ts). */
-interface RecordedOutputs {
-  /** The outputs of `record` (a succeeded one of the manifest's) that are missing, relative to its run directory. */
-  missing(record: RecordSummary): readonly string[];
-  /** The run directory of `record`, when it has outputs to check. */
-  runDirOf(record: RecordSummary): string | undefined;
-}
-
-const NOTHING_MISSING: readonly string[] = Object.freeze([]);
-
-function recordedOutputs(manifest: Manifest, runsRoot: string): RecordedOutputs {
-  const paths: string[] = [];
-  const checked = new Map<RecordSummary, { first: number; runDir: string }>();
-  // Records share their lists of outputs (the index keeps each distinct list once): whether a
-  // list's paths join as they are is asked once per list, not of 20,000 records.
-  const plainLists = new Map<ReadonlyArray<{ path: string }>, boolean>();
-  const plain = (outputs: ReadonlyArray<{ path: string }>): boolean => {
-    let known = plainLists.get(outputs);
-    if (known === undefined) plainLists.set(outputs, (known = outputs.every((output) => isPlainRelative(output.path))));
-    return known;
-  };
+/**
+ * Starts checking every output the manifest's succeeded records list (core/existence.ts), sent as
+ * columns: records share their lists of outputs (the index keeps each distinct list once), and
+ * each list is sent once.
+ */
+function recordedOutputs(manifest: Manifest, runsRoot: string): OutputCheck {
+  const keys: string[] = [];
+  const listOf: number[] = [];
+  const lists: string[][] = [];
+  const places = new Map<ReadonlyArray<{ path: string }>, number>();
   for (const record of manifest.summaries.values()) {
-    if (record.status !== 'succeeded' || !record.outputs || record.outputs.length === 0) continue;
-    const runDir = within(runsRoot, runDirName(record.key, readableName(record.key)));
-    checked.set(record, { first: paths.length, runDir });
-    if (plain(record.outputs)) for (const output of record.outputs) paths.push(`${runDir}/${output.path}`);
-    else for (const output of record.outputs) paths.push(within(runDir, output.path));
+    const { outputs } = record;
+    if (record.status !== 'succeeded' || !outputs || outputs.length === 0) continue;
+    let place = places.get(outputs);
+    if (place === undefined) places.set(outputs, (place = lists.push(outputs.map((output) => output.path)) - 1));
+    keys.push(record.key);
+    listOf.push(place);
   }
-  const check = checkExistence(paths);
-  // The plan asks for a record's run directory, then for its missing outputs: one lookup serves both.
-  let last: RecordSummary | undefined;
-  let lastEntry: { first: number; runDir: string } | undefined;
-  const entryOf = (record: RecordSummary): { first: number; runDir: string } | undefined => {
-    if (record !== last) {
-      last = record;
-      lastEntry = checked.get(record);
-    }
-    return lastEntry;
-  };
-  return {
-    missing(record) {
-      // Asked of every recorded run of every plan: no list is made unless something is missing.
-      const outputs = record.outputs ?? [];
-      const at = entryOf(record)?.first ?? 0;
-      let missing: string[] | undefined;
-      outputs.forEach((output, i) => {
-        if (!check.exists(at + i)) (missing ??= []).push(output.path);
-      });
-      return missing ?? NOTHING_MISSING;
-    },
-    runDirOf: (record) => entryOf(record)?.runDir,
-  };
+  return checkRecordedOutputs({ runsRoot, keys, lists, listOf });
 }
 
-function classify(run: PlannedRun, record: RecordSummary | undefined, latestOf: (id: string) => RecordSummary | undefined, manifest: Manifest, outputs: RecordedOutputs): void {
+function classify(run: PlannedRun, record: RecordSummary | undefined, latestOf: (id: string) => RecordSummary | undefined, manifest: Manifest, outputs: OutputCheck): void {
   if (record) {
     if (record.status === 'succeeded') {
-      const missing = outputs.missing(record);
+      const missing = outputs.missing(record.key);
       // Recorded outputs live inside the run directory: when there are any, they prove it exists.
       if (missing.length === 0 && ((record.outputs?.length ?? 0) > 0 || existsSync(run.runDir))) {
         run.state = 'up-to-date';

@@ -1,36 +1,62 @@
-/** Existence checks on a worker (core/existence.ts) answer as existsSync does, path by path. */
+/** Checks of recorded outputs on a worker (core/existence.ts) answer as existsSync does, output by output. */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { checkExistence } from '../../core/existence.js';
+import { checkRecordedOutputs, type RecordedOutputList } from '../../core/existence.js';
+import { readableName } from '../../core/names.js';
+import { runDirName } from '../../core/runDir.js';
 
-test('thousands of paths are checked on a worker, a few on this thread, with the same answers', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ck-exists-'));
-  const paths: string[] = [];
+test('thousands of records are checked on a worker, a few on this thread, with the same answers', () => {
+  const runsRoot = mkdtempSync(join(tmpdir(), 'ck-exists-'));
+  // Lists shared by many records, one with paths that join normalises (`./`, `//`).
+  const lists = [['outputs/done'], ['outputs/a', 'outputs/b'], ['./outputs//c']];
+  const list: RecordedOutputList = { runsRoot, keys: [], lists, listOf: [] };
+  const runDirOf = (key: string): string => join(runsRoot, runDirName(key, readableName(key)));
   for (let i = 0; i < 5000; i++) {
-    const path = join(dir, `d${i % 50}`, `f${i}`);
-    paths.push(path);
-    // Every third missing, some in folders that do not exist, one a folder (it exists too).
-    if (i % 3 === 0) continue;
-    mkdirSync(join(dir, `d${i % 50}`), { recursive: true });
-    if (i === 7) mkdirSync(path);
-    else writeFileSync(path, '');
+    const key = createHash('sha256').update(String(i)).digest('hex');
+    list.keys.push(key);
+    list.listOf.push(i % 3);
+    // Every fifth run directory is gone; of the rest, every seventh output is missing, one is a folder.
+    if (i % 5 === 0) continue;
+    lists[i % 3]!.forEach((path, j) => {
+      const file = join(runDirOf(key), path);
+      mkdirSync(join(file, '..'), { recursive: true });
+      if (i === 7 && j === 0) mkdirSync(file);
+      else if ((i + j) % 7 !== 0) writeFileSync(file, '');
+    });
   }
-  paths.push(join(dir, 'no-such-folder', 'x'));
-  const many = checkExistence(paths);
+  const expected = (count: number): Map<string, string[]> => {
+    const missing = new Map<string, string[]>();
+    for (let i = 0; i < count; i++) {
+      const key = list.keys[i]!;
+      const gone = lists[list.listOf[i]!]!.filter((path) => !existsSync(join(runDirOf(key), path)));
+      if (gone.length > 0) missing.set(key, gone);
+    }
+    return missing;
+  };
+  const answers = (check: ReturnType<typeof checkRecordedOutputs>, count: number): Map<string, string[]> => {
+    const missing = new Map<string, string[]>();
+    for (const key of list.keys.slice(0, count)) if (check.missing(key).length > 0) missing.set(key, [...check.missing(key)]);
+    return missing;
+  };
+  const many = checkRecordedOutputs(list);
   assert.equal(many.onWorker(), true, 'a worker answered');
-  paths.forEach((path, i) => assert.equal(many.exists(i), existsSync(path), path));
+  const first = expected(5000);
+  assert.ok(first.size > 1000 && first.size < 5000);
+  assert.deepEqual(answers(many, 5000), first);
+  assert.deepEqual(many.missing('not a key of the list'), []);
   // The same worker answers the next check of the process (watch mode), about the files as they are now.
-  for (let i = 1; i < 5000; i += 97) rmSync(paths[i]!, { recursive: true, force: true });
-  const again = checkExistence(paths);
+  for (let i = 1; i < 5000; i += 97) rmSync(runDirOf(list.keys[i]!), { recursive: true, force: true });
+  const again = checkRecordedOutputs(list);
   assert.equal(again.onWorker(), true, 'the worker answered again');
-  paths.forEach((path, i) => assert.equal(again.exists(i), existsSync(path), `again: ${path}`));
-  const few = checkExistence(paths.slice(0, 10));
+  assert.deepEqual(answers(again, 5000), expected(5000));
+  const few = checkRecordedOutputs({ ...list, keys: list.keys.slice(0, 10), listOf: list.listOf.slice(0, 10) });
   assert.equal(few.onWorker(), false);
-  paths.slice(0, 10).forEach((path, i) => assert.equal(few.exists(i), existsSync(path), path));
-  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(answers(few, 10), expected(10));
+  rmSync(runsRoot, { recursive: true, force: true });
 });
 
 test('a plan of 4,200 finished runs finds the outputs deleted since, checked on the worker', async () => {
