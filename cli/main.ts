@@ -96,6 +96,17 @@ function watchParent(): void {
   timer.unref();
 }
 
+/**
+ * Ends the process as soon as its command has returned, instead of when the event loop has
+ * drained: nothing a command leaves is still needed by then (its writes are synchronous, its
+ * children awaited or detached on purpose), and the drain costs a 20,000-run plan 10–25 ms of
+ * garbage collection that V8 schedules for idle time and of tearing its heap down. Output still
+ * buffered (a pipe on macOS is written asynchronously) is left to drain as before.
+ */
+function exitNow(): void {
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();
+}
+
 /** A build first tries the no-op fast path, which loads none of the planning machinery. */
 async function build(args: ParsedArgs): Promise<number> {
   const [file, ...rest] = args.positionals;
@@ -122,6 +133,7 @@ async function build(args: ParsedArgs): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exitNow();
   },
   (error: unknown) => {
     if (error instanceof UsageError) {

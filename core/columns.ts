@@ -23,7 +23,12 @@ export const isStrings = (value: unknown): value is string[] => Array.isArray(va
 /** A column of `length` integers in [least, within): indexes into a table of `within` items (-1 for none when least is -1). */
 export function isIndexColumn(column: unknown, length: number, least: number, within: number): column is number[] {
   if (!Array.isArray(column) || column.length !== length) return false;
-  for (const item of column) if (!Number.isInteger(item) || item < least || item >= within) return false;
+  // An indexed loop: a plan runs this once, cold, over columns of 20,000 items, where `for…of`
+  // (its iterator, interpreted) cost ~5× as much, ~8 ms of a one-trial re-plan.
+  for (let i = 0; i < length; i++) {
+    const item: unknown = column[i];
+    if (!Number.isInteger(item) || (item as number) < least || (item as number) >= within) return false;
+  }
   return true;
 }
 
