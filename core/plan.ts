@@ -4,7 +4,7 @@
  * Staleness reasons are data (the CLI words them; watch mode and CI read them as they are).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { JobHandle, JobState } from './executors/types.js';
 import { unrecordedSuccess } from './reconcile.js';
 import type { Resources } from './rule.js';
@@ -217,7 +217,7 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
     if (options.force?.(planned)) {
       planned.state = 'stale';
       planned.reasons = [{ kind: 'forced' }, ...planned.reasons];
-    } else if (planned.state === 'stale' && hasRunDir(planned.runDir)) {
+    } else if (planned.state === 'stale' && hasRunDir(planned)) {
       const found = unrecordedSuccess(planned);
       if (found) Object.assign(planned, { found, state: 'up-to-date', reasons: [] });
     }
@@ -409,13 +409,14 @@ function unchangedSince(before: (FileStat & { readAt: number }) | undefined, now
  * looked up one by one; past that, one listing of the runs root answers the rest, instead of a
  * failed lookup per run of a sweep that has never run (20,000 names listed take ~10 ms).
  */
-function runDirLookup(runsRoot: string, oneByOne = 32): (runDir: string) => boolean {
+function runDirLookup(runsRoot: string, oneByOne = 32): (run: PlannedRun) => boolean {
   let listed: Set<string> | undefined;
   let asked = 0;
-  return (runDir) => {
-    if (!listed && ++asked <= oneByOne) return existsSync(runDir);
+  return (run) => {
+    if (!listed && ++asked <= oneByOne) return existsSync(run.runDir);
     listed ??= listDir(runsRoot);
-    return listed.has(basename(runDir));
+    // Its name in the runs root: the whole path of each of 100,000 new runs is not made to be cut back to it.
+    return listed.has(runDirName(run.key, run.name));
   };
 }
 

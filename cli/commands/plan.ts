@@ -78,7 +78,18 @@ function estimatesOf(plan: Plan): Float64Array {
   let hours = estimates.get(plan);
   if (!hours) {
     const history = repositoryHistory(plan);
-    hours = Float64Array.from(plan.runs, (run) => (run.state === 'stale' ? Number(estimateRunGpuHours(run, plan, ruleRegistry.get(run.rule)!, history).toFixed(4)) : 0));
+    hours = new Float64Array(plan.runs.length);
+    // Rounded as displayed; runs one after another mostly share their estimate, rounded once (a
+    // loop, not Float64Array.from's callback: 113 -> 96 ms of a 100,000-run plan, profiled).
+    let estimate = NaN;
+    let rounded = 0;
+    for (let i = 0; i < plan.runs.length; i++) {
+      const run = plan.runs[i]!;
+      if (run.state !== 'stale') continue;
+      const next = estimateRunGpuHours(run, plan, ruleRegistry.get(run.rule)!, history);
+      if (next !== estimate) rounded = Number((estimate = next).toFixed(4));
+      hours[i] = rounded;
+    }
     estimates.set(plan, hours);
   }
   return hours;
