@@ -13,6 +13,7 @@ export function bundleScript(source: string, filename: string, cachedData?: Buff
 
 /** The cache made for this very bundle: named by the build id at its end (scripts/bundle.mjs); undefined without one. */
 export function codeCachePath(bundleDir: string, source: string): string | undefined {
-  const buildId = /\/\/# ckbuild-build ([0-9a-f]+)\s*$/.exec(source)?.[1];
+  // Looked for at the end only: the pattern run over the whole 1.6 MB took ~1.5 ms of every start.
+  const buildId = /\/\/# ckbuild-build ([0-9a-f]+)\s*$/.exec(source.slice(-256))?.[1];
   return buildId === undefined ? undefined : join(bundleDir, `ckbuild.${buildId}.v8cache`);
 }
