@@ -99,7 +99,7 @@ function watchParent(): void {
 /**
  * Ends the process as soon as its command has returned, instead of when the event loop has
  * drained: nothing a command leaves is still needed by then (its writes are synchronous, its
- * children awaited or detached on purpose), and the drain costs a 20,000-run plan 10–25 ms of
+ * children awaited or detached on purpose), and the drain costs a 20,000-run plan 10–20 ms of
  * garbage collection that V8 schedules for idle time and of tearing its heap down. Output still
  * buffered (a pipe on macOS is written asynchronously) is left to drain as before.
  */
