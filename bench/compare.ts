@@ -62,10 +62,11 @@ function buildRevision(rev: string): { side: Side; remove: () => void } {
   run('git', ['-C', packageRoot, 'worktree', 'add', '--detach', dir, rev], packageRoot);
   symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'));
   run('npm', ['run', 'build'], dir);
-  const cli = join(dir, 'dist', 'bundle', 'main.js');
-  if (!existsSync(cli)) {
+  // The bin is main.cjs since 2026-12 (main.js before: an ES module, which node starts later).
+  const cli = ['main.cjs', 'main.js'].map((name) => join(dir, 'dist', 'bundle', name)).find((path) => existsSync(path));
+  if (!cli) {
     remove();
-    throw new Error(`${rev} builds no dist/bundle/main.js: it predates the bundled bin, so it cannot be compared this way`);
+    throw new Error(`${rev} builds no dist/bundle/main.cjs or main.js: it predates the bundled bin, so it cannot be compared this way`);
   }
   const short = spawnSync('git', ['-C', packageRoot, 'rev-parse', '--short', rev], { encoding: 'utf8' }).stdout.trim();
   return { side: { label: short || rev, cli }, remove };
@@ -164,7 +165,7 @@ function local(base: Side, head: Side, options: CompareOptions): void {
 export async function compareAgainst(rev: string, options: CompareOptions): Promise<void> {
   if (options.only !== undefined && options.only !== 'sweep' && options.only !== 'local') throw new Error(`--against compares the sweep and local scenarios: --only sweep or --only local, not ${options.only}`);
   const { side: base, remove } = buildRevision(rev);
-  const head: Side = { label: 'this tree', cli: join(packageRoot, 'dist', 'bundle', 'main.js') };
+  const head: Side = { label: 'this tree', cli: join(packageRoot, 'dist', 'bundle', 'main.cjs') };
   try {
     if (!options.json) console.log(`ckbuild benchmark — this tree against ${base.label}, ${options.pairs} pairs per scenario, alternating which goes first; node ${process.version}\n`);
     if (!options.only || options.only === 'sweep') await sweep(base, head, options);

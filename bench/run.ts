@@ -23,7 +23,7 @@ import { compareAgainst } from './compare.js';
 import { median, round, timeCommand } from './timing.js';
 import { cleanLocal, editTrial, LOCAL_BUILD, localProject, lrOf, pointId, seedFinished, sweepProject } from './workload.js';
 
-const cli = join(packageRoot, 'dist', 'bundle', 'main.js');
+const cli = join(packageRoot, 'dist', 'bundle', 'main.cjs');
 const json = process.argv.includes('--json');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;

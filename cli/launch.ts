@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The bin (dist/bundle/main.js): runs the command line's bundle, dist/bundle/ckbuild.cjs (one
+ * The bin (dist/bundle/main.cjs): runs the command line's bundle, dist/bundle/ckbuild.cjs (one
  * CommonJS file, scripts/bundle.mjs), from the V8 code cache made when it was built. Compiling the
  * ~1.6 MB of the bundle, and each function again the first time it runs, cost a planning command
  * 40–60 ms on this project's 2-core machines, a tenth of a one-trial re-plan; Node 20 keeps no code
@@ -39,5 +39,5 @@ if (process.env.CKBUILD_WRITE_CODE_CACHE === '1' && cachePath) {
     renameSync(temporary, cachePath);
   });
 }
-const module = { exports: {} };
-(script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, here);
+const bundleModule = { exports: {} };
+(script.runInThisContext() as (...args: unknown[]) => void)(bundleModule.exports, createRequire(bundle), bundleModule, bundle, here);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // After tsc: the command line as one bundle (dist/bundle/), made by esbuild from the compiled ESM.
 // Loading ~160 modules one by one cost a planning command ~0.2 s of its ~0.8 s on the project's
-// 2-core machines. The bundle is one CommonJS file, ckbuild.cjs, which the bin (dist/bundle/main.js,
+// 2-core machines. The bundle is one CommonJS file, ckbuild.cjs, which the bin (dist/bundle/main.cjs,
 // cli/launch.ts) runs from V8's code cache made here: compiling it at every start was another
 // 40–60 ms of a one-trial re-plan. Lazily imported commands are bundled as lazily initialised
 // modules, so `--help` and the no-op fast path still run almost nothing. The modules in dist/
@@ -18,6 +18,8 @@ import { build } from 'esbuild';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outdir = join(root, 'dist', 'bundle');
+/** The bin, package.json's `bin`. */
+const BIN = 'main.cjs';
 // An earlier build's files would linger (its code cache, chunks of older layouts in the code digest).
 rmSync(outdir, { recursive: true, force: true });
 const shared = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
@@ -44,8 +46,10 @@ const buildId = createHash('sha256').update(cli.contents).digest('hex').slice(0,
 mkdirSync(outdir, { recursive: true });
 writeFileSync(cli.path, `${cli.text}//# ckbuild-build ${buildId}\n`);
 await build({ ...shared, entryPoints: ['dist/core/existenceWorker.js'], outfile: join(outdir, 'existenceWorker.js'), format: 'esm' });
-// The bin, with the few lines it shares with its test (cli/codeCache.ts) inlined: one file to read at start.
-await build({ ...shared, entryPoints: ['dist/cli/launch.js'], outfile: join(outdir, 'main.js'), format: 'esm' });
+// The bin, with the few lines it shares with its test (cli/codeCache.ts) inlined: one file to read
+// at start. CommonJS: node reaches the first line of an ES module entry ~8 ms later (its loader),
+// and every command pays it.
+await build({ ...shared, entryPoints: ['dist/cli/launch.js'], outfile: join(outdir, BIN), format: 'cjs', define: { 'import.meta.url': '__ckbuildModuleUrl' }, banner: { js: "const __ckbuildModuleUrl = require('node:url').pathToFileURL(__filename).href;" } });
 // Beside the bundle, which loads each by a path relative to itself (core/experiment/validate.ts, core/jobScript.ts, rules/torchtune/template.ts).
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs'), join(outdir, 'experimentValidator.cjs'));
 copyFileSync(join(root, 'dist', 'core', 'experiment', 'experimentValidator.cjs.v8cache'), join(outdir, 'experimentValidator.cjs.v8cache'));
@@ -54,7 +58,7 @@ copyFileSync(join(root, 'dist', 'rules', 'torchtune', 'finetuneTemplate.json'), 
 // npm links the project's own bin (what `npx ckbuild` runs in a fresh clone) before `prepare`
 // builds it, and esbuild writes it without the execute bit: without this, the README's quick
 // start fails with "ckbuild: Permission denied".
-chmodSync(join(outdir, 'main.js'), 0o755);
+chmodSync(join(outdir, BIN), 0o755);
 
 // The code cache: the bin run on small projects, each run writing V8's cache of the bundle with
 // what it compiled, the ones before included (a run that starts from the cache keeps what it
@@ -70,7 +74,7 @@ const training = [
 ];
 try {
   for (const [cwd, args] of training) {
-    const made = spawnSync(process.execPath, [join(outdir, 'main.js'), ...args, '--quiet'], { cwd, env: { ...process.env, CKBUILD_WRITE_CODE_CACHE: '1' }, encoding: 'utf8' });
+    const made = spawnSync(process.execPath, [join(outdir, BIN), ...args, '--quiet'], { cwd, env: { ...process.env, CKBUILD_WRITE_CODE_CACHE: '1' }, encoding: 'utf8' });
     if (made.status !== 0) console.warn(`bundle: making the code cache, \`ckbuild ${args.join(' ')}\` exited ${made.status}: ${made.stderr.slice(-500)}`);
   }
   if (!readdirSync(outdir).some((name) => name.startsWith('ckbuild.') && name.endsWith('.v8cache'))) console.warn('bundle: no code cache made: ckbuild will compile its bundle at each start');

@@ -79,7 +79,7 @@ test('jobs start from the job starter; with CKBUILD_JOB_STARTER=none from ckbuil
   const second = inProcess.run(['experiments/exp.yaml'], { CKBUILD_JOB_STARTER: 'none' });
   assert.equal(second.code, 0, second.stdout + second.stderr);
   assert.doesNotMatch(inProcess.read('c.parent'), /job_starter/);
-  assert.match(inProcess.read('c.parent'), /main\.js/, 'the job is ckbuild\'s own child');
+  assert.match(inProcess.read('c.parent'), /bundle\/main\.cjs/, 'the job is ckbuild\'s own child');
   assert.deepEqual(ran(inProcess), ['a', 'b', 'c']);
   assert.deepEqual(
     inProcess.manifest().runs.map((r) => [r.id, r.key, r.status]),

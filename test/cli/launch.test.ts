@@ -36,7 +36,7 @@ test('the bin runs its bundle from the build’s code cache, and alike without i
     project.git('add', '.');
     project.git('commit', '-qm', 'experiment');
     const planWith = (env: Record<string, string> = {}) => {
-      const result = spawnSync(process.execPath, [join(copy, 'main.js'), 'plan', 'experiments/exp.yaml', '--json'], { cwd: project.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+      const result = spawnSync(process.execPath, [join(copy, 'main.cjs'), 'plan', 'experiments/exp.yaml', '--json'], { cwd: project.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
       assert.equal(result.status, 0, result.stderr);
       return (JSON.parse(result.stdout) as { runs: Array<{ id: string; key: string }> }).runs.map((run) => [run.id, run.key]);
     };

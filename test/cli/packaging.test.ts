@@ -16,7 +16,7 @@ const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) 
 const npm = (args: string[], cwd: string, timeout = 240_000) => spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', timeout, env: { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' } });
 
 test('package.json: bin, engines and licence are right', () => {
-  assert.deepEqual(pkg.bin, { ckbuild: 'dist/bundle/main.js' });
+  assert.deepEqual(pkg.bin, { ckbuild: 'dist/bundle/main.cjs' });
   assert.match(readFileSync(join(projectRoot, 'cli', 'main.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
   assert.match(pkg.engines.node, /^>=\s*20/);
   const [major, minor] = process.versions.node.split('.').map(Number);
@@ -35,7 +35,7 @@ test('npm pack → npm install the tarball in a fresh folder → its ckbuild run
   const files = info!.files.map((f) => f.path);
 
   // What ships, and what does not.
-  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/bundle/main.js', 'dist/bundle/ckbuild.cjs', 'dist/bundle/existenceWorker.js', 'dist/bundle/experimentValidator.cjs', 'dist/bundle/jobTemplate.cjs', 'dist/cli/main.js', 'dist/core/plan.js', 'dist/rules/index.js', 'templates/job.sh.hbs', 'templates/init/starter.yaml', 'templates/init/ckbuild.local.yaml.example', 'schema/experiment.schema.json', 'schema/local-config.schema.json', 'scripts/python-env.sh', 'scripts/python-requirements.txt']) {
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/bundle/main.cjs', 'dist/bundle/ckbuild.cjs', 'dist/bundle/existenceWorker.js', 'dist/bundle/experimentValidator.cjs', 'dist/bundle/jobTemplate.cjs', 'dist/cli/main.js', 'dist/core/plan.js', 'dist/rules/index.js', 'templates/job.sh.hbs', 'templates/init/starter.yaml', 'templates/init/ckbuild.local.yaml.example', 'schema/experiment.schema.json', 'schema/local-config.schema.json', 'scripts/python-env.sh', 'scripts/python-requirements.txt']) {
     assert.ok(files.includes(needed), `the package holds ${needed}`);
   }
   const unwanted = files.filter((f) => /^(test|dist\/test|dist\/bench|bench|core|cli|rules|docs|experiments|node_modules)\//.test(f) || f.startsWith('test/slurm') || f.endsWith('.ts') || f === 'tsconfig.json' || f === 'scripts/run-tests.mjs');

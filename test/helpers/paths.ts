@@ -13,6 +13,6 @@ function findRoot(start: string): string {
 export const projectRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 export const goldenDir = join(projectRoot, 'test', 'golden');
 /** The command line as users run it: the package's bin, the bundle (scripts/bundle.mjs). */
-export const cliEntry = join(projectRoot, 'dist', 'bundle', 'main.js');
+export const cliEntry = join(projectRoot, 'dist', 'bundle', 'main.cjs');
 /** Set UPDATE_GOLDEN=1 to rewrite golden files instead of comparing against them. */
 export const updateGolden = process.env.UPDATE_GOLDEN === '1';
