@@ -28,6 +28,11 @@ const json = process.argv.includes('--json');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 const TRIALS = 10_000;
+/**
+ * Samples of each scenario the issue sets a target for, and of its ninja and make figures: with
+ * three, one slow sample of this VM moved a one-trial median from 0.33 to 0.44 s.
+ */
+const SAMPLES = 5;
 
 interface Sample {
   median: number;
@@ -138,22 +143,22 @@ async function sweepScenarios(): Promise<void> {
   // The reference tools' state: everything built once (≈30 s each on 2 cores).
   spawnSync('ninja', ['-j2'], { cwd: reference.ninja, stdio: 'ignore' });
   spawnSync('make', ['-j2'], { cwd: reference.make, stdio: 'ignore' });
-  const ninjaNoop = measure('ninja', ['-j2'], reference.ninja);
-  const makeNoop = measure('make', ['-j2'], reference.make);
+  const ninjaNoop = measure('ninja', ['-j2'], reference.ninja, SAMPLES);
+  const makeNoop = measure('make', ['-j2'], reference.make, SAMPLES);
 
   const build = ['experiments/sweep.yaml', '--no-commit', '--executor', 'local'];
   ckbuild(build, dir, 1); // writes the up-to-date stamp
-  report('no-op with a valid stamp', runs, ckbuild(build, dir, 5), ninjaNoop, makeNoop);
+  report('no-op with a valid stamp', runs, ckbuild(build, dir, SAMPLES), ninjaNoop, makeNoop);
 
   let edits = 0;
   const touchComment = (): void => appendFileSync(join(dir, 'experiments', 'sweep.yaml'), `# edit ${++edits}\n`);
-  report('no-op, stamp not holding (a comment edited)', runs, ckbuild(build, dir, 3, touchComment), ninjaNoop, makeNoop);
+  report('no-op, stamp not holding (a comment edited)', runs, ckbuild(build, dir, SAMPLES, touchComment), ninjaNoop, makeNoop);
 
   // One trial's parameter changed: plan, then regenerate the two affected runs (a dry run).
   let bump = 0;
-  const ninjaOne = measure('ninja', ['-j2'], reference.ninja, 3, () => editReference(reference, ++bump));
-  const makeOne = measure('make', ['-j2'], reference.make, 3, () => editReference(reference, ++bump));
-  const one = ckbuild(['build', 'experiments/sweep.yaml', '--dry-run'], dir, 3, () => editTrial(dir, 0, ++bump));
+  const ninjaOne = measure('ninja', ['-j2'], reference.ninja, SAMPLES, () => editReference(reference, ++bump));
+  const makeOne = measure('make', ['-j2'], reference.make, SAMPLES, () => editReference(reference, ++bump));
+  const one = ckbuild(['build', 'experiments/sweep.yaml', '--dry-run'], dir, SAMPLES, () => editTrial(dir, 0, ++bump));
   report('one trial changed → plan + regenerate its 2 runs', runs, one, ninjaOne, makeOne);
 
   report('plan, every run recorded', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], dir, 3), null, null);
@@ -168,9 +173,9 @@ async function sweepScenarios(): Promise<void> {
 
   // A fresh clone: no manifest, no stat cache, no run directories.
   const fresh = sweepProject(TRIALS);
-  const ninjaDry = measure('ninja', ['-n', '-j2'], reference.ninja, 3, () => rmSync(join(reference.ninja, '.ninja_log'), { force: true }));
-  const makeDry = measure('make', ['-n'], reference.make, 3, () => rmSync(join(reference.make, 'runs'), { recursive: true, force: true }));
-  report('plan of a fresh clone, nothing cached', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], fresh, 3, () => rmSync(join(fresh, '.ckbuild'), { recursive: true, force: true })), ninjaDry, makeDry, 'ninja -n / make -n on a clean tree');
+  const ninjaDry = measure('ninja', ['-n', '-j2'], reference.ninja, SAMPLES, () => rmSync(join(reference.ninja, '.ninja_log'), { force: true }));
+  const makeDry = measure('make', ['-n'], reference.make, SAMPLES, () => rmSync(join(reference.make, 'runs'), { recursive: true, force: true }));
+  report('plan of a fresh clone, nothing cached', runs, ckbuild(['plan', 'experiments/sweep.yaml', '--json'], fresh, SAMPLES, () => rmSync(join(fresh, '.ckbuild'), { recursive: true, force: true })), ninjaDry, makeDry, 'ninja -n / make -n on a clean tree');
   rmSync(fresh, { recursive: true, force: true });
   rmSync(reference.ninja, { recursive: true, force: true });
   rmSync(reference.make, { recursive: true, force: true });
