@@ -15,10 +15,10 @@ import { defaultResources, estimateGpuHours, MEASUREMENTS, readMetrics } from '.
 import { torchtuneConfigSchema } from './configSchema.js';
 import { paramsSchema } from './params.js';
 import { renderTorchtune } from './render.js';
-import { readResolved, toJson, type TuneParams } from './resolved.js';
+import { type EstimateParams, readEstimateParams, readResolved, toJson, type TuneParams } from './resolved.js';
 import { resolveTorchtune } from './resolve.js';
 
-export const torchtuneRule = defineRule<TuneParams>({
+export const torchtuneRule = defineRule<TuneParams, EstimateParams>({
   name: 'torchtune',
   version: 2,
   steps: ['finetune'],
@@ -27,6 +27,7 @@ export const torchtuneRule = defineRule<TuneParams>({
   resolve: resolveTorchtune,
   toJson,
   fromJson: readResolved,
+  estimateFromJson: readEstimateParams,
   render: renderTorchtune,
   defaultResources,
   estimateGpuHours,

@@ -7,9 +7,9 @@ import { join, relative } from 'node:path';
 import type { JsonObject } from '../../core/json.js';
 import { type Curve, type EstimateContext, type FinishedRun, type MetricsReading, type Resources, thinCurve } from '../../core/rule.js';
 import { findModel } from './models.js';
-import { readResolved, type TuneParams } from './resolved.js';
+import { type EstimateParams, readEstimateParams } from './resolved.js';
 
-export function defaultResources(params: TuneParams): Resources {
+export function defaultResources(params: EstimateParams): Resources {
   const model = findModel(params.base_model);
   if (!model) return {};
   return { gpus: model.slurm.gpus, mem: model.slurm.mem, cpus_per_task: model.slurm.cpus_per_task };
@@ -42,7 +42,7 @@ export const DATASET_BYTES_PER_TOKEN = 4;
  * the trained tokens) keeps both sides in one unit, so estimates improve with use: the first run of
  * a model is priced by the table, every later one by what this repository's runs of it took.
  */
-export function estimateGpuHours(p: TuneParams, resources: Resources, context?: EstimateContext): number | undefined {
+export function estimateGpuHours(p: EstimateParams, resources: Resources, context?: EstimateContext): number | undefined {
   const model = findModel(p.base_model);
   if (!model) return undefined;
   const gpus = Math.max(1, resources.gpus ?? model.slurm.gpus);
@@ -52,7 +52,7 @@ export function estimateGpuHours(p: TuneParams, resources: Resources, context?: 
 }
 
 /** The tokens one epoch trains, as the estimate counts them. */
-export function tokensPerEpoch(p: TuneParams, gpus: number, datasetBytes: number | undefined): number {
+export function tokensPerEpoch(p: EstimateParams, gpus: number, datasetBytes: number | undefined): number {
   const caps: number[] = [];
   if (datasetBytes !== undefined) caps.push(datasetBytes / DATASET_BYTES_PER_TOKEN);
   if (p.max_samples !== undefined) caps.push(p.max_samples * p.max_seq_len);
@@ -68,7 +68,7 @@ const overheadSeconds = (paramsB: number): number => 120 + 10 * paramsB;
  * run against the same history, and re-reading all of it per run made a plan of 2,000 new trials
  * beside 2,000 finished ones take 2.1 s instead of 0.4 s (quadratic).
  */
-export function calibratedSpeed(p: TuneParams, history: readonly FinishedRun[]): number | undefined {
+export function calibratedSpeed(p: EstimateParams, history: readonly FinishedRun[]): number | undefined {
   if (history.length === 0) return undefined;
   let known = calibrations.get(history);
   if (!known) calibrations.set(history, (known = new Map()));
@@ -79,14 +79,14 @@ export function calibratedSpeed(p: TuneParams, history: readonly FinishedRun[]):
 
 const calibrations = new WeakMap<readonly FinishedRun[], Map<string, number | undefined>>();
 
-function medianSpeed(baseModel: string, method: TuneParams['method'], history: readonly FinishedRun[]): number | undefined {
+function medianSpeed(baseModel: string, method: EstimateParams['method'], history: readonly FinishedRun[]): number | undefined {
   const model = findModel(baseModel);
   if (!model) return undefined;
   const speeds: number[] = [];
   for (const run of history) {
     if (run.params.base_model !== baseModel || (run.params.method ?? 'lora') !== method) continue;
     if (run.elapsed_s === undefined || run.gpu_hours === undefined || run.elapsed_s <= 0 || run.gpu_hours <= 0) continue; // a CPU run prices nothing on GPUs
-    const earlier = readResolved(run.params);
+    const earlier = readEstimateParams(run.params);
     const gpus = Math.max(1, Math.round((run.gpu_hours * 3600) / run.elapsed_s));
     const seconds = Math.max(run.elapsed_s - overheadSeconds(model.paramsB), run.elapsed_s * 0.1);
     const speed = (tokensPerEpoch(earlier, gpus, run.inputSizes?.dataset) * earlier.epochs) / (seconds * gpus);
