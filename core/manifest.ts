@@ -331,9 +331,11 @@ const pendingIndexes = new WeakMap<Manifest, () => boolean>();
 
 /**
  * Reads a manifest; through its index when `index` names one that vouches for the file as it is
- * (then records are parsed only when asked for), in full otherwise.
+ * (then records are parsed only when asked for), in full otherwise, making the index anew.
+ * `indexTried`: readIndexedManifest found a moment ago that the index does not vouch; it is not
+ * read (and the manifest hashed against it) a second time.
  */
-export function readManifest(path: string, experiment: string, experimentFile: string, index?: IndexPlace): { manifest: Manifest; diagnostics: Diagnostic[] } {
+export function readManifest(path: string, experiment: string, experimentFile: string, index?: IndexPlace, indexTried = false): { manifest: Manifest; diagnostics: Diagnostic[] } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -343,7 +345,7 @@ export function readManifest(path: string, experiment: string, experimentFile: s
   let keepOpen = false;
   try {
     const content = new ManifestBytes(fd);
-    const indexed = index && throughIndex(fd, path, content, index);
+    const indexed = index && !indexTried && throughIndex(fd, path, content, index);
     if (indexed) {
       keepOpen = true;
       return { manifest: indexed, diagnostics: [] };

@@ -182,11 +182,12 @@ export async function planExperiment(file: string, options: PlanOptions): Promis
   const budget = unenforceableBudget(experiment, local.config);
   if (budget) diagnostics.push(budget);
   const name = experiment.document.experiment_name;
+  // Without a previous plan the index was tried already (readIndexedManifest) and did not vouch.
   const read = early
     ? { manifest: early, diagnostics: [] }
     : previous && previous.manifestPath === manifestPath && previous.manifest.experiment === name && unchangedSince(previous.manifestStat, manifestStat)
       ? { manifest: previous.manifest, diagnostics: [] }
-      : readManifest(manifestPath, name, experimentFile, indexPlace);
+      : readManifest(manifestPath, name, experimentFile, indexPlace, previous === undefined);
   const manifest = read.manifest;
   // Checked on a worker while the experiment is expanded: every output the manifest says a run left.
   const outputs = earlyOutputs ?? recordedOutputs(manifest, runsRoot);
