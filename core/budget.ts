@@ -135,7 +135,8 @@ export function checkBudget(plan: Plan, willRun: (run: PlannedRun) => boolean, r
   // Without a price, budget_dollars cannot be checked: the plan says so once, as a warning (unenforceableBudget).
   if (limit === undefined && (dollars === undefined || price === undefined)) return { over: false };
   const runs = plan.runs.filter(willRun);
-  const history = repositoryHistory(plan);
+  // Nothing to run, nothing to estimate: the history is every record's, read in full.
+  const history = runs.length > 0 ? repositoryHistory(plan) : undefined;
   const estimatedGpuHours = runs.reduce((sum, run) => sum + estimateRunGpuHours(run, plan, rules.get(run.rule)!, history), 0);
   const rounded = Number(estimatedGpuHours.toFixed(2));
   if (limit !== undefined && estimatedGpuHours > limit) {

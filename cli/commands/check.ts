@@ -20,7 +20,7 @@ import { parseDocument } from 'yaml';
 import { checkBudget } from '../../core/budget.js';
 import { type Diagnostic, hasErrors, mergeRepeated } from '../../core/diagnostics.js';
 import { renderRunFiles } from '../../core/generate.js';
-import type { Plan, PlannedRun } from '../../core/plan.js';
+import { type Plan, type PlannedRun, recordedStatus } from '../../core/plan.js';
 import { findProjectDir } from '../../core/projectDir.js';
 import { validateAgainstSchema } from '../../core/experiment/validate.js';
 import type { JsonObject } from '../../core/json.js';
@@ -179,7 +179,7 @@ function checkScripts(plan: Plan, scripts: Array<{ run: PlannedRun; path: string
 
 /** The budget, for the runs that have no recorded result: what building this experiment would cost. A warning. */
 function checkBudgetOf(plan: Plan): Diagnostic[] {
-  const budget = checkBudget(plan, (run) => run.state !== 'in-progress' && run.record?.status !== 'succeeded', ruleRegistry);
+  const budget = checkBudget(plan, (run) => run.state !== 'in-progress' && recordedStatus(plan, run) !== 'succeeded', ruleRegistry);
   if (!budget.message) return [];
   const field = plan.experiment.document.protocol?.budget_dollars !== undefined && plan.experiment.document.protocol?.budget_gpu_hours === undefined ? 'budget_dollars' : 'budget_gpu_hours';
   // A warning: the experiment is valid, a build refuses to start it unless --force (--strict fails on it).
